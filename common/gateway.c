@@ -1,0 +1,402 @@
+/*
+ * The router (SPEC §2.3): request checks, reserved endpoints, the host's
+ * rule set in precedence order, and the no-match answer.  Also the response
+ * helpers every handler uses.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "docker.h"
+#include "filerule.h"
+#include "gateway.h"
+#include "handlers.h"
+#include "manifest.h"
+#include "npm.h"
+#include "python.h"
+#include "xmalloc.h"
+
+const char gw_version[] = PACKAGE_VERSION;
+
+const int gw_stat_codes[GW_NCODES] = {
+	200, 301, 304, 307, 400, 401, 403, 404, 405, 413, 500, 502, 503, 504,
+	206, 0
+};
+
+void
+gw_response_init(struct gw_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	resp->status = 200;
+}
+
+void
+gw_response_free(struct gw_response *resp)
+{
+	size_t	 i;
+
+	for (i = 0; i < resp->nhdr; i++)
+		free(resp->hdr[i].value);
+	buf_free(&resp->body);
+	free(resp->upstream);
+	memset(resp, 0, sizeof(*resp));
+}
+
+/*
+ * Header safety (SPEC §0): no value may carry CR, LF, NUL or another
+ * control byte, whatever the request put into it.  Such bytes are dropped
+ * here; Location values are percent-encoded before they get here.
+ */
+void
+resp_header(struct gw_response *resp, const char *name, const char *value)
+{
+	char	*v;
+	size_t	 i, j;
+
+	if (resp->nhdr == GW_MAXHDR)
+		return;
+	v = xstrdup(value);
+	for (i = j = 0; v[i]; i++)
+		if ((unsigned char)v[i] >= 0x20 && (unsigned char)v[i] != 0x7f)
+			v[j++] = v[i];
+		else if (v[i] == '\t')
+			v[j++] = ' ';
+	v[j] = '\0';
+	resp->hdr[resp->nhdr].name = name;
+	resp->hdr[resp->nhdr].value = v;
+	resp->nhdr++;
+}
+
+const char *
+resp_get_header(const struct gw_response *resp, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < resp->nhdr; i++)
+		if (strcasecmp(resp->hdr[i].name, name) == 0)
+			return resp->hdr[i].value;
+	return NULL;
+}
+
+void
+resp_plain(struct gw_response *resp, int status)
+{
+	resp->status = status;
+	resp_header(resp, "Content-Type", "text/plain");
+	buf_reset(&resp->body);
+	buf_adds(&resp->body, http_reason(status));
+	if (status == 405)
+		resp_header(resp, "Allow", "GET, HEAD");
+}
+
+void
+resp_json(struct gw_response *resp, int status, const char *body)
+{
+	resp->status = status;
+	resp_header(resp, "Content-Type", "application/json");
+	buf_reset(&resp->body);
+	buf_adds(&resp->body, body);
+}
+
+void
+resp_redirect(struct gw_response *resp, int status, const char *location)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf	 b = BUF_INIT;
+	const unsigned char *p;
+
+	/* §0: any byte outside 0x21-0x7E is written as %XX */
+	for (p = (const unsigned char *)location; *p; p++)
+		if (*p < 0x21 || *p > 0x7e) {
+			buf_addc(&b, '%');
+			buf_addc(&b, hex[*p >> 4]);
+			buf_addc(&b, hex[*p & 15]);
+		} else
+			buf_addc(&b, *p);
+	resp->status = status;
+	resp_header(resp, "Location", buf_cstr(&b));
+	buf_free(&b);
+	buf_reset(&resp->body);
+}
+
+void
+resp_format_head(const struct gw_response *resp, struct buf *out)
+{
+	size_t	 i;
+
+	buf_printf(out, "Status: %d %s\r\n", resp->status,
+	    http_reason(resp->status));
+	for (i = 0; i < resp->nhdr; i++)
+		buf_printf(out, "%s: %s\r\n", resp->hdr[i].name,
+		    resp->hdr[i].value);
+	/* 304 has no body and no length of its own (RFC 9110 §15.4.5). */
+	if (!resp->no_length && resp->status != 304 &&
+	    resp_get_header(resp, "Content-Length") == NULL)
+		buf_printf(out, "Content-Length: %lu\r\n",
+		    (unsigned long)resp->body.n);
+	buf_adds(out, "\r\n");
+}
+
+void
+gw_stats_count(struct gw_stats *st, enum gw_type t, int status)
+{
+	size_t	 i;
+
+	if (st == NULL || (unsigned)t >= 10)
+		return;
+	for (i = 0; i < GW_NCODES - 1; i++)
+		if (gw_stat_codes[i] == status)
+			break;
+	atomic_fetch_add(&st->requests[t][i], 1);
+}
+
+/*
+ * Splits the raw path into decoded segments (§0): "/simple/" gives
+ * ["simple", ""], "/" gives [].  The arrays are owned by the caller.
+ */
+static size_t
+split_segments(const char *path, char ***segsp, size_t **lensp)
+{
+	char		**segs = NULL;
+	size_t		 *lens = NULL, n = 0;
+	const char	 *s, *e;
+	struct buf	  b = BUF_INIT;
+
+	if (path[0] == '/')
+		path++;
+	if (*path != '\0') {
+		for (s = path; ; s = e + 1) {
+			for (e = s; *e && *e != '/'; e++)
+				;
+			buf_reset(&b);
+			pct_decode(&b, s, (size_t)(e - s), 0);
+			segs = xreallocarray(segs, n + 1, sizeof(*segs));
+			lens = xreallocarray(lens, n + 1, sizeof(*lens));
+			segs[n] = xstrndup(buf_cstr(&b), b.n);
+			lens[n] = b.n;
+			n++;
+			if (*e == '\0')
+				break;
+		}
+	}
+	buf_free(&b);
+	*segsp = segs;
+	*lensp = lens;
+	return n;
+}
+
+static void
+free_segments(char **segs, size_t *lens, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(segs[i]);
+	free(segs);
+	free(lens);
+}
+
+static int
+is_v2_path(const char *path)
+{
+	return strcmp(path, "/v2") == 0 || strncmp(path, "/v2/", 4) == 0;
+}
+
+/* §11 */
+static void
+no_match(const struct gw_request *req, struct gw_response *resp,
+    struct gw_event *ev)
+{
+	if (is_v2_path(req->raw_path))
+		resp_json(resp, 404, "{\"errors\":[{\"code\":\"NAME_UNKNOWN\","
+		    "\"detail\":{},\"message\":\"repository name not known "
+		    "to registry\"}]}");
+	else
+		resp_plain(resp, 404);
+	ev->type = GW_T_NONE;
+}
+
+/* Tries the rule set's rules in precedence order (§2.3 step 4). */
+static int
+route(const struct gw_ctx *ctx, const struct ruleset *rs,
+    const struct gw_request *req, char **segs, size_t *lens, size_t nsegs,
+    struct gw_response *resp, struct gw_event *ev)
+{
+	size_t	 i, end;
+
+	if (rs->count[RULE_DOCKER_V1] + rs->count[RULE_DOCKER_V2] > 0 &&
+	    docker_handle(ctx, rs, req, segs, lens, nsegs, resp, ev))
+		return 1;
+	if (rs->count[RULE_NPM_V1] > 0 &&
+	    npm_handle(rs, req, segs, lens, nsegs, resp, ev))
+		return 1;
+	i = rs->first[RULE_FILE_V1];
+	for (end = i + rs->count[RULE_FILE_V1]; i < end; i++)
+		if (file_v1_handle(rs->rules[i], req, resp, ev))
+			return 1;
+	i = rs->first[RULE_FILE_V2];
+	for (end = i + rs->count[RULE_FILE_V2]; i < end; i++)
+		if (file_v2_handle(rs->rules[i], req, resp, ev))
+			return 1;
+	if (rs->py != NULL &&
+	    python_handle(rs->py, req, segs, lens, nsegs, resp, ev))
+		return 1;
+	i = rs->first[RULE_PIXEL_V1];
+	for (end = i + rs->count[RULE_PIXEL_V1]; i < end; i++)
+		if (pixel_handle(rs->rules[i], req, resp, ev))
+			return 1;
+	i = rs->first[RULE_TELEMETRY_V1];
+	for (end = i + rs->count[RULE_TELEMETRY_V1]; i < end; i++)
+		if (telemetry_handle(rs->rules[i], req, segs, lens, nsegs,
+		    resp, ev))
+			return 1;
+	if (rs->count[RULE_CATCH_ALL_V1] > 0 &&
+	    catchall_handle(rs->rules[rs->first[RULE_CATCH_ALL_V1]], req,
+	    resp, ev))
+		return 1;
+	return 0;
+}
+
+/*
+ * This build does not stream upstream answers yet: a proxy decision is
+ * answered with 502 and a body in the ecosystem's error format, and the
+ * decision itself stays visible in resp->proxy / resp->upstream (explain).
+ */
+static void
+proxy_fallback(struct gw_response *resp, struct gw_event *ev)
+{
+	static const char msg[] = "proxying not available in this build";
+
+	if (ev->type == GW_T_NPM)
+		resp_json(resp, 502, "{\"error\":\"proxying not available "
+		    "in this build\"}");
+	else
+		resp_json(resp, 502, "{\"errors\":[{\"code\":\"UNAVAILABLE\","
+		    "\"detail\":{},\"message\":\"proxying not available in "
+		    "this build\"}]}");
+	free(ev->error);
+	ev->error = xstrdup(msg);
+}
+
+void
+gw_serve(const struct gw_ctx *ctx, struct gw_request *req,
+    struct gw_response *resp, struct gw_event *ev)
+{
+	const struct ruleset	*rs;
+	char			**segs = NULL;
+	size_t			 *lens = NULL, nsegs = 0;
+
+	gw_response_init(resp);
+	gw_event_init(ev);
+
+	if (req->bad) {
+		resp_plain(resp, 400);
+		return;
+	}
+	if (reserved_handle(ctx, req, resp, ev))
+		return;
+	if (ctx->manifest == NULL) {
+		resp_plain(resp, 500);
+		ev->error = xstrdup(ctx->manifest_error ? ctx->manifest_error
+		    : "no manifest loaded");
+		return;
+	}
+	rs = manifest_lookup(ctx->manifest, req->host);
+	if (rs == NULL) {
+		no_match(req, resp, ev);
+		return;
+	}
+	nsegs = split_segments(req->raw_path, &segs, &lens);
+	if (!route(ctx, rs, req, segs, lens, nsegs, resp, ev)) {
+		gw_response_free(resp);
+		gw_response_init(resp);
+		gw_event_free(ev);
+		gw_event_init(ev);
+		no_match(req, resp, ev);
+	}
+	free_segments(segs, lens, nsegs);
+	if (resp->proxy)
+		proxy_fallback(resp, ev);
+}
+
+void
+gw_explain(const struct gw_ctx *ctx, const char *method, const char *host,
+    const char *target, char *const *headers, size_t nheaders,
+    struct buf *out)
+{
+	struct gw_request	 req;
+	struct gw_response	 resp;
+	struct gw_event		 ev;
+	struct buf		 tmp = BUF_INIT;
+	char			**params;
+	const char		*q, *colon, *loc;
+	size_t			 i, np = 0, k;
+
+	/* Build the CGI parameters a web server would pass. */
+	params = xcalloc(nheaders + 8, sizeof(*params));
+	buf_printf(&tmp, "REQUEST_METHOD=%s", method);
+	params[np++] = buf_steal(&tmp);
+	buf_printf(&tmp, "REQUEST_URI=%s", target);
+	params[np++] = buf_steal(&tmp);
+	q = strchr(target, '?');
+	buf_printf(&tmp, "QUERY_STRING=%s", q ? q + 1 : "");
+	params[np++] = buf_steal(&tmp);
+	buf_printf(&tmp, "HTTP_HOST=%s", host);
+	params[np++] = buf_steal(&tmp);
+	params[np++] = xstrdup("REMOTE_ADDR=127.0.0.1");
+	for (i = 0; i < nheaders; i++) {
+		if ((colon = strchr(headers[i], ':')) == NULL)
+			continue;
+		/* RFC 3875 §4.1.18: HTTP_ + upper-cased name, '-' as '_';
+		 * Content-Type and Content-Length go without the prefix. */
+		if (strncasecmp(headers[i], "content-type:", 13) != 0 &&
+		    strncasecmp(headers[i], "content-length:", 15) != 0)
+			buf_adds(&tmp, "HTTP_");
+		for (k = 0; headers[i] + k < colon; k++) {
+			char c = headers[i][k];
+			buf_addc(&tmp, c == '-' ? '_' :
+			    (c >= 'a' && c <= 'z') ? c - 32 : c);
+		}
+		buf_addc(&tmp, '=');
+		for (colon++; *colon == ' '; colon++)
+			;
+		buf_adds(&tmp, colon);
+		params[np++] = buf_steal(&tmp);
+	}
+	params[np] = NULL;
+
+	gw_request_init(&req, params, ctx->config);
+	gw_serve(ctx, &req, &resp, &ev);
+
+	buf_adds(out, "{\"rule-index\":");
+	if (ev.rule_index < 0)
+		buf_adds(out, "null");
+	else
+		buf_printf(out, "%d", ev.rule_index);
+	buf_adds(out, ",\"type\":");
+	buf_add_jstrz(out, gw_type_name(ev.type));
+	buf_adds(out, ",\"status\":");
+	if (resp.proxy)
+		buf_adds(out, "null");
+	else
+		buf_printf(out, "%d", resp.status);
+	loc = resp_get_header(&resp, "Location");
+	buf_adds(out, ",\"location\":");
+	buf_add_jstrz(out, resp.proxy ? NULL : loc);
+	buf_printf(out, ",\"proxy\":%s", resp.proxy ? "true" : "false");
+	buf_adds(out, ",\"upstream\":");
+	buf_add_jstrz(out, resp.proxy ? resp.upstream : NULL);
+	buf_adds(out, ",\"package-id\":");
+	buf_add_jstrz(out, ev.package_id);
+	buf_adds(out, "}\n");
+
+	gw_event_free(&ev);
+	gw_response_free(&resp);
+	gw_request_free(&req);
+	for (i = 0; i < np; i++)
+		free(params[i]);
+	free(params);
+	buf_free(&tmp);
+}

@@ -1,0 +1,385 @@
+/*
+ * The small rule types (pixel §8, telemetry §9, catch-all §10) and the
+ * reserved endpoints (§12).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "filerule.h"
+#include "gateway.h"
+#include "handlers.h"
+#include "manifest.h"
+#include "xmalloc.h"
+
+/* §8: a 1x1 fully transparent PNG, 68 bytes. */
+static const unsigned char pixel_png[68] = {
+	0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d,
+	0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01,
+	0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00,
+	0x0b, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x00, 0x02, 0x00,
+	0x00, 0x05, 0x00, 0x01, 0x7a, 0x5e, 0xab, 0x3f, 0x00, 0x00, 0x00, 0x00,
+	0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+};
+
+int
+pixel_handle(const struct rule *r, const struct gw_request *req,
+    struct gw_response *resp, struct gw_event *ev)
+{
+	struct query		 q;
+	const struct qparam	*px;
+
+	if (!req->is_get_or_head || strcmp(req->raw_path, r->path) != 0)
+		return 0;
+	resp->status = 200;
+	resp_header(resp, "Content-Type", "image/png");
+	resp_header(resp, "Cache-Control", "no-store");
+	buf_add(&resp->body, pixel_png, sizeof(pixel_png));
+	ev->type = GW_T_PIXEL;
+	event_rule(ev, r->index, r->package_id, NULL);
+	query_parse(&q, req->raw_query, strlen(req->raw_query));
+	px = query_get(&q, "x-pxid");
+	if (px != NULL)
+		event_str(ev, "pxid", px->val ? px->val : "");
+	else
+		event_raw(ev, "pxid", "null");
+	query_free(&q);
+	return 1;
+}
+
+/* 1 when the decoded segments of the plain path p equal segs. */
+static int
+segments_equal(const char *p, char *const *segs, const size_t *lens,
+    size_t nsegs)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*e;
+	size_t		 i = 0;
+	int		 eq = 1;
+
+	if (*p == '/')
+		p++;
+	if (*p == '\0')
+		return nsegs == 0;
+	for (;; p = e + 1) {
+		for (e = p; *e && *e != '/'; e++)
+			;
+		buf_reset(&b);
+		pct_decode(&b, p, (size_t)(e - p), 0);
+		if (i >= nsegs || lens[i] != b.n ||
+		    memcmp(segs[i], buf_cstr(&b), b.n) != 0) {
+			eq = 0;
+			break;
+		}
+		i++;
+		if (*e == '\0')
+			break;
+	}
+	buf_free(&b);
+	return eq && i == nsegs;
+}
+
+/*
+ * Compares a presented token with every listed one.  The work done does
+ * not depend on where the bytes differ (§9), so a caller cannot find a
+ * token byte by byte from response times.
+ */
+static int
+token_ok(const struct rule *r, const char *tok, size_t n)
+{
+	size_t		 i, k, len;
+	unsigned	 diff, found = 0;
+
+	for (i = 0; i < r->ntokens; i++) {
+		len = strlen(r->tokens[i]);
+		diff = (len != n);
+		for (k = 0; k < len; k++)
+			diff |= (unsigned char)r->tokens[i][k] ^
+			    (unsigned char)(n ? tok[k % n] : 0);
+		found |= (diff == 0);
+	}
+	return found != 0;
+}
+
+static int
+telemetry_authorised(const struct rule *r, const struct gw_request *req)
+{
+	const char	*h, *tok, *end;
+
+	if (!r->tokens_set)
+		return 1;
+	if ((h = gw_header(req, "HTTP_AUTHORIZATION")) == NULL)
+		return 0;
+	if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+		return 0;
+	for (tok = h + 6; *tok == ' ' || *tok == '\t'; tok++)
+		;
+	for (end = tok + strlen(tok); end > tok && (end[-1] == ' ' ||
+	    end[-1] == '\t'); end--)
+		;
+	return token_ok(r, tok, (size_t)(end - tok));
+}
+
+#define TELEMETRY_MAX_BODY 65536
+
+int
+telemetry_handle(const struct rule *r, const struct gw_request *req,
+    char *const *segs, const size_t *lens, size_t nsegs,
+    struct gw_response *resp, struct gw_event *ev)
+{
+	struct buf	 body = BUF_INIT, events = BUF_INIT;
+	char		 chunk[4096];
+	ssize_t		 got;
+
+	if (strcmp(req->method, "POST") != 0 ||
+	    !segments_equal(r->path, segs, lens, nsegs))
+		return 0;
+	ev->type = GW_T_TELEMETRY;
+	event_rule(ev, r->index, r->package_id, NULL);
+	if (!telemetry_authorised(r, req)) {
+		resp_plain(resp, 401);
+		resp_header(resp, "WWW-Authenticate", "Bearer");
+		event_raw(ev, "body-events", "[]");
+		return 1;
+	}
+	if (req->content_length > TELEMETRY_MAX_BODY) {
+		resp_plain(resp, 413);
+		event_raw(ev, "body-events", "[]");
+		return 1;
+	}
+	/* Read one byte past the limit to tell "exactly 64 KiB" from more. */
+	while (req->read_body != NULL && body.n <= TELEMETRY_MAX_BODY) {
+		size_t want = TELEMETRY_MAX_BODY + 1 - body.n;
+		if (want > sizeof(chunk))
+			want = sizeof(chunk);
+		if ((got = req->read_body(req->body_ctx, chunk, want)) <= 0)
+			break;
+		buf_add(&body, chunk, (size_t)got);
+	}
+	if (body.n > TELEMETRY_MAX_BODY) {
+		resp_plain(resp, 413);
+		event_raw(ev, "body-events", "[]");
+		buf_free(&body);
+		return 1;
+	}
+	body_events(buf_cstr(&body), body.n, &events);
+	event_raw(ev, "body-events", buf_cstr(&events));
+	resp->status = 200;
+	buf_free(&events);
+	buf_free(&body);
+	return 1;
+}
+
+int
+catchall_handle(const struct rule *r, const struct gw_request *req,
+    struct gw_response *resp, struct gw_event *ev)
+{
+	struct buf	 loc = BUF_INIT;
+
+	ev->type = GW_T_CATCH_ALL;
+	event_rule(ev, r->index, r->package_id, NULL);
+	if (r->target == NULL) {
+		resp->status = 200;
+		return 1;
+	}
+	/* §10: the raw path as received, the raw query as received */
+	buf_printf(&loc, "https://%s%s", r->target, req->raw_path);
+	if (req->raw_query[0] != '\0')
+		buf_printf(&loc, "?%s", req->raw_query);
+	resp_redirect(resp, 307, buf_cstr(&loc));
+	ev->location = xstrdup(resp_get_header(resp, "Location"));
+	buf_free(&loc);
+	return 1;
+}
+
+/*
+ * Parses "a.b.c.d/n" or "v6/n" (a bare address means a single host).
+ * Returns the address family, or -1.
+ */
+static int
+cidr_parse(const char *s, size_t n, unsigned char addr[16], int *bits)
+{
+	char	 tmp[64];
+	char	*slash;
+	int	 af, max;
+
+	if (n == 0 || n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	if ((slash = strchr(tmp, '/')) != NULL)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, tmp, addr) == 1) {
+		af = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, tmp, addr) == 1) {
+		af = AF_INET6;
+		max = 128;
+	} else
+		return -1;
+	*bits = max;
+	if (slash != NULL) {
+		char *end;
+		long b = strtol(slash, &end, 10);
+		if (*slash == '\0' || *end != '\0' || b < 0 || b > max)
+			return -1;
+		*bits = (int)b;
+	}
+	return af;
+}
+
+static int
+prefix_match(const unsigned char *a, const unsigned char *b, int bits)
+{
+	int	 i;
+
+	for (i = 0; i < bits / 8; i++)
+		if (a[i] != b[i])
+			return 0;
+	if (bits % 8) {
+		unsigned char mask = (unsigned char)(0xff << (8 - bits % 8));
+		if ((a[i] & mask) != (b[i] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+int
+cidr_list_contains(const char *list, const char *ip)
+{
+	unsigned char	 a[16], net[16];
+	int		 af, naf, bits;
+	const char	*s, *e;
+
+	if (inet_pton(AF_INET, ip, a) == 1)
+		af = AF_INET;
+	else if (inet_pton(AF_INET6, ip, a) == 1) {
+		af = AF_INET6;
+		/* an IPv4-mapped address is compared as IPv4 */
+		if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+			memmove(a, a + 12, 4);
+			af = AF_INET;
+		}
+	} else
+		return 0;
+	for (s = list; s != NULL && *s; s = *e ? e + 1 : e) {
+		while (*s == ' ')
+			s++;
+		for (e = s; *e && *e != ','; e++)
+			;
+		naf = cidr_parse(s, (size_t)(e - s), net, &bits);
+		if (naf == af && prefix_match(a, net, bits))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+metrics_body(const struct gw_ctx *ctx, struct buf *b)
+{
+	static const char *const kinds[] = { "connect", "timeout" };
+	const struct gw_stats	*st = ctx->stats;
+	unsigned long		 v;
+	size_t			 t, c;
+
+	buf_adds(b, "# HELP gateway_requests_total Requests answered.\n"
+	    "# TYPE gateway_requests_total counter\n");
+	for (t = 0; st != NULL && t < GW_T__COUNT; t++)
+		for (c = 0; c < GW_NCODES; c++) {
+			if ((v = atomic_load(&st->requests[t][c])) == 0)
+				continue;
+			if (gw_stat_codes[c] == 0)
+				buf_printf(b, "gateway_requests_total{type=\"%s\","
+				    "status=\"other\"} %lu\n",
+				    gw_type_name((enum gw_type)t), v);
+			else
+				buf_printf(b, "gateway_requests_total{type=\"%s\","
+				    "status=\"%d\"} %lu\n",
+				    gw_type_name((enum gw_type)t),
+				    gw_stat_codes[c], v);
+		}
+	buf_adds(b, "# HELP gateway_upstream_errors_total Upstream failures.\n"
+	    "# TYPE gateway_upstream_errors_total counter\n");
+	for (t = 0; t < 2; t++)
+		buf_printf(b, "gateway_upstream_errors_total{kind=\"%s\"} %lu\n",
+		    kinds[t], st == NULL ? 0UL : atomic_load(t == 0 ?
+		    &st->upstream_connect_errors : &st->upstream_timeouts));
+	buf_adds(b, "# HELP gateway_manifest_reloads_total Manifest reloads.\n"
+	    "# TYPE gateway_manifest_reloads_total counter\n");
+	buf_printf(b, "gateway_manifest_reloads_total{result=\"ok\"} %lu\n",
+	    st ? atomic_load(&st->reloads_ok) : 0UL);
+	buf_printf(b, "gateway_manifest_reloads_total{result=\"error\"} %lu\n",
+	    st ? atomic_load(&st->reloads_error) : 0UL);
+	buf_adds(b, "# HELP gateway_manifest_rules Rules in the served "
+	    "manifest.\n# TYPE gateway_manifest_rules gauge\n");
+	buf_printf(b, "gateway_manifest_rules %lu\n", ctx->manifest ?
+	    (unsigned long)ctx->manifest->nrules : 0UL);
+	buf_adds(b, "# HELP gateway_manifest_age_seconds Seconds since the "
+	    "served manifest was loaded.\n"
+	    "# TYPE gateway_manifest_age_seconds gauge\n");
+	buf_printf(b, "gateway_manifest_age_seconds %ld\n", ctx->manifest ?
+	    (long)(ctx->now - ctx->manifest->loaded_at) : 0L);
+}
+
+int
+reserved_handle(const struct gw_ctx *ctx, const struct gw_request *req,
+    struct gw_response *resp, struct gw_event *ev)
+{
+	const char	*p = req->raw_path;
+	const char	*allow;
+	struct buf	*b = &resp->body;
+
+	if (strcmp(p, "/-/ping") != 0 && strcmp(p, "/-/health") != 0 &&
+	    strcmp(p, "/-/metrics") != 0)
+		return 0;
+	ev->type = GW_T_RESERVED;
+	if (!req->is_get_or_head) {
+		resp_plain(resp, 405);
+		resp_header(resp, "Cache-Control", "no-store");
+		return 1;
+	}
+	if (strcmp(p, "/-/ping") == 0) {
+		resp_json(resp, 200, "{}");
+	} else if (strcmp(p, "/-/health") == 0) {
+		if (ctx->manifest != NULL) {
+			resp_json(resp, 200, "");
+			buf_printf(b, "{\"status\":\"ok\",\"manifest-loaded\":true,"
+			    "\"rules\":%lu,\"manifest-age-seconds\":%ld,"
+			    "\"last-reload-error\":",
+			    (unsigned long)ctx->manifest->nrules,
+			    (long)(ctx->now - ctx->manifest->loaded_at));
+		} else {
+			resp_json(resp, 503, "");
+			buf_adds(b, "{\"status\":\"unavailable\","
+			    "\"manifest-loaded\":false,\"rules\":0,"
+			    "\"manifest-age-seconds\":null,"
+			    "\"last-reload-error\":");
+		}
+		buf_add_jstrz(b, ctx->last_reload_error ?
+		    ctx->last_reload_error : ctx->manifest == NULL ?
+		    ctx->manifest_error : NULL);
+		buf_adds(b, ",\"version\":");
+		buf_add_jstrz(b, gw_version);
+		buf_addc(b, '}');
+	} else {
+		/* metrics: loopback or an allowed network only; the check
+		 * uses REMOTE_ADDR, never a forwarded address */
+		allow = gw_param(req, "REMOTE_ADDR");
+		if (allow == NULL || (!cidr_list_contains("127.0.0.0/8,::1",
+		    allow) && (ctx->config == NULL ||
+		    ctx->config->metrics_allow == NULL ||
+		    !cidr_list_contains(ctx->config->metrics_allow, allow)))) {
+			resp_plain(resp, 403);
+		} else {
+			resp->status = 200;
+			resp_header(resp, "Content-Type",
+			    "text/plain; version=0.0.4");
+			metrics_body(ctx, b);
+		}
+	}
+	resp_header(resp, "Cache-Control", "no-store");
+	return 1;
+}

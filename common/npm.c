@@ -1,0 +1,241 @@
+/*
+ * npm registry rules (SPEC §4): request forms, tarball redirects, the
+ * registry API paths, and the proxy decision for registry documents.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "manifest.h"
+#include "npm.h"
+#include "xmalloc.h"
+
+/*
+ * Appends a decoded path piece, percent-encoding what may not stand in a
+ * path segment (RFC 3986 pchar), so a decoded '?' or '#' cannot change
+ * the meaning of the redirect target.  '/' is kept when keep_slash.
+ */
+static void
+add_pchars(struct buf *b, const char *s, size_t n, int keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (is_unreserved(c) || (c != '\0' &&
+		    strchr("!$&'()*+,;=:@", c) != NULL) ||
+		    (keep_slash && c == '/'))
+			buf_addc(b, c);
+		else {
+			buf_addc(b, '%');
+			buf_addc(b, hex[c >> 4]);
+			buf_addc(b, hex[c & 15]);
+		}
+	}
+}
+
+static const struct rule *
+npm_rule_for(const struct ruleset *rs, const char *name)
+{
+	size_t		 i, end;
+	const struct rule *r;
+	size_t		 slen;
+
+	i = rs->first[RULE_NPM_V1];
+	for (end = i + rs->count[RULE_NPM_V1]; i < end; i++) {
+		r = rs->rules[i];
+		switch (r->npm_kind) {
+		case NPM_EXACT:
+			if (strcmp(r->npm_name, name) == 0)
+				return r;
+			break;
+		case NPM_SCOPE:
+			/* "@scope/" + "*" matches "@scope/<anything>" */
+			slen = strlen(r->npm_name) - 1;
+			if (strncmp(r->npm_name, name, slen) == 0 &&
+			    name[slen] != '\0')
+				return r;
+			break;
+		case NPM_ANY:
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static void
+log_npm(struct gw_event *ev, const struct rule *r, const char *name,
+    const char *version, size_t vlen, const char *file, size_t flen)
+{
+	ev->type = GW_T_NPM;
+	event_rule(ev, r->index, r->package_id, NULL);
+	event_str(ev, "package", name);
+	if (version != NULL)
+		event_strn(ev, "version", version, vlen);
+	else
+		event_raw(ev, "version", "null");
+	if (file != NULL)
+		event_strn(ev, "file-name", file, flen);
+	else
+		event_raw(ev, "file-name", "null");
+}
+
+/* §4.5: npm audit and search go to the first npm rule's registry. */
+static int
+api_path(const struct ruleset *rs, const struct gw_request *req,
+    struct gw_response *resp, struct gw_event *ev)
+{
+	const struct rule	*r = rs->rules[rs->first[RULE_NPM_V1]];
+	struct buf		 loc = BUF_INIT;
+
+	if (strncmp(req->raw_path, "/-/npm/v1/security/", 19) != 0 &&
+	    strcmp(req->raw_path, "/-/v1/search") != 0)
+		return 0;
+	buf_adds(&loc, r->registry_base);
+	buf_adds(&loc, req->raw_path);
+	if (req->raw_query[0] != '\0') {
+		buf_addc(&loc, '?');
+		buf_adds(&loc, req->raw_query);
+	}
+	resp_redirect(resp, 307, buf_cstr(&loc));
+	ev->type = GW_T_NPM;
+	event_rule(ev, r->index, r->package_id, NULL);
+	event_raw(ev, "package", "null");
+	event_raw(ev, "version", "null");
+	event_raw(ev, "file-name", "null");
+	ev->location = xstrdup(resp_get_header(resp, "Location"));
+	buf_free(&loc);
+	return 1;
+}
+
+int
+npm_handle(const struct ruleset *rs, const struct gw_request *req,
+    char *const *segs, const size_t *lens, size_t nsegs,
+    struct gw_response *resp, struct gw_event *ev)
+{
+	enum { F_PACKUMENT, F_VERSION, F_TARBALL, F_DISTTAGS } form;
+	const struct rule	*r;
+	char			*name = NULL;
+	size_t			 base = 0, rest, nlen;
+	struct buf		 b = BUF_INIT;
+	const char		*unscoped, *file, *ver;
+	size_t			 flen, vlen;
+	int			 disttags = 0;
+
+	if (api_path(rs, req, resp, ev))
+		return 1;
+	if (nsegs == 0)
+		return 0;
+	/* /-/package/<name>/dist-tags */
+	if (strcmp(segs[0], "-") == 0) {
+		if (nsegs < 4 || strcmp(segs[1], "package") != 0)
+			return 0;
+		base = 2;
+		disttags = 1;
+	} else if (segs[0][0] == '-')
+		return 0;
+	if (lens[base] == 0 || memchr(segs[base], '\0', lens[base]) != NULL)
+		return 0;
+	if (segs[base][0] == '@' && strchr(segs[base], '/') == NULL) {
+		if (nsegs < base + 2 || lens[base + 1] == 0)
+			return 0;
+		buf_add(&b, segs[base], lens[base]);
+		buf_addc(&b, '/');
+		buf_add(&b, segs[base + 1], lens[base + 1]);
+		rest = base + 2;
+	} else {
+		buf_add(&b, segs[base], lens[base]);
+		rest = base + 1;
+	}
+	name = buf_steal(&b);
+	nlen = strlen(name);
+	if (nlen == 0 || (name[0] == '@' && (name[nlen - 1] == '/' ||
+	    name[1] == '/'))) {
+		free(name);
+		return 0;
+	}
+
+	if (disttags) {
+		if (nsegs != rest + 1 || strcmp(segs[rest], "dist-tags") != 0)
+			goto not_claimed;
+		form = F_DISTTAGS;
+	} else if (nsegs == rest)
+		form = F_PACKUMENT;
+	else if (nsegs == rest + 1 && lens[rest] > 0)
+		form = F_VERSION;
+	else if (nsegs == rest + 2 && strcmp(segs[rest], "-") == 0 &&
+	    lens[rest + 1] > 4 &&
+	    strcmp(segs[rest + 1] + lens[rest + 1] - 4, ".tgz") == 0)
+		form = F_TARBALL;
+	else
+		goto not_claimed;
+
+	if ((r = npm_rule_for(rs, name)) == NULL)
+		goto not_claimed;
+
+	if (!req->is_get_or_head) {
+		resp_json(resp, 405, "{\"error\":\"method not allowed\"}");
+		resp_header(resp, "Allow", "GET, HEAD");
+		log_npm(ev, r, name, NULL, 0, NULL, 0);
+		goto done;
+	}
+
+	switch (form) {
+	case F_TARBALL:
+		/* §4.3 */
+		file = segs[rest + 1];
+		flen = lens[rest + 1];
+		buf_adds(&b, r->registry_base);
+		buf_addc(&b, '/');
+		add_pchars(&b, name, nlen, 1);
+		buf_adds(&b, "/-/");
+		add_pchars(&b, file, flen, 0);
+		resp_redirect(resp, 307, buf_cstr(&b));
+		unscoped = name[0] == '@' ? strchr(name, '/') + 1 : name;
+		ver = NULL;
+		vlen = 0;
+		if (strncmp(file, unscoped, strlen(unscoped)) == 0 &&
+		    file[strlen(unscoped)] == '-') {
+			ver = file + strlen(unscoped) + 1;
+			vlen = flen - strlen(unscoped) - 1 - 4;
+		}
+		log_npm(ev, r, name, ver, vlen, file, flen);
+		ev->location = xstrdup(resp_get_header(resp, "Location"));
+		break;
+	default:
+		/* §4.4: documents come from the registry (proxied) */
+		buf_adds(&b, r->registry_base);
+		buf_addc(&b, '/');
+		if (form == F_DISTTAGS)
+			buf_adds(&b, "-/package/");
+		if (name[0] == '@') {
+			const char *slash = strchr(name, '/');
+			add_pchars(&b, name, (size_t)(slash - name), 0);
+			buf_adds(&b, "%2f");
+			add_pchars(&b, slash + 1, strlen(slash + 1), 0);
+		} else
+			add_pchars(&b, name, nlen, 0);
+		if (form == F_DISTTAGS)
+			buf_adds(&b, "/dist-tags");
+		if (form == F_VERSION) {
+			buf_addc(&b, '/');
+			add_pchars(&b, segs[rest], lens[rest], 0);
+			log_npm(ev, r, name, segs[rest], lens[rest], NULL, 0);
+		} else
+			log_npm(ev, r, name, NULL, 0, NULL, 0);
+		resp->proxy = 1;
+		resp->upstream = buf_steal(&b);
+		break;
+	}
+done:
+	buf_free(&b);
+	free(name);
+	return 1;
+not_claimed:
+	buf_free(&b);
+	free(name);
+	return 0;
+}

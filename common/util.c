@@ -1,0 +1,338 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+#include "xmalloc.h"
+
+int
+is_unreserved(int c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	    c == '~';
+}
+
+int
+is_reserved(int c)
+{
+	return c != '\0' && strchr(":/?#[]@!$&'()*+,;=", c) != NULL;
+}
+
+int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+size_t
+utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char	 c = s[0];
+	size_t		 len, i;
+	unsigned long	 cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+int
+utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t	 i, l;
+
+	for (i = 0; i < n; i += l)
+		if ((l = utf8_seq_len(u + i, n - i)) == 0)
+			return 0;
+	return 1;
+}
+
+size_t
+pct_decode(struct buf *out, const char *s, size_t n, int plus_space)
+{
+	size_t	 i, start = out->n;
+	int	 h, l;
+
+	buf_reserve(out, n);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n &&
+		    (h = hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (l = hexval((unsigned char)s[i + 2])) >= 0) {
+			buf_addc(out, h * 16 + l);
+			i += 2;
+		} else if (plus_space && s[i] == '+')
+			buf_addc(out, ' ');
+		else
+			buf_addc(out, s[i]);
+	}
+	return out->n - start;
+}
+
+int
+pct_valid(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == '%') {
+			if (i + 2 >= n)
+				return 0;
+			if (hexval((unsigned char)s[i + 1]) < 0 ||
+			    hexval((unsigned char)s[i + 2]) < 0)
+				return 0;
+			i += 2;
+		}
+	return 1;
+}
+
+void
+query_encode(struct buf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (is_unreserved(c))
+			buf_addc(out, c);
+		else {
+			buf_addc(out, '%');
+			buf_addc(out, hex[c >> 4]);
+			buf_addc(out, hex[c & 15]);
+		}
+	}
+}
+
+void
+query_parse(struct query *q, const char *raw, size_t n)
+{
+	struct buf	 tmp = BUF_INIT;
+	size_t		 i, start, eq;
+	struct qparam	*p;
+
+	q->v = NULL;
+	q->n = 0;
+	for (start = 0; start <= n; start = i + 1) {
+		for (i = start; i < n && raw[i] != '&' && raw[i] != ';'; i++)
+			;
+		if (i == start)
+			continue;
+		for (eq = start; eq < i && raw[eq] != '='; eq++)
+			;
+		q->v = xreallocarray(q->v, q->n + 1, sizeof(*q->v));
+		p = &q->v[q->n++];
+		buf_reset(&tmp);
+		pct_decode(&tmp, raw + start, eq - start, 1);
+		p->keylen = tmp.n;
+		p->key = xstrndup(buf_cstr(&tmp), tmp.n);
+		if (eq < i) {
+			buf_reset(&tmp);
+			pct_decode(&tmp, raw + eq + 1, i - eq - 1, 1);
+			p->vallen = tmp.n;
+			p->val = xstrndup(buf_cstr(&tmp), tmp.n);
+		} else {
+			p->val = NULL;
+			p->vallen = 0;
+		}
+	}
+	buf_free(&tmp);
+}
+
+void
+query_free(struct query *q)
+{
+	size_t	 i;
+
+	for (i = 0; i < q->n; i++) {
+		free(q->v[i].key);
+		free(q->v[i].val);
+	}
+	free(q->v);
+	q->v = NULL;
+	q->n = 0;
+}
+
+const struct qparam *
+query_get(const struct query *q, const char *key)
+{
+	size_t	 i, kl = strlen(key);
+
+	for (i = 0; i < q->n; i++)
+		if (q->v[i].keylen == kl && memcmp(q->v[i].key, key, kl) == 0)
+			return &q->v[i];
+	return NULL;
+}
+
+char *
+host_normalise(char *out, const char *in)
+{
+	size_t	 n, i;
+	char	*close;
+
+	n = strlen(in);
+	for (i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)in[i]);
+	out[n] = '\0';
+	if (out[0] == '[') {
+		if ((close = strchr(out, ']')) != NULL)
+			close[1] = '\0';
+	} else {
+		char *colon = strchr(out, ':');
+		/* A bare IPv6 address without brackets has several colons;
+		 * only a single colon is a port separator. */
+		if (colon != NULL && strchr(colon + 1, ':') == NULL)
+			*colon = '\0';
+	}
+	n = strlen(out);
+	if (n > 0 && out[n - 1] == '.')
+		out[n - 1] = '\0';
+	return out;
+}
+
+int
+host_chars_ok(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (!isalnum(c) && c != '-' && c != '_' && c != '.' &&
+		    c != ':' && c != '[' && c != ']')
+			return 0;
+	}
+	return 1;
+}
+
+char *
+host_authority(const char *in)
+{
+	char	*out, *port;
+	size_t	 i, n;
+
+	out = xstrdup(in);
+	for (i = 0; out[i]; i++)
+		out[i] = (char)tolower((unsigned char)out[i]);
+	/* find the port separator (after a ']' for IPv6 literals) */
+	if (out[0] == '[') {
+		port = strchr(out, ']');
+		port = port ? strchr(port, ':') : NULL;
+	} else {
+		port = strchr(out, ':');
+		if (port != NULL && strchr(port + 1, ':') != NULL)
+			port = NULL;
+	}
+	n = port ? (size_t)(port - out) : strlen(out);
+	if (n > 0 && out[n - 1] == '.')
+		memmove(out + n - 1, out + n, strlen(out + n) + 1);
+	return out;
+}
+
+int
+url_authority(const char *url, size_t *off, size_t *len)
+{
+	size_t	 start, i;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		start = 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		start = 8;
+	else
+		return -1;
+	for (i = start; url[i] && url[i] != '/' && url[i] != '?' &&
+	    url[i] != '#'; i++)
+		;
+	*off = start;
+	*len = i - start;
+	return 0;
+}
+
+int
+url_check(const char *url)
+{
+	size_t	 off, len, i, hs;
+	const unsigned char *u = (const unsigned char *)url;
+
+	if (url_authority(url, &off, &len) == -1)
+		return 0;
+	for (i = 0; u[i]; i++)
+		if (u[i] < 0x21 || u[i] == 0x7f)
+			return 0;
+	/* the host is what remains after any userinfo and before any port */
+	hs = off;
+	for (i = off; i < off + len; i++)
+		if (url[i] == '@')
+			hs = i + 1;
+	if (hs >= off + len || url[hs] == ':')
+		return 0;
+	return 1;
+}
+
+const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 408: return "Request Timeout";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 416: return "Range Not Satisfiable";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Unknown";
+	}
+}
+
+int
+strcaseprefix(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}

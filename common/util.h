@@ -1,0 +1,70 @@
+/*
+ * Small pure helpers shared by every module: percent-encoding, UTF-8,
+ * query strings (SPEC §0), host names (SPEC §2.2), status reasons.
+ */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/* Character classes of RFC 3986 / RFC 6570. */
+int	 is_unreserved(int c);	/* A-Z a-z 0-9 - . _ ~ */
+int	 is_reserved(int c);	/* : / ? # [ ] @ ! $ & ' ( ) * + , ; = */
+int	 hexval(int c);		/* 0..15, or -1 */
+
+/* Length of the valid UTF-8 sequence at s (1..4), 0 if invalid/truncated. */
+size_t	 utf8_seq_len(const unsigned char *s, size_t n);
+int	 utf8_valid(const char *s, size_t n);
+
+/*
+ * Percent-decodes s[0..n) into out (appended).  With plus_space, '+' becomes
+ * ' ' (query strings).  An invalid '%' triplet is kept literally.  Returns
+ * the number of bytes appended.
+ */
+size_t	 pct_decode(struct buf *out, const char *s, size_t n, int plus_space);
+/* 1 when every '%' in s[0..n) starts a valid %XX triplet. */
+int	 pct_valid(const char *s, size_t n);
+
+/* SPEC §0 query encoding: keep unreserved, %XX (upper-case) for the rest. */
+void	 query_encode(struct buf *out, const char *s, size_t n);
+
+/* SPEC §0 parsed query: items split on & and ;, decoded, order kept. */
+struct qparam {
+	char	*key;		/* decoded, owned */
+	char	*val;		/* decoded, owned; NULL when the value is missing */
+	size_t	 keylen, vallen;
+};
+struct query {
+	struct qparam	*v;
+	size_t		 n;
+};
+void	 query_parse(struct query *, const char *raw, size_t n);
+void	 query_free(struct query *);
+/* First parameter with that decoded key, or NULL. */
+const struct qparam *query_get(const struct query *, const char *key);
+
+/*
+ * SPEC §2.2 host normalisation into out (owned by the caller, must hold
+ * strlen(in)+1): lower-case, strip ":port" (keeping "[v6]"), strip one
+ * trailing dot.  Returns out.
+ */
+char	*host_normalise(char *out, const char *in);
+/* SPEC §2.1: only letters, digits, - _ . : [ ] */
+int	 host_chars_ok(const char *);
+/* SPEC §0: authority for public URLs: lower-case, port kept, one trailing
+ * dot (before any port) removed.  Caller frees. */
+char	*host_authority(const char *in);
+
+/* SPEC §0 URL check. */
+int	 url_check(const char *);
+/* Start and length of the host[:port] part of an http(s) URL; -1 if none. */
+int	 url_authority(const char *url, size_t *off, size_t *len);
+
+/* RFC 9110 reason phrase ("Temporary Redirect"); "Unknown" otherwise. */
+const char *http_reason(int status);
+
+int	 strcaseprefix(const char *s, const char *prefix);  /* ASCII */
+
+#endif
