@@ -70,9 +70,12 @@ globset_product(struct globset *a, struct globset *b, struct globset *out)
 			struct glob *g = &out->v[out->n++];
 			g->n = a->v[i].n + b->v[j].n;
 			g->t = xcalloc(g->n ? g->n : 1, sizeof(int));
-			memcpy(g->t, a->v[i].t, a->v[i].n * sizeof(int));
-			memcpy(g->t + a->v[i].n, b->v[j].t,
-			    b->v[j].n * sizeof(int));
+			if (a->v[i].n)
+				memcpy(g->t, a->v[i].t,
+				    a->v[i].n * sizeof(int));
+			if (b->v[j].n)
+				memcpy(g->t + a->v[i].n, b->v[j].t,
+				    b->v[j].n * sizeof(int));
 		}
 	return 0;
 }

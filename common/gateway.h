@@ -36,6 +36,13 @@ struct gw_config {
 void	 gw_config_defaults(struct gw_config *);
 /* Reads GATEWAY_* from the environment. Returns -1 with *err on a bad value. */
 int	 gw_config_from_env(struct gw_config *, const char **err);
+/*
+ * Sets one setting by its variable name ("GATEWAY_THREADS") from a borrowed
+ * string that outlives the config; the FastCGI flags map onto these names.
+ * Returns -1 with *err (static, without the name) on a bad value.
+ */
+int	 gw_config_set(struct gw_config *, const char *name, const char *value,
+	    const char **err);
 
 /* Process-wide state the reserved endpoints report (SPEC §12). */
 #define GW_NCODES 16

@@ -1,0 +1,247 @@
+/* Unit tests for common/util.c, buf.c, request.c and the response helpers:
+ * the pieces of SPEC §0, §2.1, §2.2 and the header-safety rule. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tap.h"
+#include "buf.h"
+#include "gateway.h"
+#include "handlers.h"
+#include "util.h"
+#include "xmalloc.h"
+
+static const struct {
+	int		 line;
+	const char	*in, *host, *authority;
+} host_tests[] = {
+	{ __LINE__, "Example.COM", "example.com", "example.com" },
+	{ __LINE__, "example.com:8080", "example.com", "example.com:8080" },
+	{ __LINE__, "example.com.", "example.com", "example.com" },
+	{ __LINE__, "example.com.:443", "example.com", "example.com:443" },
+	{ __LINE__, "[::1]:8080", "[::1]", "[::1]:8080" },
+	{ __LINE__, "[::1]", "[::1]", "[::1]" },
+	{ __LINE__, "", "", "" },
+	{ __LINE__, "127.0.0.1:81", "127.0.0.1", "127.0.0.1:81" },
+};
+
+static const struct {
+	int		 line;
+	const char	*raw;
+	const char	*want;	/* key=value|key|... ('~' = missing value) */
+} query_tests[] = {
+	{ __LINE__, "", "" },
+	{ __LINE__, "a=1&b=2", "a=1|b=2|" },
+	{ __LINE__, "a=1;b=2", "a=1|b=2|" },
+	{ __LINE__, "a&&b=", "a~|b=|" },
+	{ __LINE__, "x+y=%41+b", "x y=A b|" },
+	{ __LINE__, "k=a=b", "k=a=b|" },
+	{ __LINE__, "%zz=1", "%zz=1|" },
+	{ __LINE__, "a=1&a=2", "a=1|a=2|" },
+};
+
+static const struct {
+	int		 line;
+	const char	*url;
+	int		 want;
+} url_tests[] = {
+	{ __LINE__, "https://example.com/x", 1 },
+	{ __LINE__, "HTTP://example.com", 1 },
+	{ __LINE__, "https://u:p@example.com:8/x", 1 },
+	{ __LINE__, "https:///x", 0 },
+	{ __LINE__, "https://", 0 },
+	{ __LINE__, "ftp://example.com", 0 },
+	{ __LINE__, "/relative", 0 },
+	{ __LINE__, "https://exa mple.com", 0 },
+	{ __LINE__, "https://example.com/\x7f", 0 },
+	{ __LINE__, "https://example.com/a\"", 1 },
+	{ __LINE__, "https://:80/", 0 },
+};
+
+struct rtest {
+	int		 line;
+	const char	*uri;
+	const char	*host;
+	int		 bad;
+	const char	*path, *query;
+};
+static const struct rtest req_tests[] = {
+	{ __LINE__, "/a/b?x=1", "h.example", 0, "/a/b", "x=1" },
+	{ __LINE__, "/a%2Fb//c?", "h.example", 0, "/a%2Fb//c", "" },
+	{ __LINE__, "/a?b?c", "h.example", 0, "/a", "b?c" },
+	{ __LINE__, "/a%zz", "h.example", 1, "/a%zz", "" },
+	{ __LINE__, "/a%4", "h.example", 1, "/a%4", "" },
+	{ __LINE__, "/a?q=%zz", "h.example", 0, "/a", "q=%zz" },
+	{ __LINE__, "a/b", "h.example", 1, "a/b", "" },
+	{ __LINE__, "/a b", "h.example", 1, "/a b", "" },
+	{ __LINE__, "/a?b c", "h.example", 1, "/a", "b c" },
+	{ __LINE__, "/a\x7f", "h.example", 1, "/a\x7f", "" },
+	{ __LINE__, "/\xc3\xa9", "h.example", 0, "/\xc3\xa9", "" },
+	{ __LINE__, "/", "bad host", 1, "/", "" },
+	{ __LINE__, "/", "h.example\r\nX: y", 1, "/", "" },
+	{ __LINE__, "/", "[::1]:80", 0, "/", "" },
+};
+
+static void
+test_request(const struct rtest *t)
+{
+	struct gw_request	 req;
+	struct gw_config	 cfg;
+	char			*params[8];
+	struct buf		 b = BUF_INIT;
+	size_t			 n = 0, i;
+
+	buf_printf(&b, "REQUEST_URI=%s", t->uri);
+	params[n++] = buf_steal(&b);
+	buf_printf(&b, "HTTP_HOST=%s", t->host);
+	params[n++] = buf_steal(&b);
+	params[n++] = xstrdup("REQUEST_METHOD=GET");
+	params[n++] = xstrdup("REMOTE_ADDR=192.0.2.1");
+	params[n] = NULL;
+	gw_config_defaults(&cfg);
+	gw_request_init(&req, params, &cfg);
+	is_int_at(t->line, req.bad, t->bad, "request %s bad", t->uri);
+	is_str_at(t->line, req.raw_path, t->path, "raw path of %s", t->uri);
+	is_str_at(t->line, req.raw_query, t->query, "raw query of %s", t->uri);
+	gw_request_free(&req);
+	for (i = 0; i < n; i++)
+		free(params[i]);
+}
+
+static void
+test_forwarded(void)
+{
+	static char p0[] = "REQUEST_URI=/", p1[] = "HTTP_HOST=Real.Example:8443",
+	    p2[] = "HTTP_X_FORWARDED_HOST=evil.example, other",
+	    p3[] = "HTTP_X_FORWARDED_FOR=203.0.113.9, 10.0.0.1",
+	    p4[] = "HTTP_X_FORWARDED_PROTO=http", p5[] = "REMOTE_ADDR=127.0.0.1",
+	    p6[] = "HTTPS=on";
+	char *params[] = { p0, p1, p2, p3, p4, p5, p6, NULL };
+	struct gw_request	 req;
+	struct gw_config	 cfg;
+
+	gw_config_defaults(&cfg);
+	gw_request_init(&req, params, &cfg);
+	is_str(req.host, "real.example", "untrusted: Host is used");
+	is_str(req.authority, "real.example:8443", "authority keeps the port");
+	is_str(req.client_ip, "127.0.0.1", "untrusted: REMOTE_ADDR");
+	is_str(req.scheme, "https", "default public scheme https");
+	gw_request_free(&req);
+
+	cfg.trust_forwarded = 1;
+	cfg.public_scheme = SCHEME_AUTO;
+	gw_request_init(&req, params, &cfg);
+	is_str(req.host, "evil.example", "trusted: X-Forwarded-Host");
+	is_str(req.client_ip, "203.0.113.9", "trusted: X-Forwarded-For");
+	is_str(req.scheme, "http", "trusted X-Forwarded-Proto wins");
+	gw_request_free(&req);
+
+	cfg.trust_forwarded = 0;
+	gw_request_init(&req, params, &cfg);
+	is_str(req.scheme, "https", "auto: HTTPS=on");
+	gw_request_free(&req);
+}
+
+static void
+test_response(void)
+{
+	struct gw_response	 resp;
+	struct buf		 b = BUF_INIT;
+
+	gw_response_init(&resp);
+	resp_redirect(&resp, 307, "https://x.example/a b\r\nSet-Cookie: x=1\xc3");
+	is_str(resp_get_header(&resp, "Location"),
+	    "https://x.example/a%20b%0D%0ASet-Cookie:%20x=1%C3",
+	    "Location bytes outside 0x21-0x7E are encoded");
+	resp_header(&resp, "X-Test", "a\r\nb\tc\x01");
+	is_str(resp_get_header(&resp, "X-Test"), "ab c",
+	    "control bytes never reach a header");
+	resp_format_head(&resp, &b);
+	is_str(buf_cstr(&b), "Status: 307 Temporary Redirect\r\n"
+	    "Location: https://x.example/a%20b%0D%0ASet-Cookie:%20x=1%C3\r\n"
+	    "X-Test: ab c\r\nContent-Length: 0\r\n\r\n", "CGI head");
+	gw_response_free(&resp);
+	buf_free(&b);
+
+	gw_response_init(&resp);
+	resp_plain(&resp, 413);
+	resp_format_head(&resp, &b);
+	is_str(buf_cstr(&b), "Status: 413 Content Too Large\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 17\r\n\r\n",
+	    "plain error head");
+	is_str(buf_cstr(&resp.body), "Content Too Large", "plain error body");
+	gw_response_free(&resp);
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	char		 out[256];
+	char		*h;
+	struct buf	 b = BUF_INIT;
+	struct query	 q;
+	size_t		 i, k;
+
+	for (i = 0; i < sizeof(host_tests) / sizeof(host_tests[0]); i++) {
+		is_str_at(host_tests[i].line, host_normalise(out,
+		    host_tests[i].in), host_tests[i].host, "normalise '%s'",
+		    host_tests[i].in);
+		h = host_authority(host_tests[i].in);
+		is_str_at(host_tests[i].line, h, host_tests[i].authority,
+		    "authority '%s'", host_tests[i].in);
+		free(h);
+	}
+	for (i = 0; i < sizeof(query_tests) / sizeof(query_tests[0]); i++) {
+		query_parse(&q, query_tests[i].raw, strlen(query_tests[i].raw));
+		buf_reset(&b);
+		for (k = 0; k < q.n; k++) {
+			buf_adds(&b, q.v[k].key);
+			if (q.v[k].val == NULL)
+				buf_addc(&b, '~');
+			else
+				buf_printf(&b, "=%s", q.v[k].val);
+			buf_addc(&b, '|');
+		}
+		is_str_at(query_tests[i].line, buf_cstr(&b), query_tests[i].want,
+		    "parse query '%s'", query_tests[i].raw);
+		query_free(&q);
+	}
+	for (i = 0; i < sizeof(url_tests) / sizeof(url_tests[0]); i++)
+		is_int_at(url_tests[i].line, url_check(url_tests[i].url),
+		    url_tests[i].want, "url_check '%s'", url_tests[i].url);
+
+	buf_reset(&b);
+	query_encode(&b, "a b+c/~\xc3\xa9", 9);
+	is_str(buf_cstr(&b), "a%20b%2Bc%2F~%C3%A9", "query encoding");
+	buf_reset(&b);
+	pct_decode(&b, "a%2fb%zz%4", 10, 0);
+	is_str(buf_cstr(&b), "a/b%zz%4", "decode keeps bad triplets");
+	ok(pct_valid("/a%2Fb", 6) && !pct_valid("/a%2", 4) &&
+	    !pct_valid("%g0", 3), "pct_valid");
+	ok(utf8_valid("\xc3\xa9", 2) && !utf8_valid("\xc3", 1) &&
+	    !utf8_valid("\xed\xa0\x80", 3) && !utf8_valid("\xc0\x80", 2),
+	    "utf8_valid");
+	buf_reset(&b);
+	buf_add_jstr(&b, "a\"\\\n\x01\xff\xc3\xa9", 8);
+	is_str(buf_cstr(&b), "\"a\\\"\\\\\\n\\u0001\\u00ff\xc3\xa9\"",
+	    "JSON string escaping keeps the line valid");
+	buf_free(&b);
+
+	ok(cidr_list_contains("127.0.0.0/8,::1", "127.1.2.3"), "cidr v4");
+	ok(cidr_list_contains("127.0.0.0/8,::1", "::1"), "cidr v6 host");
+	ok(cidr_list_contains("127.0.0.0/8", "::ffff:127.0.0.1"),
+	    "cidr v4-mapped");
+	ok(!cidr_list_contains("127.0.0.0/8,::1", "10.0.0.1"), "cidr miss");
+	ok(cidr_list_contains("10.1.0.0/16, 192.0.2.0/25", "192.0.2.100"),
+	    "cidr list with spaces");
+	ok(!cidr_list_contains("192.0.2.0/25", "192.0.2.200"), "cidr bits");
+	ok(!cidr_list_contains("garbage", "192.0.2.1"), "cidr garbage");
+
+	for (i = 0; i < sizeof(req_tests) / sizeof(req_tests[0]); i++)
+		test_request(&req_tests[i]);
+	test_forwarded();
+	test_response();
+	return done_testing();
+}
