@@ -59,8 +59,10 @@
  *							backend-simple-index-url
  *	must not have a query or fragment		npm registry
  *	invalid image pattern: <docker.c message>	pattern
- *	invalid template: <tmpl.c message>		incoming-path, outgoing-url
- *	invalid regular expression: <filerule.c message>	file-v2
+ *	invalid template: <tmpl.c message>		incoming-path,
+ *							outgoing-url
+ *	invalid regular expression: <filerule.c message>
+ *							file-v2 incoming-path
  *	invalid npm package name "<v>": <reason>	npm package-name
  *	must not contain '/'				file-name
  *	must start with '/'				pixel, telemetry
@@ -68,7 +70,7 @@
  *							redirect-target-domain
  *	must not have a query or fragment		redirect-target-domain
  *	must be an integer between 0 and 2147483647	npm-cache-ttl
- *	<docker.c message>				docker-redirect-user-agents
+ *	<docker.c message>			docker-redirect-user-agents
  * Top level:
  *	top level must be a JSON object (got <T>)
  *	"rules": required field is missing
@@ -93,8 +95,8 @@
  *	settings: unknown key "<k>" ignored
  *	<n> more warnings not shown
  *
- * Repeated JSON keys: the last occurrence wins, as in JavaScript, Python
- * and Haskell's aeson (the original), with a warning.
+ * Repeated JSON keys: the last occurrence wins, as with JSON.parse() in
+ * JavaScript and json.loads() in Python, with a warning.
  */
 #include "config.h"
 
@@ -539,7 +541,7 @@ jtype(const cJSON *it)
 	return "invalid";
 }
 
-static void
+static void __attribute__((format(printf, 4, 0)))
 diag_vline(struct mctx *c, struct buf *out, const char *field,
     const char *fmt, va_list ap)
 {
@@ -1013,6 +1015,28 @@ parse_npm(struct mctx *c, const cJSON *o, struct rule *r)
 	r->registry_base = xstrndup(s, n);
 }
 
+/* file-v1: a template (§5.1); file-v2: a regular expression (§6). */
+static void
+parse_incoming(struct mctx *c, struct rule *r, const char *s)
+{
+	char	 err[256];
+
+	r->in_src = xstrdup(s);
+	err[0] = '\0';
+	if (r->type == RULE_FILE_V2) {
+		if ((r->re = file_v2_compile(s, err, sizeof(err))) == NULL)
+			rerr(c, "incoming-path", "invalid regular expression: "
+			    "%s", err);
+		return;
+	}
+	if (tmpl_parse(s, &r->in_tmpl, err, sizeof(err)) == -1) {
+		r->in_tmpl = NULL;
+		rerr(c, "incoming-path", "invalid template: %s", err);
+		return;
+	}
+	spec_build(r);
+}
+
 static void
 parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 {
@@ -1022,21 +1046,8 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 	struct buf	 b = BUF_INIT;
 
 	take_str(c, o, "package-id", &r->package_id);
-	if (get_str(c, o, "incoming-path", 1, &s) == 1) {
-		r->in_src = xstrdup(s);
-		err[0] = '\0';
-		if (r->type == RULE_FILE_V1) {
-			if (tmpl_parse(s, &r->in_tmpl, err, sizeof(err)) == -1) {
-				r->in_tmpl = NULL;
-				rerr(c, "incoming-path", "invalid template: %s",
-				    err);
-			} else
-				spec_build(r);
-		} else if ((r->re = file_v2_compile(s, err, sizeof(err))) ==
-		    NULL)
-			rerr(c, "incoming-path", "invalid regular expression: "
-			    "%s", err);
-	}
+	if (get_str(c, o, "incoming-path", 1, &s) == 1)
+		parse_incoming(c, r, s);
 	it = field(c, o, "outgoing-url");
 	if (it == NULL) {
 		rerr(c, "outgoing-url", "required field is missing (use null "
@@ -1793,14 +1804,18 @@ int
 manifest_load_file(const char *path, struct manifest **out,
     struct manifest_diag *d)
 {
-	struct buf	 b = BUF_INIT;
-	struct stat	 st;
-	ssize_t		 n;
-	int		 fd, rc;
+	struct manifest_diag	 local = { BUF_INIT, BUF_INIT };
+	struct buf		 b = BUF_INIT;
+	struct stat		 st;
+	ssize_t			 n;
+	int			 fd, rc;
 
 	*out = NULL;
+	if (d == NULL)
+		d = &local;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		buf_printf(&d->errors, "%s: %s\n", path, strerror(errno));
+		manifest_diag_free(&local);
 		return 2;
 	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
@@ -1833,6 +1848,7 @@ toolarge:
 done:
 	close(fd);
 	buf_free(&b);
+	manifest_diag_free(&local);
 	return rc;
 }
 

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Builds the libFuzzer targets with clang in their own build directory and
+# runs each for SECONDS (default 60).  Crashers land in tests/fuzz/crashes/;
+# copy a fixed one into tests/fuzz/corpus/<target>/ so replay.sh keeps it.
+#   sh tests/fuzz/run.sh [SECONDS]
+set -e
+secs=${1:-60}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=${FUZZ_BUILD:-$src/_build-fuzz}
+mkdir -p "$build" "$src/tests/fuzz/crashes"
+cd "$build"
+[ -f Makefile ] || "$src/configure" CC=clang --enable-fuzzing >/dev/null
+make -j2 tests/fuzz/fuzz_tmpl tests/fuzz/fuzz_manifest tests/fuzz/fuzz_request
+for t in tmpl manifest request; do
+	mkdir -p "work-$t"
+	cp "$src/tests/fuzz/corpus/$t"/* "work-$t/" 2>/dev/null || true
+	echo "fuzz_$t: $secs s"
+	"./tests/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=4096 \
+	    -artifact_prefix="$src/tests/fuzz/crashes/$t-" "work-$t" \
+	    2>"fuzz_$t.log" || { tail -40 "fuzz_$t.log"; exit 1; }
+	tail -1 "fuzz_$t.log"
+done
