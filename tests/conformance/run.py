@@ -16,7 +16,6 @@ Python 3 standard library only.
 
 import argparse
 import concurrent.futures
-import errno
 import json
 import os
 import re
@@ -440,7 +439,7 @@ class Runner:
                     diag.append("  + got:      %s" %
                                 (jdump(out[key]) if key in out
                                  else "(missing)"))
-            if not ok:
+            if not ok or self.args.verbose:
                 diag.append("explain output: %s" % shorten(p.stdout))
         return ok
 

@@ -1,0 +1,163 @@
+#!/bin/sh
+# The whole test suite, as CI runs it (.ci/run).  As root on a fresh Debian
+# (or Ubuntu) machine:
+#
+#   sudo sh tests/run-all.sh
+#
+# 1. installs the build and test dependencies with apt-get (skipped when
+#    they are all installed already; then root is not needed);
+# 2. ./autogen.sh;
+# 3. builds in _build/ with --enable-werror and runs `make check`;
+#    then runs the conformance cases through the CGI program under valgrind
+#    (VALGRIND=0 skips that);
+# 4. builds in _build-asan/ with --enable-sanitizers and runs `make check`
+#    with ASAN_OPTIONS=detect_leaks=1;
+# 5. prints "N passed, M failed", counted from the TAP results, and exits
+#    non-zero when anything failed (a build failure counts as a failure).
+#
+# JOBS=N sets make's parallelism (default: the number of CPUs).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+SRCDIR=$(pwd)
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev \
+libfcgi-bin libcjson-dev libcurl4-openssl-dev libpcre2-dev lighttpd \
+spawn-fcgi curl python3 valgrind clang"
+
+say() { printf '%s\n' "run-all: $*"; }
+
+# --- 1. packages ------------------------------------------------------------
+missing=
+for p in $PACKAGES; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		say "missing packages:$missing"
+		say "run as root on Debian (sudo sh $0) to install them"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	say "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt-get -qq update >/dev/null; then
+		say "apt-get update failed and packages are missing:$missing"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	# shellcheck disable=SC2086
+	if ! apt-get -qq -o Dpkg::Use-Pty=0 install -y \
+	    --no-install-recommends $PACKAGES >/dev/null; then
+		say "apt-get install failed"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+else
+	say "all packages installed"
+fi
+
+# --- 2. autogen ---------------------------------------------------------------
+build_failures=0
+build_failed=
+if ! ./autogen.sh >autogen.log 2>&1; then
+	cat autogen.log
+	say "./autogen.sh failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+rm -f autogen.log
+if [ -f config.status ]; then
+	# An in-tree configure blocks out-of-tree builds.
+	say "the source tree is configured in place: make distclean"
+	make distclean >/dev/null 2>&1 || rm -f config.status
+fi
+
+# --- 3./4. build and check ------------------------------------------------------
+# build DIR CONFIGURE-FLAGS...: configure, make, make check in DIR.
+build() {
+	dir=$1
+	shift
+	say "== $dir: configure $*"
+	mkdir -p "$dir"
+	rm -f "$dir"/test-suite.log
+	find "$dir" -name '*.trs' -exec rm -f {} + 2>/dev/null
+	if ! (cd "$dir" && "$SRCDIR/configure" --quiet "$@" >/dev/null); then
+		say "$dir: configure failed (see $dir/config.log)"
+		build_failures=$((build_failures + 1))
+		build_failed="$build_failed $dir(configure)"
+		return
+	fi
+	if ! (cd "$dir" && make -s -j"$JOBS" >make.log 2>&1); then
+		cat "$dir/make.log"
+		say "$dir: build failed"
+		build_failures=$((build_failures + 1))
+		build_failed="$build_failed $dir(make)"
+		return
+	fi
+	say "== $dir: make check"
+	# Passing test points are only listed in $dir/check.log.
+	(cd "$dir" && make -s -j"$JOBS" check VERBOSE=1 >check.log 2>&1)
+	rc=$?
+	grep -v '^PASS: ' "$dir/check.log"
+	if [ $rc != 0 ]; then
+		say "$dir: make check failed"
+		# make check failing without any failed test (a driver or
+		# build problem) still counts.
+		if [ -z "$(find "$dir" -name '*.trs' -exec grep -lE \
+		    '^:test-result: (FAIL|XPASS|ERROR)' {} + 2>/dev/null)" ]
+		then
+			build_failures=$((build_failures + 1))
+			build_failed="$build_failed $dir(make-check)"
+		fi
+	fi
+}
+
+build _build --enable-werror
+# The conformance cases once more, the CGI program under valgrind (memory
+# errors and leaks fail the case); VALGRIND=0 skips this.
+if [ "${VALGRIND:-1}" != 0 ] && [ -x _build/cgi/scarf-gateway.cgi ] &&
+    command -v valgrind >/dev/null 2>&1; then
+	say "== _build: conformance cases under valgrind"
+	rm -f _build/conformance-valgrind.trs
+	# Results go to the .trs file counted below; show all but the passes.
+	env AM_TAP_AWK=awk sh build-aux/tap-driver.sh \
+	    --test-name conformance-valgrind \
+	    --log-file _build/conformance-valgrind.log \
+	    --trs-file _build/conformance-valgrind.trs \
+	    --color-tests no --enable-hard-errors yes --expect-failure no -- \
+	    python3 tests/conformance/run.py --builddir _build \
+	    --cases tests/conformance/cases --program cgi --valgrind |
+	    grep -v '^PASS: ' || :
+	if grep -qE '^:test-result: (FAIL|XPASS|ERROR)' \
+	    _build/conformance-valgrind.trs 2>/dev/null; then
+		grep '^#' _build/conformance-valgrind.log
+	fi
+fi
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
+    build _build-asan --enable-sanitizers
+
+# --- 5. summary -------------------------------------------------------------------
+trs=$(find _build _build-asan -name '*.trs' 2>/dev/null)
+count() {
+	[ -n "$trs" ] || { echo 0; return; }
+	# shellcheck disable=SC2086
+	cat $trs | grep -cE "^:test-result: ($1)"
+}
+passed=$(count 'PASS|XFAIL')
+failed=$(count 'FAIL|XPASS|ERROR')
+skipped=$(count 'SKIP')
+failed=$((failed + build_failures))
+if [ "$failed" != 0 ]; then
+	say "failures:"
+	for b in $build_failed; do
+		say "  $b: failed before any test result (see above)"
+	done
+	for f in $trs; do
+		grep -qE '^:test-result: (FAIL|XPASS|ERROR)' "$f" &&
+		    say "  ${f%.trs}.log"
+	done
+fi
+[ "$skipped" = 0 ] || say "$skipped skipped"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
