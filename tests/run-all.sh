@@ -22,7 +22,9 @@ SRCDIR=$(pwd)
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev \
 libfcgi-bin libcjson-dev libcurl4-openssl-dev libpcre2-dev lighttpd \
-spawn-fcgi curl python3 valgrind clang"
+spawn-fcgi curl wget python3 python3-venv python3-pip valgrind clang \
+nginx caddy apache2-bin libapache2-mod-fcgid systemd skopeo podman \
+docker-registry"
 
 say() { printf '%s\n' "run-all: $*"; }
 
@@ -45,9 +47,20 @@ if [ -n "$missing" ]; then
 		echo "0 passed, 1 failed"
 		exit 1
 	fi
+	# The server packages start system services on ports 80 and 5000
+	# when installed; the tests run their own private instances, so a
+	# policy-rc.d keeps the system ones from starting during the install.
+	made_policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
 	# shellcheck disable=SC2086
-	if ! apt-get -qq -o Dpkg::Use-Pty=0 install -y \
-	    --no-install-recommends $PACKAGES >/dev/null; then
+	apt-get -qq -o Dpkg::Use-Pty=0 install -y $PACKAGES >/dev/null
+	rc=$?
+	[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+	if [ $rc != 0 ]; then
 		say "apt-get install failed"
 		echo "0 passed, 1 failed"
 		exit 1
