@@ -112,9 +112,11 @@ done:
 }
 
 /* ------------------------------------------------------------------ */
-/* §5.6 body events: a strict RFC 8259 scanner that copies each value
+/*
+ * §5.6 body events: a strict RFC 8259 scanner that copies each value
  * without insignificant whitespace, so the event stays on one line and
- * numbers keep their exact text. */
+ * numbers keep their exact text.
+ */
 
 struct jscan {
 	const unsigned char	*s;

@@ -18,12 +18,20 @@
  * then undefined.
  *
  * Hostile paths can make that search exponential (`/{a}-{b}-{c}-{d}` on a
- * long run of dashes with no match).  Two bounds keep it cheap:
+ * long run of dashes with no match).  Three bounds keep it cheap; the first
+ * two are set up only once a search gets past TMPL_ACCEL_AFTER steps, so
+ * ordinary requests pay nothing for them:
  *
+ *  - a reachability table, computed right to left over the path part in
+ *    O(variables x path length): for each (variable, first-in-expression,
+ *    position) state, could the rest of the path part match at all?  It
+ *    ignores UTF-8 validity, :N prefixes, repeated names and the query, so
+ *    it is only a necessary condition, and the search merely skips states
+ *    it rules out: the first match found is unchanged.  A path that cannot
+ *    match is then rejected in linear time;
  *  - when no variable name occurs twice, whether the rest of the template
- *    matches from a given (variable, position) state does not depend on the
- *    earlier captures, so failed path states are memoised in a bit set
- *    (allocated only once a search gets past TMPL_MEMO_AFTER steps);
+ *    matches from a state does not depend on the earlier captures, so
+ *    failed path states are memoised in a bit set;
  *  - every search gives up after TMPL_MAXSTEPS steps, and giving up counts
  *    as no match.  Real templates on real paths need a few hundred steps.
  */
@@ -41,9 +49,14 @@
 
 #define TMPL_MAXEXPRS	128		/* expressions per template */
 #define TMPL_MAXOCC	128		/* variable occurrences per template */
+#ifndef TMPL_MAXSTEPS
 #define TMPL_MAXSTEPS	100000UL	/* search steps per match */
-#define TMPL_MEMO_AFTER	1024UL		/* steps before the memo is set up */
-#define TMPL_MEMO_MAX	(32UL * 1024 * 1024)	/* memo size cap, in bits */
+#endif
+#ifndef TMPL_ACCEL_AFTER
+#define TMPL_ACCEL_AFTER 1024UL		/* steps before memo and reach */
+#endif
+#define TMPL_ACCEL_MAX	(32UL * 1024 * 1024)	/* their size cap, in bits */
+#define TMPL_ACCEL_MAXLEN 65536UL	/* longest subject for them */
 
 enum tel_kind { TEL_LIT, TEL_EXPR };
 
@@ -91,7 +104,7 @@ struct qitem {
 	enum qitem_kind	 kind;
 	const char	*key;		/* QI_REQ: decoded, in qtext */
 	size_t		 keylen;
-	size_t		 koff;		/* QI_REQ: offset of key while planning */
+	size_t		 koff;		/* QI_REQ: key offset while planning */
 	size_t		 var;		/* QI_OPT: index in tmpl.vars */
 	int		 has_value;	/* QI_REQ: `key=value-template` */
 	size_t		 n0, n1;	/* QI_REQ: value nodes in tmpl.qnodes */
@@ -116,7 +129,7 @@ struct tmpl {
 	int		 repeated;	/* some name occurs more than once */
 
 	enum qmode	 qmode;
-	struct mnode	*pnodes;	/* path part (whole template: Q_INLINE) */
+	struct mnode	*pnodes;	/* path part (Q_INLINE: everything) */
 	size_t		 npnodes;
 	size_t		 nids;		/* memo ids used by pnodes */
 	struct qitem	*items;
@@ -395,6 +408,11 @@ parse_expr(struct tmpl *t, const char *src, size_t n, size_t start,
 			goto unclosed;
 		if (src[i] == '}')
 			break;
+		if (src[i] == '%') {
+			perr(err, errlen, "invalid percent-encoding at offset "
+			    "%zu", i);
+			return -1;
+		}
 		if (src[i] != ',') {
 			perr(err, errlen, "invalid character %s in expression "
 			    "at offset %zu", show_char(cb, sizeof(cb),
@@ -805,49 +823,79 @@ struct mctx {
 	unsigned long		 steps;
 	int			 aborted;
 	unsigned char		*memo;		/* failed path states */
-	int			 memo_tried;
+	unsigned char		*reach;		/* path states that may match */
+	int			 accel_tried;
 	struct tmpl_vars	*out;
 };
 
-/* Counts a search step; 1 when the search must give up. */
+/* Bit of a path state in the memo and reach tables. */
+static size_t
+m_bit(const struct mctx *m, size_t id, int first, size_t pos)
+{
+	return (id * 2 + (size_t)first) * (m->slen + 1) + pos;
+}
+
+static int
+bit_get(const unsigned char *v, size_t bit)
+{
+	return (v[bit / 8] >> (bit % 8)) & 1;
+}
+
+static void
+bit_set(unsigned char *v, size_t bit)
+{
+	v[bit / 8] |= (unsigned char)(1u << (bit % 8));
+}
+
+static int	 m_reach_build(struct mctx *);
+
+/* Sets up the memo and the reach table once a search gets long. */
+static void
+m_accel(struct mctx *m)
+{
+	size_t	 bytes;
+
+	if (m->accel_tried)
+		return;
+	m->accel_tried = 1;
+	if (m->t->nids == 0 || m->slen > TMPL_ACCEL_MAXLEN ||
+	    m->slen + 1 > TMPL_ACCEL_MAX / (m->t->nids * 2))
+		return;
+	bytes = m->t->nids * 2 * (m->slen + 1) / 8 + 1;
+	if (!m->t->repeated)
+		m->memo = xcalloc(bytes, 1);
+	m->reach = xcalloc(bytes, 1);
+	/* the path part cannot match at all: stop now (no match) */
+	if (!m_reach_build(m))
+		m->aborted = 1;
+}
+
+/*
+ * Counts a search step; 1 when the search must give up.  A long search gets
+ * its memo and reach tables here.
+ */
 static int
 m_step(struct mctx *m)
 {
 	if (m->aborted)
 		return 1;
-	if (++m->steps > TMPL_MAXSTEPS) {
+	if (++m->steps == TMPL_ACCEL_AFTER)
+		m_accel(m);
+	if (m->aborted || m->steps > TMPL_MAXSTEPS) {
 		m->aborted = 1;
 		return 1;
 	}
 	return 0;
 }
 
-/* Memo bit of a path state, or (size_t)-1 when there is no memo. */
-static size_t
-m_memo_bit(struct mctx *m, size_t id, int first, size_t pos)
-{
-	size_t	 bits;
-
-	if (m->memo == NULL) {
-		if (m->memo_tried || m->t->repeated ||
-		    m->steps < TMPL_MEMO_AFTER)
-			return (size_t)-1;
-		m->memo_tried = 1;
-		if (m->t->nids == 0 ||
-		    m->slen + 1 > TMPL_MEMO_MAX / (m->t->nids * 2))
-			return (size_t)-1;
-		bits = m->t->nids * 2 * (m->slen + 1);
-		m->memo = xcalloc(bits / 8 + 1, 1);
-	}
-	return (id * 2 + (size_t)first) * (m->slen + 1) + pos;
-}
-
 static int	 m_item(struct mctx *, size_t);
 static int	 m_nodes(struct mctx *, size_t, size_t, size_t);
 static int	 m_var(struct mctx *, size_t, size_t, size_t, int, size_t);
 
-/* The node list, its end and the subject of a segment (0 = path part,
- * i + 1 = value of query item i). */
+/*
+ * The node list, its end and the subject of a segment (0 = path part,
+ * i + 1 = value of query item i).
+ */
 static const struct mnode *
 m_seg(const struct mctx *m, size_t seg, size_t *end, const char **s,
     size_t *n)
@@ -1113,14 +1161,133 @@ m_var(struct mctx *m, size_t seg, size_t node, size_t k, int first,
 	nodes = m_seg(m, seg, &end, &s, &n);
 	if (k == m->t->exprs[nodes[node].expr].nvar)
 		return m_nodes(m, seg, node + 1, pos);
-	if (seg == 0 &&
-	    (bit = m_memo_bit(m, nodes[node].id + k, first, pos)) !=
-	    (size_t)-1 && (m->memo[bit / 8] & (1u << (bit % 8))))
-		return 0;
+	if (seg == 0 && m->reach != NULL) {
+		bit = m_bit(m, nodes[node].id + k, first, pos);
+		if (!bit_get(m->reach, bit) ||
+		    (m->memo != NULL && bit_get(m->memo, bit)))
+			return 0;
+	}
 	r = m_var_try(m, seg, node, k, first, pos);
-	if (!r && !m->aborted && bit != (size_t)-1)
-		m->memo[bit / 8] |= (unsigned char)(1u << (bit % 8));
+	if (!r && !m->aborted && m->memo != NULL && bit != (size_t)-1)
+		bit_set(m->memo, bit);
 	return r;
+}
+
+/*
+ * The reach table (see the top of this file).  States are filled from the
+ * last variable of the path part to the first; for variable k of an
+ * expression, "next" is the state after it: variable k + 1, or the start of
+ * the following node.
+ *
+ * A value may run from its start vs to any position up to the end of the
+ * maximal run of characters the operator allows (and %XX triplets), so
+ * "some end e in [vs, run[vs]] where the next state may match" is answered
+ * with nt[], the first position >= p where it may.  Returns 0 when the path
+ * part cannot match from position 0.
+ */
+static int
+m_reach_build(struct mctx *m)
+{
+	const struct tmpl *t = m->t;
+	const char	*s = m->subj;
+	size_t		 n = m->slen, *runu, *runr, *nt, *run;
+	size_t		 node, p, k, hp, vs, np;
+	unsigned char	*after;		/* start of node + 1 may match */
+	const struct mnode *nd;
+	const struct texpr *e;
+	const struct tvar *v;
+	int		 f, c, ok;
+
+	runu = xreallocarray(NULL, n + 1, sizeof(*runu));
+	runr = xreallocarray(NULL, n + 1, sizeof(*runr));
+	nt = xreallocarray(NULL, n + 1, sizeof(*nt));
+	after = xcalloc(n + 1, 1);
+	runu[n] = runr[n] = n;
+	for (p = n; p-- > 0; ) {
+		if (is_triplet(s, p, n)) {
+			runu[p] = runu[p + 3];
+			runr[p] = runr[p + 3];
+			continue;
+		}
+		runu[p] = op_allows(0, (unsigned char)s[p]) ? runu[p + 1] : p;
+		runr[p] = op_allows('+', (unsigned char)s[p]) ?
+		    runr[p + 1] : p;
+	}
+	/* after the last node: the end of the subject */
+	memset(after, 0, n + 1);
+	after[n] = 1;
+	for (node = t->npnodes; node-- > 0; ) {
+		nd = &t->pnodes[node];
+		if (nd->kind == MN_LIT) {
+			/* after[] becomes "node may match from p" */
+			for (p = 0; p <= n; p++) {
+				np = lit_match_raw(nd->lit, nd->litlen, s, n,
+				    p);
+				after[p] = np != (size_t)-1 && after[np];
+			}
+			continue;
+		}
+		e = &t->exprs[nd->expr];
+		for (k = e->nvar; k-- > 0; ) {
+			v = &t->vars[e->var0 + k];
+			run = (e->op == '+' || e->op == '#') ? runr : runu;
+			/* nt[p]: first p' >= p where "k + 1, not first" may
+			 * match */
+			for (p = n + 1; p-- > 0; ) {
+				ok = k + 1 == e->nvar ? after[p] :
+				    bit_get(m->reach, m_bit(m, nd->id + k + 1,
+				    0, p));
+				nt[p] = ok ? p : (p < n ? nt[p + 1] : n + 1);
+			}
+			for (f = 0; f <= 1; f++)
+				for (p = 0; p <= n; p++) {
+					/* undefined */
+					ok = k + 1 == e->nvar ? after[p] :
+					    bit_get(m->reach, m_bit(m,
+					    nd->id + k + 1, f, p));
+					if (ok || v->explode)
+						goto set;
+					hp = p;
+					c = f ? op_prefix(e->op) :
+					    op_sep(e->op);
+					if (c != 0) {
+						if (hp >= n || s[hp] != c)
+							goto set;
+						hp++;
+					}
+					if (!op_named(e->op)) {
+						ok = nt[hp] <= run[hp];
+						goto set;
+					}
+					if (n - hp < v->namelen ||
+					    memcmp(s + hp, v->name,
+					    v->namelen) != 0)
+						goto set;
+					hp += v->namelen;
+					/* a bare ";name", or name=value */
+					if (e->op == ';' && nt[hp] == hp)
+						ok = 1;
+					if (!ok && hp < n && s[hp] == '=') {
+						vs = hp + 1;
+						ok = nt[vs] <= run[vs];
+					}
+set:
+					if (ok)
+						bit_set(m->reach, m_bit(m,
+						    nd->id + k, f, p));
+				}
+		}
+		/* after[] becomes "this expression may match from p" */
+		for (p = 0; p <= n; p++)
+			after[p] = e->nvar == 0 ||
+			    bit_get(m->reach, m_bit(m, nd->id, 1, p));
+	}
+	ok = after[0];
+	free(runu);
+	free(runr);
+	free(nt);
+	free(after);
+	return ok;
 }
 
 /* Copies the current captures into the caller's variable set. */
@@ -1256,6 +1423,7 @@ tmpl_match(const struct tmpl *t, const char *path, size_t pathlen,
 done:
 	free(m.qp);
 	free(m.memo);
+	free(m.reach);
 	buf_free(&m.arena);
 	buf_free(&subj);
 	query_free(&q);
