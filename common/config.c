@@ -257,9 +257,10 @@ gw_config_set(struct gw_config *cfg, const char *name, const char *value,
 }
 
 /*
- * Applies every GATEWAY_* variable that is set and not empty.  On a bad value, returns
- * -1 and *err points to "NAME: reason" in a static buffer (start-up only,
- * not thread-safe).
+ * Applies every GATEWAY_* variable that is set and not empty (an empty
+ * one counts as unset, as systemd's "Environment=NAME=" means).  On a bad
+ * value, returns -1 and *err points to "NAME: reason" in a static buffer
+ * (start-up only, not thread-safe).
  */
 int
 gw_config_from_env(struct gw_config *cfg, const char **err)
@@ -269,7 +270,6 @@ gw_config_from_env(struct gw_config *cfg, const char **err)
 	size_t		 i;
 
 	for (i = 0; i < sizeof(env_names) / sizeof(env_names[0]); i++) {
-		/* an empty variable counts as unset (systemd "Environment=X=") */
 		if ((v = getenv(env_names[i])) == NULL || *v == '\0')
 			continue;
 		if (gw_config_set(cfg, env_names[i], v, &why) == -1) {

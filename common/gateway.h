@@ -54,6 +54,8 @@ struct gw_stats {
 	atomic_ulong	 upstream_timeouts;
 	atomic_ulong	 reloads_ok;
 	atomic_ulong	 reloads_error;
+	atomic_ulong	 npm_cache_hits;
+	atomic_ulong	 npm_cache_misses;
 };
 
 /* Request body reader: returns bytes read, 0 at the end, -1 on error. */

@@ -30,8 +30,8 @@ enum logsink_kind {
 
 struct logsink {
 	enum logsink_kind	 kind;
-	char			*path;		/* LOGSINK_FILE */
-	int			 fd;		/* LOGSINK_FILE, LOGSINK_STDERR */
+	char			*path;		/* FILE */
+	int			 fd;		/* FILE, STDERR */
 	pthread_rwlock_t	 lock;		/* guards fd */
 };
 

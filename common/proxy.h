@@ -1,0 +1,84 @@
+/*
+ * Upstream exchanges (SPEC §3.5 docker streaming, §4.4 npm documents).
+ *
+ * gw_serve() only decides: it sets resp->proxy and resp->upstream.  The
+ * front end then calls proxy_serve(), which talks to the upstream with
+ * libcurl and writes the client's response through a struct gw_out that
+ * the front end implements over its own stream (FastCGI or stdout).
+ */
+#ifndef PROXY_H
+#define PROXY_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct gw_config;
+struct gw_ctx;
+struct gw_request;
+struct gw_response;
+struct gw_event;
+
+/* The client side, implemented by the front ends. */
+struct gw_out {
+	void	*ctx;
+	/* Writes response bytes (the CGI head, then the body).  Returns 0, or
+	 * -1 once the client is gone (every later call fails too). */
+	int	(*write)(void *ctx, const void *p, size_t n);
+	/* Pushes buffered bytes to the web server now.  0 or -1. */
+	int	(*flush)(void *ctx);
+	/* The response cannot be completed (upstream died mid-body): make the
+	 * client see a truncated transfer, never a complete short one
+	 * (FastCGI: shutdown(2) of the connection before finishing,
+	 * webservers.md §10.3; CGI: exit without a clean end). */
+	void	(*abort)(void *ctx);
+};
+
+struct proxy;			/* one per worker thread: a reused CURL handle */
+
+struct proxy	*proxy_new(const struct gw_config *);
+void		 proxy_free(struct proxy *);
+
+/*
+ * Performs the exchange for a request gw_serve() marked resp->proxy, and
+ * writes the whole client response through out.  Fills ev->status,
+ * ev->bytes, ev->proxied and ev->error, and counts upstream failures in
+ * ctx->stats.  Dispatches npm documents (ev->type == GW_T_NPM) to
+ * npm_doc_serve().
+ */
+void	 proxy_serve(struct proxy *, const struct gw_ctx *,
+	    const struct gw_request *, struct gw_response *, struct gw_event *,
+	    struct gw_out *);
+
+/* A buffered upstream answer (npm documents, manifest URLs). */
+enum upstream_err {
+	UP_OK,
+	UP_CONNECT,		/* connect, DNS or TLS failure: 502 */
+	UP_TIMEOUT,		/* no headers in time: 504 */
+	UP_TOO_BIG,		/* body over the cap */
+	UP_PROTOCOL		/* garbage from the upstream: 502 */
+};
+struct upstream_resp {
+	int			 status;
+	char			*content_type;	/* owned or NULL */
+	char			*etag;
+	char			*last_modified;
+	struct buf		 body;
+	enum upstream_err	 err;
+};
+void	 upstream_resp_free(struct upstream_resp *);
+
+/*
+ * GETs url with the given request headers ("Name: value", NULL-terminated
+ * vector), keeping at most max_body bytes of body.  Returns 0 when an HTTP
+ * response arrived (any status), -1 with out->err set otherwise.
+ */
+int	 proxy_fetch(struct proxy *, const char *url, char *const *headers,
+	    size_t max_body, struct upstream_resp *out);
+
+/* npm documents (§4.4), in npm_doc.c: fetch, rewrite, cache, answer. */
+void	 npm_doc_serve(struct proxy *, const struct gw_ctx *,
+	    const struct gw_request *, struct gw_response *, struct gw_event *,
+	    struct gw_out *);
+
+#endif

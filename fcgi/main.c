@@ -1,0 +1,1234 @@
+/*
+ * scarf-gateway: the FastCGI program (SPEC §14.1, §15).
+ *
+ * A thin front end: N worker threads block in FCGX_Accept_r() on one
+ * listening socket and hand each request to gw_serve(); the main thread
+ * owns every signal (one sigtimedwait() loop) and the manifest: it polls
+ * the file or URL, reloads it on SIGHUP and swaps it in atomically.  The
+ * tested patterns behind this are in notes/webservers.md §2, §3 and §5.
+ *
+ * Only the FCGX_* API is used, never fcgi_stdio.h: that one replaces
+ * stdio and environ, and is not thread-safe.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <fcgiapp.h>
+
+#include "buf.h"
+#include "gateway.h"
+#include "logsink.h"
+#include "manifest.h"
+#include "sha256.h"
+#include "xmalloc.h"
+
+#define PROG		"scarf-gateway"
+#define BACKLOG		1024
+#define STACK_SIZE	(1024 * 1024)	/* proxying runs libcurl+TLS here */
+#define MANIFEST_MAX	(256L * 1024 * 1024)	/* a fetched manifest */
+#define DRAIN_EXTRA	10	/* seconds to wait beyond --upstream-timeout */
+#define IDLE_GRACE	500	/* ms for idle workers to leave at shutdown */
+
+/* Where the manifest comes from, and what it looked like last time. */
+struct msource {
+	const char	*where;		/* path or URL (borrowed) */
+	int		 is_url;
+	/* file: identity at the last load attempt (§15) */
+	int		 have_id;
+	int		 id_ok;		/* stat() succeeded */
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtim;
+	/* URL: validators of the last successful fetch (§15) */
+	char		*etag;
+	char		*last_modified;
+	/* URL: digest of the last 200 body, for servers that never say 304 */
+	int		 have_digest;
+	unsigned char	 digest[32];
+};
+
+/*
+ * What a request runs with: the manifest and the reload error that
+ * /-/health reports.  Immutable once published; a reload publishes a new
+ * one.  Reference-counted under g.mu, so that a request keeps the state
+ * (and through it the manifest) it started with.
+ */
+struct gw_state {
+	int		 refs;		/* under g.mu */
+	struct manifest	*manifest;	/* one reference held */
+	char		*reload_error;	/* owned or NULL */
+};
+
+enum load_result {
+	LOAD_OK = 0,		/* same values as manifest_load_file() */
+	LOAD_INVALID = 1,
+	LOAD_UNREADABLE = 2,
+	LOAD_UNCHANGED = 3	/* 304 from a manifest URL */
+};
+
+static struct {
+	struct gw_config	 config;
+	struct gw_stats		 stats;
+	struct logsink		*log;
+	struct msource		 src;
+	int			 listen_fd;
+	int			 own_listener;	/* ours: may be shut down */
+	char			*unix_path;	/* ours to unlink at exit */
+	pthread_mutex_t		 mu;
+	struct gw_state		*cur;		/* under mu */
+	atomic_int		 stopping;
+	atomic_int		 busy;		/* requests being served */
+	atomic_int		 alive;		/* worker threads running */
+} g = {
+	.listen_fd = -1,
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: " PROG " [options]\n"
+	    "       " PROG " [options] --check\n"
+	    "       " PROG " [options] explain METHOD HOST PATH "
+	    "[NAME:VALUE ...]\n"
+	    "\n"
+	    "options (each also read from the environment variable shown):\n"
+	    "  --manifest PATH|URL       GATEWAY_MANIFEST\n"
+	    "  --listen unix:PATH|tcp:HOST:PORT\n"
+	    "                            GATEWAY_LISTEN (default: the socket "
+	    "on fd 0,\n"
+	    "                            or systemd's LISTEN_FDS)\n"
+	    "  --threads N               GATEWAY_THREADS (default: CPUs)\n"
+	    "  --log PATH|stderr|syslog|none\n"
+	    "                            GATEWAY_LOG (default: stderr)\n"
+	    "  --trust-forwarded-host    GATEWAY_TRUST_FORWARDED_HOST=1\n"
+	    "  --public-scheme https|http|auto\n"
+	    "                            GATEWAY_PUBLIC_SCHEME (default: "
+	    "https)\n"
+	    "  --metrics-allow CIDR[,CIDR...]\n"
+	    "                            GATEWAY_METRICS_ALLOW\n"
+	    "  --upstream-timeout SECONDS\n"
+	    "                            GATEWAY_UPSTREAM_TIMEOUT (default: "
+	    "60)\n"
+	    "  --poll SECONDS            GATEWAY_POLL (default: 5, 0 = off)\n"
+	    "  --check                   validate the manifest and exit\n"
+	    "  --version, --help\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* Manifest sources: a file or an http(s) URL                           */
+/* ------------------------------------------------------------------ */
+
+static int
+is_url(const char *s)
+{
+	return strncasecmp(s, "http://", 7) == 0 ||
+	    strncasecmp(s, "https://", 8) == 0;
+}
+
+/* Records the file's identity (§15: modification time, size, inode). */
+static void
+source_stat(struct msource *src)
+{
+	struct stat	 st;
+
+	src->have_id = 1;
+	src->id_ok = stat(src->where, &st) == 0;
+	if (!src->id_ok)
+		return;
+	src->dev = st.st_dev;
+	src->ino = st.st_ino;
+	src->size = st.st_size;
+	src->mtim = st.st_mtim;
+}
+
+/*
+ * 1 when the file looks different from the last load attempt.  A file
+ * that cannot be stat()ed counts as a change once (the reload reports
+ * it), not on every poll.
+ */
+static int
+source_changed(const struct msource *src)
+{
+	struct stat	 st;
+	int		 ok;
+
+	if (src->is_url || !src->have_id)
+		return 1;
+	ok = stat(src->where, &st) == 0;
+	if (ok != src->id_ok)
+		return 1;
+	if (!ok)
+		return 0;
+	return st.st_dev != src->dev || st.st_ino != src->ino ||
+	    st.st_size != src->size ||
+	    st.st_mtim.tv_sec != src->mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != src->mtim.tv_nsec;
+}
+
+struct fetch {
+	struct buf	 body;
+	char		*etag;
+	char		*last_modified;
+	int		 too_big;
+};
+
+static size_t
+fetch_on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	struct fetch	*f = arg;
+
+	if (f->body.n + sz * n > (size_t)MANIFEST_MAX) {
+		f->too_big = 1;
+		return 0;
+	}
+	buf_add(&f->body, p, sz * n);
+	return sz * n;
+}
+
+/* The value of a header line "Name: value\r\n" if its name is `name`. */
+static char *
+header_value(const char *p, size_t n, const char *name)
+{
+	size_t	 len = strlen(name);
+
+	if (n <= len || strncasecmp(p, name, len) != 0 || p[len] != ':')
+		return NULL;
+	p += len + 1;
+	n -= len + 1;
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' ||
+	    p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	return xstrndup(p, n);
+}
+
+/* Keeps the validators of the last response (redirects come first). */
+static size_t
+fetch_on_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct fetch	*f = arg;
+	size_t		 len = sz * n;
+	char		*v;
+
+	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		free(f->etag);
+		free(f->last_modified);
+		f->etag = f->last_modified = NULL;
+	} else if ((v = header_value(p, len, "ETag")) != NULL) {
+		free(f->etag);
+		f->etag = v;
+	} else if ((v = header_value(p, len, "Last-Modified")) != NULL) {
+		free(f->last_modified);
+		f->last_modified = v;
+	}
+	return len;
+}
+
+/*
+ * Fetches a manifest URL.  With `conditional`, sends the validators of
+ * the last successful fetch (§15).  Returns LOAD_OK with the text in
+ * f->body, LOAD_UNCHANGED on 304, or LOAD_UNREADABLE with a line in
+ * d->errors.
+ */
+static enum load_result
+source_fetch(struct msource *src, int conditional, struct fetch *f,
+    struct manifest_diag *d)
+{
+	CURL			*c;
+	CURLcode		 rc;
+	struct curl_slist	*hdrs = NULL;
+	struct buf		 h = BUF_INIT;
+	char			 errbuf[CURL_ERROR_SIZE];
+	long			 code = 0;
+	enum load_result	 res = LOAD_UNREADABLE;
+
+	if ((c = curl_easy_init()) == NULL) {
+		buf_printf(&d->errors, "%s: cannot fetch: curl_easy_init "
+		    "failed\n", src->where);
+		return LOAD_UNREADABLE;
+	}
+	errbuf[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_URL, src->where);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS,
+	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS,
+	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, g.config.upstream_timeout);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, PROG "/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, fetch_on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, f);
+	if (conditional && src->etag != NULL) {
+		buf_printf(&h, "If-None-Match: %s", src->etag);
+		hdrs = curl_slist_append(hdrs, buf_cstr(&h));
+		buf_reset(&h);
+	}
+	if (conditional && src->last_modified != NULL) {
+		buf_printf(&h, "If-Modified-Since: %s", src->last_modified);
+		hdrs = curl_slist_append(hdrs, buf_cstr(&h));
+	}
+	if (hdrs != NULL)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	if (rc != CURLE_OK)
+		buf_printf(&d->errors, "%s: cannot fetch: %s\n", src->where,
+		    f->too_big ? "larger than 256 MiB" : errbuf[0] ? errbuf :
+		    curl_easy_strerror(rc));
+	else if (code == 304 && conditional)
+		res = LOAD_UNCHANGED;
+	else if (code != 200)
+		buf_printf(&d->errors, "%s: cannot fetch: HTTP status %ld\n",
+		    src->where, code);
+	else {
+		/* a 200 sets the validators even if the text is invalid:
+		 * a broken manifest is reported once, not on every poll */
+		free(src->etag);
+		free(src->last_modified);
+		src->etag = f->etag;
+		src->last_modified = f->last_modified;
+		f->etag = f->last_modified = NULL;
+		res = LOAD_OK;
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	buf_free(&h);
+	return res;
+}
+
+/*
+ * Loads the manifest from its source.  `conditional` only matters for a
+ * URL.  Returns a load_result; on LOAD_OK *out holds one reference.
+ */
+static enum load_result
+source_load(struct msource *src, int conditional, struct manifest **out,
+    struct manifest_diag *d)
+{
+	struct fetch		 f;
+	enum load_result	 res;
+	unsigned char		 digest[32];
+
+	*out = NULL;
+	if (!src->is_url) {
+		/* before reading: a write during the read shows up as one
+		 * more change at the next poll */
+		source_stat(src);
+		return (enum load_result)manifest_load_file(src->where, out,
+		    d);
+	}
+	memset(&f, 0, sizeof(f));
+	res = source_fetch(src, conditional, &f, d);
+	if (res == LOAD_OK) {
+		sha256(f.body.p != NULL ? f.body.p : "", f.body.n, digest);
+		if (conditional && src->have_digest &&
+		    memcmp(digest, src->digest, sizeof(digest)) == 0)
+			res = LOAD_UNCHANGED;
+		memcpy(src->digest, digest, sizeof(digest));
+		src->have_digest = 1;
+	}
+	if (res == LOAD_OK && manifest_parse(src->where, f.body.p ?
+	    f.body.p : "", f.body.n, out, d) == -1)
+		res = LOAD_INVALID;
+	buf_free(&f.body);
+	free(f.etag);
+	free(f.last_modified);
+	return res;
+}
+
+/* Prints a diagnostics buffer (lines) to stderr. */
+static void
+print_lines(const struct buf *b)
+{
+	if (b->n == 0)
+		return;
+	fwrite(b->p, 1, b->n, stderr);
+	if (b->p[b->n - 1] != '\n')
+		fputc('\n', stderr);
+}
+
+/* The first line of the errors, for /-/health; caller frees. */
+static char *
+first_line(const struct buf *b)
+{
+	const char	*nl;
+
+	if (b->n == 0)
+		return xstrdup("manifest could not be loaded");
+	nl = memchr(b->p, '\n', b->n);
+	return xstrndup(b->p, nl != NULL ? (size_t)(nl - b->p) : b->n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Published state                                                      */
+/* ------------------------------------------------------------------ */
+
+static struct gw_state *
+state_new(struct manifest *m, char *reload_error)
+{
+	struct gw_state	*st;
+
+	st = xcalloc(1, sizeof(*st));
+	st->refs = 1;
+	st->manifest = m;
+	st->reload_error = reload_error;
+	return st;
+}
+
+/* The current state, with a reference the caller drops by state_put. */
+static struct gw_state *
+state_get(void)
+{
+	struct gw_state	*st;
+
+	pthread_mutex_lock(&g.mu);
+	st = g.cur;
+	st->refs++;
+	pthread_mutex_unlock(&g.mu);
+	return st;
+}
+
+static void
+state_put(struct gw_state *st)
+{
+	int	 last;
+
+	if (st == NULL)
+		return;
+	pthread_mutex_lock(&g.mu);
+	last = --st->refs == 0;
+	pthread_mutex_unlock(&g.mu);
+	if (!last)
+		return;
+	manifest_unref(st->manifest);
+	free(st->reload_error);
+	free(st);
+}
+
+/* Publishes st (its reference moves to g.cur) and drops the old one. */
+static void
+state_publish(struct gw_state *st)
+{
+	struct gw_state	*old;
+
+	pthread_mutex_lock(&g.mu);
+	old = g.cur;
+	g.cur = st;
+	pthread_mutex_unlock(&g.mu);
+	state_put(old);
+}
+
+/*
+ * Reloads the manifest (§15): parse and validate it completely, then swap
+ * it in; running requests keep theirs.  A bad manifest is reported on
+ * stderr, counted, and kept as last-reload-error; the old one stays.
+ * A successful reload clears the error.
+ */
+static void
+manifest_reload(const char *why, int conditional)
+{
+	struct manifest_diag	 d;
+	struct manifest		*m, *old;
+	struct gw_state		*cur;
+	enum load_result	 res;
+
+	memset(&d, 0, sizeof(d));
+	res = source_load(&g.src, conditional, &m, &d);
+	if (res == LOAD_UNCHANGED)
+		goto done;
+	print_lines(&d.warnings);
+	if (res == LOAD_OK) {
+		fprintf(stderr, PROG ": manifest reloaded (%s): %s, %zu "
+		    "rules\n", why, g.src.where, m->nrules);
+		atomic_fetch_add(&g.stats.reloads_ok, 1);
+		state_publish(state_new(m, NULL));
+		goto done;
+	}
+	fprintf(stderr, PROG ": manifest reload (%s) failed, the previous "
+	    "manifest stays in use:\n", why);
+	print_lines(&d.errors);
+	atomic_fetch_add(&g.stats.reloads_error, 1);
+	cur = state_get();
+	old = cur->manifest;
+	manifest_ref(old);
+	state_put(cur);
+	state_publish(state_new(old, first_line(&d.errors)));
+done:
+	manifest_diag_free(&d);
+}
+
+/* ------------------------------------------------------------------ */
+/* Listening socket (webservers.md §3)                                  */
+/* ------------------------------------------------------------------ */
+
+static int
+is_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*s4;
+	const struct sockaddr_in6	*s6;
+
+	if (sa->sa_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)(const void *)sa;
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)(const void *)sa;
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+	}
+	return 0;
+}
+
+/*
+ * unix:PATH.  A stale socket file (nobody accepts on it) is replaced; a
+ * live one or any other file is an error.  The socket is created 0666
+ * (umask 0111 around bind, so it never exists with another mode; we are
+ * still single-threaded): restrict who may connect with the permissions
+ * of its directory.
+ */
+static int
+listen_unix(const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	int			 fd, probe, rc;
+	mode_t			 old;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, PROG ": --listen unix:%s: path too long\n",
+		    path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, PROG ": --listen unix:%s: exists and "
+			    "is not a socket\n", path);
+			return -1;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe != -1 && connect(probe, (struct sockaddr *)&sun,
+		    sizeof(sun)) == 0) {
+			close(probe);
+			fprintf(stderr, PROG ": --listen unix:%s: another "
+			    "process is listening on it\n", path);
+			return -1;
+		}
+		if (probe != -1)
+			close(probe);
+		unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		fprintf(stderr, PROG ": socket: %s\n", strerror(errno));
+		return -1;
+	}
+	old = umask(0111);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1) {
+		fprintf(stderr, PROG ": --listen unix:%s: %s\n", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	g.unix_path = xstrdup(path);
+	if (listen(fd, BACKLOG) == -1) {
+		fprintf(stderr, PROG ": --listen unix:%s: %s\n", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* tcp:HOST:PORT, HOST a name, an IPv4 address or a bracketed IPv6 one. */
+static int
+listen_tcp(const char *spec)
+{
+	struct addrinfo	 hints, *res = NULL, *ai;
+	char		*host, *port;
+	int		 fd = -1, on = 1, rc, saved = 0;
+
+	host = xstrdup(spec);
+	port = strrchr(host, ':');
+	*port++ = '\0';
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		fprintf(stderr, PROG ": --listen tcp:%s: %s\n", spec,
+		    gai_strerror(rc));
+		goto done;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd == -1) {
+			saved = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, BACKLOG) == 0) {
+			if (!is_loopback(ai->ai_addr))
+				fprintf(stderr, PROG ": warning: tcp:%s is "
+				    "not a loopback address; never expose "
+				    "the FastCGI port\n", spec);
+			break;
+		}
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	if (fd == -1)
+		fprintf(stderr, PROG ": --listen tcp:%s: %s\n", spec,
+		    strerror(saved));
+done:
+	if (res != NULL)
+		freeaddrinfo(res);
+	free(host);
+	return fd;
+}
+
+/*
+ * Chooses the listening socket (webservers.md §3): --listen; else
+ * systemd socket activation (fd 3); else fd 0 when it is a listening
+ * socket (mod_fcgid, lighttpd bin-path, spawn-fcgi, cgi-fcgi -start).
+ * Returns the fd, or -1 after printing why.
+ */
+static int
+listener_open(void)
+{
+	const char	*pid, *nfds;
+	int		 fd;
+
+	if (g.config.listen != NULL) {
+		g.own_listener = 1;
+		if (strncmp(g.config.listen, "unix:", 5) == 0)
+			return listen_unix(g.config.listen + 5);
+		return listen_tcp(g.config.listen + 4);
+	}
+	pid = getenv("LISTEN_PID");
+	nfds = getenv("LISTEN_FDS");
+	if (pid != NULL && nfds != NULL && atol(pid) == (long)getpid() &&
+	    atoi(nfds) >= 1) {
+		fd = 3;		/* SD_LISTEN_FDS_START */
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+		return fd;
+	}
+	if (!FCGX_IsCGI())
+		return 0;
+	fprintf(stderr, PROG ": no socket to serve on: fd 0 is not a "
+	    "listening socket; use --listen, spawn-fcgi or a web server that "
+	    "starts FastCGI programs (see --help)\n");
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                             */
+/* ------------------------------------------------------------------ */
+
+struct fcgi_body {
+	FCGX_Stream	*in;
+	long long	 left;
+};
+
+/* gw_read_fn over the FastCGI stdin stream, at most CONTENT_LENGTH. */
+static ssize_t
+fcgi_read_body(void *arg, char *buf, size_t n)
+{
+	struct fcgi_body	*b = arg;
+	int			 got;
+
+	if (b->left <= 0 || n == 0)
+		return 0;
+	if ((long long)n > b->left)
+		n = (size_t)b->left;
+	if (n > INT_MAX)
+		n = INT_MAX;
+	got = FCGX_GetStr(buf, (int)n, b->in);
+	if (got <= 0) {
+		b->left = 0;
+		return FCGX_GetError(b->in) != 0 ? -1 : 0;
+	}
+	b->left -= got;
+	return got;
+}
+
+/* Writes n bytes; returns the number accepted before any error. */
+static size_t
+fcgi_put(FCGX_Stream *out, const char *p, size_t n)
+{
+	size_t	 done = 0;
+	int	 chunk;
+
+	while (done < n) {
+		chunk = n - done > 65536 ? 65536 : (int)(n - done);
+		if (FCGX_PutStr(p + done, chunk, out) != chunk)
+			break;
+		done += (size_t)chunk;
+	}
+	return done;
+}
+
+static long long
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - since->tv_sec) * 1000 +
+	    (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/*
+ * Serves one accepted request.  The response is completed towards the
+ * web server (both output streams closed, which sends END_REQUEST)
+ * before the event is formatted and logged; FCGX_Finish_r() comes after
+ * that, because it frees r->envp, which the event line still reads
+ * (User-Agent, Referer).
+ */
+static void
+serve_fcgi(FCGX_Request *r)
+{
+	struct gw_request	 req;
+	struct gw_response	 resp;
+	struct gw_event		 ev;
+	struct gw_ctx		 ctx;
+	struct gw_state		*st;
+	struct fcgi_body	 body;
+	struct buf		 out = BUF_INIT;
+	size_t			 sent = 0;
+	int			 err;
+
+	gw_request_init(&req, r->envp, &g.config);
+	body.in = r->in;
+	body.left = req.content_length >= 0 ? req.content_length : LLONG_MAX;
+	req.read_body = fcgi_read_body;
+	req.body_ctx = &body;
+
+	st = state_get();
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.manifest = st->manifest;
+	ctx.last_reload_error = st->reload_error;
+	ctx.config = &g.config;
+	ctx.stats = &g.stats;
+	ctx.now = time(NULL);
+
+	/* resp->proxy: this build answers with the 502 fallback gw_serve
+	 * already put into resp; it is sent as is. */
+	gw_serve(&ctx, &req, &resp, &ev);
+
+	/* `sent` counts what the stream took; a failure at the final flush
+	 * shows up as ev.error below. */
+	resp_format_head(&resp, &out);
+	if (fcgi_put(r->out, out.p, out.n) == out.n && !req.is_head &&
+	    resp.status != 304 && resp.body.n > 0)
+		sent = fcgi_put(r->out, resp.body.p, resp.body.n);
+	FCGX_FClose(r->err);	/* err first: no empty stderr record */
+	FCGX_FClose(r->out);
+	if ((err = FCGX_GetError(r->out)) != 0 && ev.error == NULL) {
+		buf_reset(&out);
+		buf_printf(&out, "response not delivered: %s", err > 0 ?
+		    strerror(err) : "FastCGI protocol error");
+		ev.error = buf_steal(&out);
+	}
+
+	ev.status = resp.status;
+	ev.bytes = (long long)sent;
+	ev.duration_ms = elapsed_ms(&req.mono);
+	buf_reset(&out);
+	event_format(&ev, &req, &out);
+	logsink_write(g.log, out.p, out.n);
+	gw_stats_count(&g.stats, ev.type, ev.status);
+
+	state_put(st);
+	buf_free(&out);
+	gw_event_free(&ev);
+	gw_response_free(&resp);
+	gw_request_free(&req);
+}
+
+/* accept() errors worth waiting out instead of giving up the thread. */
+static int
+accept_transient(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM ||
+	    e == EINTR || e == EAGAIN || e == ECONNABORTED || e == EPROTO;
+}
+
+static void *
+worker_main(void *arg)
+{
+	FCGX_Request		 r;
+	struct timespec		 pause = { 0, 100 * 1000000L };
+	int			 rc;
+
+	(void)arg;
+	FCGX_InitRequest(&r, g.listen_fd, 0);
+	while (!atomic_load(&g.stopping)) {
+		if ((rc = FCGX_Accept_r(&r)) < 0) {
+			if (atomic_load(&g.stopping))
+				break;
+			if (rc > -10000 && accept_transient(-rc)) {
+				/* out of descriptors: pause, as OpenBSD
+				 * httpd does, rather than spin or die */
+				nanosleep(&pause, NULL);
+				continue;
+			}
+			fprintf(stderr, PROG ": worker: accept failed: %s\n",
+			    rc > -10000 ? strerror(-rc) : "FastCGI error");
+			break;
+		}
+		atomic_fetch_add(&g.busy, 1);
+		serve_fcgi(&r);
+		FCGX_Finish_r(&r);
+		atomic_fetch_sub(&g.busy, 1);
+	}
+	FCGX_Free(&r, 1);
+	atomic_fetch_sub(&g.alive, 1);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands                                                             */
+/* ------------------------------------------------------------------ */
+
+/* --check (§14.1): 0 valid, 1 invalid, 2 unreadable. */
+static int
+cmd_check(void)
+{
+	struct manifest_diag	 d;
+	struct manifest		*m = NULL;
+	enum load_result	 res;
+
+	memset(&d, 0, sizeof(d));
+	res = source_load(&g.src, 0, &m, &d);
+	print_lines(&d.errors);
+	print_lines(&d.warnings);
+	manifest_unref(m);
+	manifest_diag_free(&d);
+	return res == LOAD_OK ? 0 : res == LOAD_INVALID ? 1 : 2;
+}
+
+/* Loads the manifest at start-up; prints why and returns -1 on failure. */
+static struct manifest *
+load_startup(void)
+{
+	struct manifest_diag	 d;
+	struct manifest		*m = NULL;
+
+	memset(&d, 0, sizeof(d));
+	if (source_load(&g.src, 0, &m, &d) != LOAD_OK) {
+		print_lines(&d.errors);
+		manifest_unref(m);
+		m = NULL;
+	}
+	print_lines(&d.warnings);
+	manifest_diag_free(&d);
+	return m;
+}
+
+/* explain METHOD HOST PATH [NAME:VALUE...]: one JSON object on stdout. */
+static int
+cmd_explain(char *const *av, size_t ac)
+{
+	struct gw_ctx	 ctx;
+	struct manifest	*m;
+	struct buf	 out = BUF_INIT;
+
+	if ((m = load_startup()) == NULL)
+		return 1;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.manifest = m;
+	ctx.config = &g.config;
+	ctx.stats = &g.stats;
+	ctx.now = time(NULL);
+	gw_explain(&ctx, av[0], av[1], av[2], av + 3, ac - 3, &out);
+	fwrite(out.p, 1, out.n, stdout);
+	if (out.n > 0 && out.p[out.n - 1] != '\n')
+		putchar('\n');
+	buf_free(&out);
+	manifest_unref(m);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Serving                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Signals caught by a handler instead of sigtimedwait(): only possible
+ * when a thread we did not create (a sanitizer's, a library's) leaves
+ * them unblocked and the kernel picks it.  Without a handler of ours,
+ * libfcgi's would take SIGTERM and SIGUSR1 there, and we would never
+ * hear of them.  Lock-free atomics are async-signal-safe (C11 7.14.1.1).
+ */
+static atomic_int	 caught_term, caught_hup, caught_usr1;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		atomic_store(&caught_hup, 1);
+	else if (sig == SIGUSR1)
+		atomic_store(&caught_usr1, 1);
+	else
+		atomic_store(&caught_term, 1);
+}
+
+/* The next signal, waiting at most `timeout`; 0 when none came. */
+static int
+signal_next(const sigset_t *set, const struct timespec *timeout)
+{
+	int	 sig;
+
+	if ((sig = sigtimedwait(set, NULL, timeout)) > 0)
+		return sig;
+	if (atomic_exchange(&caught_term, 0))
+		return SIGTERM;
+	if (atomic_exchange(&caught_hup, 0))
+		return SIGHUP;
+	if (atomic_exchange(&caught_usr1, 0))
+		return SIGUSR1;
+	return 0;
+}
+
+static void
+log_reopen(void)
+{
+	if (logsink_reopen(g.log) == -1)
+		fprintf(stderr, PROG ": cannot reopen the log %s: %s\n",
+		    g.config.log, strerror(errno));
+}
+
+static void
+now_mono(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+/*
+ * SIGTERM/SIGINT (§15, webservers.md §5): stop accepting, let running
+ * requests finish, exit 0.  An own listener is shut down, which wakes
+ * every worker blocked in accept() (EINVAL on Linux), so usually all of
+ * them can be joined.  An inherited one (fd 0, systemd) may be shared with
+ * sibling processes and is left alone: its idle workers stay in accept()
+ * and end with the process.  So do workers waiting on a kept-alive
+ * web-server connection (FCGI_KEEP_CONN) for a next request that will
+ * not come.  Hence the wait is for `busy` to reach 0, plus a short grace
+ * for idle workers to leave.  A second signal, or the deadline, ends the
+ * wait early.  Returns 1 when every worker has ended (they can be joined).
+ */
+static int
+drain(const sigset_t *set)
+{
+	struct timespec	 tick = { 0, 50 * 1000000L }, start, idle;
+	long long	 limit = (g.config.upstream_timeout + DRAIN_EXTRA) *
+			    1000LL;
+	int		 sig, was_idle = 0;
+
+	atomic_store(&g.stopping, 1);
+	FCGX_ShutdownPending();
+	if (g.own_listener)
+		shutdown(g.listen_fd, SHUT_RDWR);
+	now_mono(&start);
+	for (;;) {
+		if (atomic_load(&g.alive) == 0)
+			return 1;
+		if (atomic_load(&g.busy) == 0) {
+			if (!was_idle) {
+				was_idle = 1;
+				now_mono(&idle);
+			}
+			if (!g.own_listener || elapsed_ms(&idle) > IDLE_GRACE)
+				return 0;
+		} else
+			was_idle = 0;
+		if (elapsed_ms(&start) > limit) {
+			fprintf(stderr, PROG ": %d requests still running "
+			    "after %lld s, exiting\n", atomic_load(&g.busy),
+			    limit / 1000);
+			return 0;
+		}
+		sig = signal_next(set, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			fprintf(stderr, PROG ": second signal, exiting with "
+			    "%d requests running\n", atomic_load(&g.busy));
+			return 0;
+		}
+		if (sig == SIGHUP || sig == SIGUSR1)
+			log_reopen();
+	}
+}
+
+/*
+ * The main thread after the workers started: every signal is handled
+ * here, synchronously, and the manifest is polled every --poll seconds.
+ * Returns when the process should stop.
+ */
+static void
+control_loop(const sigset_t *set)
+{
+	struct timespec	 tick = { 1, 0 }, last;
+	int		 sig;
+
+	now_mono(&last);
+	for (;;) {
+		sig = signal_next(set, &tick);
+		switch (sig) {
+		case SIGTERM:
+		case SIGINT:
+			return;
+		case SIGHUP:
+			manifest_reload("SIGHUP", 0);
+			log_reopen();
+			now_mono(&last);
+			break;
+		case SIGUSR1:
+			log_reopen();
+			break;
+		default:
+			break;
+		}
+		if (atomic_load(&g.alive) == 0) {
+			fprintf(stderr, PROG ": every worker has stopped, "
+			    "exiting\n");
+			exit(1);
+		}
+		if (g.config.poll > 0 &&
+		    elapsed_ms(&last) >= g.config.poll * 1000LL) {
+			if (source_changed(&g.src))
+				manifest_reload("changed", 1);
+			now_mono(&last);
+		}
+	}
+}
+
+static int
+cmd_serve(void)
+{
+	sigset_t	 set;
+	struct sigaction sa;
+	pthread_attr_t	 attr;
+	pthread_t	*tids;
+	struct manifest	*m;
+	const char	*err;
+	int		 i, n, all_joined;
+
+	/* Before FCGX_Init and before any thread: blocked in every thread,
+	 * these are only ever taken by sigtimedwait() in this one, so no
+	 * libfcgi read or write sees EINTR (it does not retry).  Our
+	 * handlers replace libfcgi's as a fallback (on_signal). */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (FCGX_Init() != 0) {
+		fprintf(stderr, PROG ": FCGX_Init failed\n");
+		return 1;
+	}
+	/* after FCGX_Init, which installs its own */
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+
+	if ((m = load_startup()) == NULL)
+		return 1;
+	g.cur = state_new(m, NULL);
+	if ((g.log = logsink_open(g.config.log, &err)) == NULL) {
+		fprintf(stderr, PROG ": --log %s: %s\n", g.config.log, err);
+		return 1;
+	}
+	if ((g.listen_fd = listener_open()) == -1)
+		return 1;
+
+	n = g.config.threads;
+	tids = xcalloc((size_t)n, sizeof(*tids));
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, STACK_SIZE);
+	for (i = 0; i < n; i++) {
+		atomic_fetch_add(&g.alive, 1);
+		if ((errno = pthread_create(&tids[i], &attr, worker_main,
+		    NULL)) != 0) {
+			fprintf(stderr, PROG ": cannot start a worker: %s\n",
+			    strerror(errno));
+			exit(1);
+		}
+	}
+	pthread_attr_destroy(&attr);
+	fprintf(stderr, PROG " %s: serving %s with %d threads\n", gw_version,
+	    g.src.where, n);
+
+	control_loop(&set);
+	all_joined = drain(&set);
+	if (g.unix_path != NULL)
+		unlink(g.unix_path);
+	if (!all_joined)
+		exit(0);	/* idle workers end with the process */
+	for (i = 0; i < n; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Flags and the variables they override (§14.1). */
+static const struct {
+	struct option	 opt;
+	const char	*env;
+} flags[] = {
+	{ { "manifest", required_argument, NULL, 0 }, "GATEWAY_MANIFEST" },
+	{ { "listen", required_argument, NULL, 0 }, "GATEWAY_LISTEN" },
+	{ { "threads", required_argument, NULL, 0 }, "GATEWAY_THREADS" },
+	{ { "log", required_argument, NULL, 0 }, "GATEWAY_LOG" },
+	{ { "trust-forwarded-host", no_argument, NULL, 0 },
+	    "GATEWAY_TRUST_FORWARDED_HOST" },
+	{ { "public-scheme", required_argument, NULL, 0 },
+	    "GATEWAY_PUBLIC_SCHEME" },
+	{ { "metrics-allow", required_argument, NULL, 0 },
+	    "GATEWAY_METRICS_ALLOW" },
+	{ { "upstream-timeout", required_argument, NULL, 0 },
+	    "GATEWAY_UPSTREAM_TIMEOUT" },
+	{ { "poll", required_argument, NULL, 0 }, "GATEWAY_POLL" },
+	{ { "check", no_argument, NULL, 'c' }, NULL },
+	{ { "version", no_argument, NULL, 'V' }, NULL },
+	{ { "help", no_argument, NULL, 'h' }, NULL },
+};
+#define NFLAGS	(sizeof(flags) / sizeof(flags[0]))
+
+int
+main(int argc, char *argv[])
+{
+	struct option	 longopts[NFLAGS + 1];
+	const char	*setv[NFLAGS], *err;
+	int		 ch, idx, check = 0, rc;
+	size_t		 i;
+
+	memset(longopts, 0, sizeof(longopts));
+	memset(setv, 0, sizeof(setv));
+	for (i = 0; i < NFLAGS; i++)
+		longopts[i] = flags[i].opt;
+	while ((ch = getopt_long(argc, argv, "hV", longopts, &idx)) != -1) {
+		switch (ch) {
+		case 0:
+			setv[idx] = optarg != NULL ? optarg : "1";
+			break;
+		case 'c':
+			check = 1;
+			break;
+		case 'V':
+			printf(PROG " %s\n", gw_version);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if ((argc > 0 && (check || strcmp(argv[0], "explain") != 0)) ||
+	    (argc > 0 && argc < 4)) {
+		if (argc > 0 && strcmp(argv[0], "explain") == 0 && !check)
+			fprintf(stderr, PROG ": explain needs METHOD HOST "
+			    "PATH\n");
+		else
+			fprintf(stderr, PROG ": unexpected argument: %s\n",
+			    argv[0]);
+		usage(stderr);
+		return 2;
+	}
+
+	/* Flags override the environment (§14.1). */
+	gw_config_defaults(&g.config);
+	if (gw_config_from_env(&g.config, &err) == -1) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 2;
+	}
+	for (i = 0; i < NFLAGS; i++)
+		if (setv[i] != NULL && gw_config_set(&g.config, flags[i].env,
+		    setv[i], &err) == -1) {
+			fprintf(stderr, PROG ": --%s %s: %s\n",
+			    flags[i].opt.name, setv[i], err);
+			usage(stderr);
+			return 2;
+		}
+	g.src.where = g.config.manifest;
+	g.src.is_url = is_url(g.src.where);
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);	/* before any thread */
+	if (check)
+		rc = cmd_check();
+	else if (argc > 0)
+		rc = cmd_explain(argv + 1, (size_t)argc - 1);
+	else
+		rc = cmd_serve();
+
+	state_put(g.cur);
+	logsink_close(g.log);
+	free(g.unix_path);
+	free(g.src.etag);
+	free(g.src.last_modified);
+	curl_global_cleanup();
+	return rc;
+}
