@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "filerule.h"
+#include "json.h"
 #include "gateway.h"
 #include "manifest.h"
 #include "tmpl.h"
@@ -113,223 +114,34 @@ done:
 
 /* ------------------------------------------------------------------ */
 /*
- * §5.6 body events: a strict RFC 8259 scanner that copies each value
- * without insignificant whitespace, so the event stays on one line and
- * numbers keep their exact text.
+ * §5.6 body events: values are scanned with the strict scanner of json.c
+ * and objects copied without insignificant whitespace, so the event stays
+ * on one line and numbers keep their exact text.
  */
-
-struct jscan {
-	const unsigned char	*s;
-	size_t			 n, i;
-	struct buf		*out;
-};
-
-static void
-j_ws(struct jscan *j)
-{
-	while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' ||
-	    j->s[j->i] == '\n' || j->s[j->i] == '\r'))
-		j->i++;
-}
-
-static int
-j_lit(struct jscan *j, const char *word)
-{
-	size_t	 l = strlen(word);
-
-	if (j->n - j->i < l || memcmp(j->s + j->i, word, l) != 0)
-		return -1;
-	buf_add(j->out, word, l);
-	j->i += l;
-	return 0;
-}
-
-static int
-j_digits(struct jscan *j)
-{
-	size_t	 start = j->i;
-
-	while (j->i < j->n && j->s[j->i] >= '0' && j->s[j->i] <= '9')
-		j->i++;
-	return j->i > start ? 0 : -1;
-}
-
-static int
-j_number(struct jscan *j)
-{
-	size_t	 start = j->i;
-
-	if (j->i < j->n && j->s[j->i] == '-')
-		j->i++;
-	if (j->i < j->n && j->s[j->i] == '0')
-		j->i++;
-	else if (j_digits(j) == -1)
-		return -1;
-	if (j->i < j->n && j->s[j->i] == '.') {
-		j->i++;
-		if (j_digits(j) == -1)
-			return -1;
-	}
-	if (j->i < j->n && (j->s[j->i] == 'e' || j->s[j->i] == 'E')) {
-		j->i++;
-		if (j->i < j->n && (j->s[j->i] == '+' || j->s[j->i] == '-'))
-			j->i++;
-		if (j_digits(j) == -1)
-			return -1;
-	}
-	buf_add(j->out, j->s + start, j->i - start);
-	return 0;
-}
-
-static int
-j_string(struct jscan *j)
-{
-	size_t	 l, k;
-	unsigned char c;
-
-	if (j->i >= j->n || j->s[j->i] != '"')
-		return -1;
-	buf_addc(j->out, '"');
-	for (j->i++; j->i < j->n; ) {
-		c = j->s[j->i];
-		if (c == '"') {
-			buf_addc(j->out, '"');
-			j->i++;
-			return 0;
-		}
-		if (c < 0x20)
-			return -1;
-		if (c == '\\') {
-			if (j->i + 1 >= j->n)
-				return -1;
-			c = j->s[j->i + 1];
-			if (c == 'u') {
-				if (j->n - j->i < 6)
-					return -1;
-				for (k = 2; k < 6; k++)
-					if (hexval(j->s[j->i + k]) < 0)
-						return -1;
-				l = 6;
-			} else if (c != 0 && strchr("\"\\/bfnrt", c) != NULL)
-				l = 2;
-			else
-				return -1;
-			buf_add(j->out, j->s + j->i, l);
-			j->i += l;
-			continue;
-		}
-		if (c == 0x7f) {
-			/* valid JSON, but no raw DEL in a log line */
-			buf_adds(j->out, "\\u007f");
-			j->i++;
-			continue;
-		}
-		if ((l = utf8_seq_len(j->s + j->i, j->n - j->i)) == 0)
-			return -1;
-		buf_add(j->out, j->s + j->i, l);
-		j->i += l;
-	}
-	return -1;
-}
-
-static int	 j_value(struct jscan *);
-
-/* An object or array, the opening bracket at j->i. */
-static int
-j_container(struct jscan *j, int close)
-{
-	int	 first = 1;
-
-	buf_addc(j->out, j->s[j->i++]);
-	j_ws(j);
-	if (j->i < j->n && j->s[j->i] == close) {
-		buf_addc(j->out, close);
-		j->i++;
-		return 0;
-	}
-	for (;;) {
-		if (!first) {
-			j_ws(j);
-			if (j->i >= j->n)
-				return -1;
-			if (j->s[j->i] == close) {
-				buf_addc(j->out, close);
-				j->i++;
-				return 0;
-			}
-			if (j->s[j->i] != ',')
-				return -1;
-			buf_addc(j->out, ',');
-			j->i++;
-		}
-		first = 0;
-		j_ws(j);
-		if (close == '}') {
-			if (j_string(j) == -1)
-				return -1;
-			j_ws(j);
-			if (j->i >= j->n || j->s[j->i] != ':')
-				return -1;
-			buf_addc(j->out, ':');
-			j->i++;
-			j_ws(j);
-		}
-		if (j_value(j) == -1)
-			return -1;
-	}
-}
-
-/* One JSON value at j->i (no leading whitespace). */
-static int
-j_value(struct jscan *j)
-{
-	if (j->i >= j->n)
-		return -1;
-	switch (j->s[j->i]) {
-	case '{':
-		return j_container(j, '}');
-	case '[':
-		return j_container(j, ']');
-	case '"':
-		return j_string(j);
-	case 't':
-		return j_lit(j, "true");
-	case 'f':
-		return j_lit(j, "false");
-	case 'n':
-		return j_lit(j, "null");
-	default:
-		return j_number(j);
-	}
-}
-
 void
 body_events(const char *body, size_t n, struct buf *out)
 {
-	struct buf	 val = BUF_INIT;
-	struct jscan	 j;
-	size_t		 kept = 0;
+	size_t	 kept = 0, pos = 0, start;
 
-	j.s = (const unsigned char *)body;
-	j.n = n < BODY_EVENTS_BYTES ? n : BODY_EVENTS_BYTES;
-	j.i = 0;
-	j.out = &val;
+	if (n > BODY_EVENTS_BYTES)
+		n = BODY_EVENTS_BYTES;
 	buf_addc(out, '[');
 	while (kept < BODY_EVENTS_MAX) {
-		j_ws(&j);
-		if (j.i >= j.n)
+		while (pos < n && (body[pos] == ' ' || body[pos] == '\t' ||
+		    body[pos] == '\n' || body[pos] == '\r'))
+			pos++;
+		if (pos >= n)
 			break;
-		buf_reset(&val);
-		if (j_value(&j) == -1)
+		start = pos;
+		if (json_scan_value(body, n, &pos, NULL, NULL, 0) == -1)
 			break;
-		if (val.p[0] != '{')
+		if (body[start] != '{')
 			continue;
 		if (kept++ > 0)
 			buf_addc(out, ',');
-		buf_add(out, val.p, val.n);
+		json_compact(out, body + start, pos - start);
 	}
 	buf_addc(out, ']');
-	buf_free(&val);
 }
 
 /* ------------------------------------------------------------------ */
