@@ -150,6 +150,22 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
     build _build-asan --enable-sanitizers
 
+# --- fuzzing: a short libFuzzer run of every parser target (FUZZ_SECONDS
+# each, default 20; 0 skips).  A crash counts as a failure; its input is
+# left in tests/fuzz/crashes/.
+if [ "${FUZZ_SECONDS:-20}" != 0 ] && command -v clang >/dev/null 2>&1; then
+	say "== _build-fuzz: ${FUZZ_SECONDS:-20} s per fuzz target"
+	if FUZZ_BUILD="$SRCDIR/_build-fuzz" sh tests/fuzz/run.sh \
+	    "${FUZZ_SECONDS:-20}" >_build-fuzz.log 2>&1; then
+		grep '^Done' _build-fuzz.log | sed 's/^/run-all: fuzz: /'
+	else
+		cat _build-fuzz.log
+		say "fuzzing failed"
+		build_failures=$((build_failures + 1))
+		build_failed="$build_failed _build-fuzz"
+	fi
+fi
+
 # --- 5. summary -------------------------------------------------------------------
 trs=$(find _build _build-asan -name '*.trs' 2>/dev/null)
 count() {
