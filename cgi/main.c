@@ -21,10 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "buf.h"
 #include "gateway.h"
 #include "logsink.h"
 #include "manifest.h"
+#include "proxy.h"
 #include "xmalloc.h"
 
 #define PROG		"scarf-gateway.cgi"
@@ -95,6 +98,50 @@ cgi_put(const char *p, size_t n)
 		done += (size_t)w;
 	}
 	return done;
+}
+
+/* The client side of a proxied response (proxy.h), over stdout. */
+struct cgi_out {
+	int	 aborted;
+	int	 werr;		/* errno of the first failed write */
+};
+
+static int
+cgi_out_write(void *arg, const void *p, size_t n)
+{
+	struct cgi_out	*o = arg;
+
+	if (o->aborted)
+		return -1;
+	if (cgi_put(p, n) == n)
+		return 0;
+	if (o->werr == 0)
+		o->werr = errno;
+	return -1;
+}
+
+static int
+cgi_out_flush(void *arg)
+{
+	struct cgi_out	*o = arg;
+
+	/* nothing to push: every write went to write(2) */
+	return o->aborted || o->werr != 0 ? -1 : 0;
+}
+
+/*
+ * An upstream died mid-body.  A CGI response has no end marker of its own
+ * but EOF, so there is no way to say "incomplete" beyond the Content-Length
+ * already sent; shut a socket stdout (mod_cgid) down hard, write nothing
+ * more, and exit with status 1 after the event line.
+ */
+static void
+cgi_out_abort(void *arg)
+{
+	struct cgi_out	*o = arg;
+
+	o->aborted = 1;
+	shutdown(STDOUT_FILENO, SHUT_RDWR);
 }
 
 static int
@@ -169,6 +216,9 @@ main(int argc, char *argv[])
 	struct logsink		*log;
 	struct manifest		*m = NULL;
 	struct buf		 out = BUF_INIT;
+	struct gw_out		 pout;
+	struct cgi_out		 cout;
+	struct proxy		*px = NULL;
 	const char		*err;
 	char			*why = NULL;
 	size_t			 sent = 0;
@@ -223,7 +273,6 @@ main(int argc, char *argv[])
 	ctx.config = &cfg;
 	ctx.stats = &stats;
 	ctx.now = time(NULL);
-	/* resp.proxy: the 502 fallback gw_serve put into resp is sent */
 	gw_serve(&ctx, &req, &resp, &ev);
 
 	cgi_drain_body(&body);
@@ -238,16 +287,34 @@ main(int argc, char *argv[])
 	sigaddset(&late, SIGINT);
 	sigaddset(&late, SIGHUP);
 	sigprocmask(SIG_BLOCK, &late, NULL);
-	resp_format_head(&resp, &out);
-	if (cgi_put(out.p, out.n) < out.n)
-		werr = errno;
-	else if (!req.is_head && resp.status != 304 && resp.body.n > 0 &&
-	    (sent = cgi_put(resp.body.p, resp.body.n)) < resp.body.n)
-		werr = errno;
+	memset(&cout, 0, sizeof(cout));
+	if (resp.proxy) {
+		/* fills ev.status, ev.bytes and ev.error itself */
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		px = proxy_new(&cfg);
+		pout.ctx = &cout;
+		pout.write = cgi_out_write;
+		pout.flush = cgi_out_flush;
+		pout.abort = cgi_out_abort;
+		proxy_serve(px, &ctx, &req, &resp, &ev, &pout);
+		werr = cout.werr;
+	} else {
+		resp_format_head(&resp, &out);
+		if (cgi_put(out.p, out.n) < out.n)
+			werr = errno;
+		else if (!req.is_head && resp.status != 304 &&
+		    resp.body.n > 0 &&
+		    (sent = cgi_put(resp.body.p, resp.body.n)) < resp.body.n)
+			werr = errno;
+		ev.status = resp.status;
+		ev.bytes = (long long)sent;
+	}
 	/* EOF ends the response for the web server; a socket shared with
 	 * stdin (mod_cgid) needs an explicit FIN for that */
-	shutdown(STDOUT_FILENO, SHUT_WR);
-	if (close(STDOUT_FILENO) == -1 && werr == 0 && errno != EINTR)
+	if (!cout.aborted)
+		shutdown(STDOUT_FILENO, SHUT_WR);
+	if (close(STDOUT_FILENO) == -1 && werr == 0 && errno != EINTR &&
+	    !cout.aborted)
 		werr = errno;
 	if (werr != 0 && ev.error == NULL) {
 		buf_reset(&out);
@@ -255,8 +322,6 @@ main(int argc, char *argv[])
 		ev.error = buf_steal(&out);
 	}
 
-	ev.status = resp.status;
-	ev.bytes = (long long)sent;
 	ev.duration_ms = elapsed_ms(&req.mono);
 	buf_reset(&out);
 	event_format(&ev, &req, &out);
@@ -270,5 +335,9 @@ main(int argc, char *argv[])
 	manifest_unref(m);
 	free(why);
 	logsink_close(log);
-	return 0;
+	if (px != NULL) {
+		proxy_free(px);
+		curl_global_cleanup();
+	}
+	return cout.aborted ? 1 : 0;
 }

@@ -259,27 +259,6 @@ route(const struct gw_ctx *ctx, const struct ruleset *rs,
 	return 0;
 }
 
-/*
- * This build does not stream upstream answers yet: a proxy decision is
- * answered with 502 and a body in the ecosystem's error format, and the
- * decision itself stays visible in resp->proxy / resp->upstream (explain).
- */
-static void
-proxy_fallback(struct gw_response *resp, struct gw_event *ev)
-{
-	static const char msg[] = "proxying not available in this build";
-
-	if (ev->type == GW_T_NPM)
-		resp_json(resp, 502, "{\"error\":\"proxying not available "
-		    "in this build\"}");
-	else
-		resp_json(resp, 502, "{\"errors\":[{\"code\":\"UNAVAILABLE\","
-		    "\"detail\":{},\"message\":\"proxying not available in "
-		    "this build\"}]}");
-	free(ev->error);
-	ev->error = xstrdup(msg);
-}
-
 void
 gw_serve(const struct gw_ctx *ctx, struct gw_request *req,
     struct gw_response *resp, struct gw_event *ev)
@@ -317,8 +296,6 @@ gw_serve(const struct gw_ctx *ctx, struct gw_request *req,
 		no_match(req, resp, ev);
 	}
 	free_segments(segs, lens, nsegs);
-	if (resp->proxy)
-		proxy_fallback(resp, ev);
 }
 
 void

@@ -110,8 +110,8 @@ struct gw_response {
 	struct gw_header hdr[GW_MAXHDR];
 	struct buf	 body;		/* the GET body, also built for HEAD */
 	int		 no_length;	/* do not send Content-Length */
-	/* A proxied answer (docker §3.5, npm §4.4): the front end (or the
-	 * proxy module, in a later build) produces the response. */
+	/* A proxied answer (docker §3.5, npm §4.4): the front end has
+	 * proxy_serve() (proxy.h) produce the response. */
 	int		 proxy;
 	char		*upstream;	/* owned: the URL to fetch */
 };

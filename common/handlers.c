@@ -307,6 +307,12 @@ metrics_body(const struct gw_ctx *ctx, struct buf *b)
 		buf_printf(b, "gateway_upstream_errors_total{kind=\"%s\"} %lu\n",
 		    kinds[t], st == NULL ? 0UL : atomic_load(t == 0 ?
 		    &st->upstream_connect_errors : &st->upstream_timeouts));
+	buf_adds(b, "# HELP gateway_npm_cache_total npm document cache "
+	    "lookups.\n# TYPE gateway_npm_cache_total counter\n");
+	buf_printf(b, "gateway_npm_cache_total{result=\"hit\"} %lu\n",
+	    st ? atomic_load(&st->npm_cache_hits) : 0UL);
+	buf_printf(b, "gateway_npm_cache_total{result=\"miss\"} %lu\n",
+	    st ? atomic_load(&st->npm_cache_misses) : 0UL);
 	buf_adds(b, "# HELP gateway_manifest_reloads_total Manifest reloads.\n"
 	    "# TYPE gateway_manifest_reloads_total counter\n");
 	buf_printf(b, "gateway_manifest_reloads_total{result=\"ok\"} %lu\n",

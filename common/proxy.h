@@ -76,6 +76,41 @@ void	 upstream_resp_free(struct upstream_resp *);
 int	 proxy_fetch(struct proxy *, const char *url, char *const *headers,
 	    size_t max_body, struct upstream_resp *out);
 
+/*
+ * The pieces of proxy_serve() that do no I/O (tests/unit/test_proxy.c).
+ */
+
+/* The canonical spelling of an upstream response header that reaches the
+ * client (§3.5 allow-list), or NULL: name[0..len), case-insensitive. */
+const char *proxy_header_allowed(const char *name, size_t len);
+
+/*
+ * The upstream request headers of §3.5 as "Name: value" strings, in a
+ * NULL-terminated vector the caller frees with proxy_headers_free(): every
+ * non-empty Accept value in the order received (repeated parameters stay
+ * separate lines, a joined value stays one line), then the first non-empty
+ * Authorization, Range, If-None-Match and User-Agent.  A value holding CR
+ * or LF is never forwarded.
+ */
+char	**proxy_request_headers(const struct gw_request *);
+void	  proxy_headers_free(char **);
+
+/* What to do with an upstream answer, by its status and Location (§3.5). */
+enum proxy_redirect {
+	PROXY_REDIR_NONE,	/* not a redirect: pass the answer on */
+	PROXY_REDIR_FOLLOW,	/* under /v2: the proxy follows it */
+	PROXY_REDIR_CLIENT,	/* elsewhere: 307 to the client */
+	PROXY_REDIR_BAD		/* a Location that cannot be resolved: 502 */
+};
+/*
+ * Decides for status 301, 302, 303, 307 and 308 with a non-empty location,
+ * resolved against base (the URL that produced it).  For FOLLOW and CLIENT,
+ * *target is the absolute URL (bytes outside 0x21-0x7E as %XX; caller
+ * frees); otherwise NULL.
+ */
+enum proxy_redirect proxy_redirect_decide(int status, const char *base,
+	    const char *location, char **target);
+
 /* npm documents (§4.4), in npm_doc.c: fetch, rewrite, cache, answer. */
 void	 npm_doc_serve(struct proxy *, const struct gw_ctx *,
 	    const struct gw_request *, struct gw_response *, struct gw_event *,

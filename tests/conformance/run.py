@@ -4,18 +4,22 @@ programs, the CGI program (one process per request) and the FastCGI program
 (one process per case, requests sent with cgi-fcgi), as described in
 tests/conformance/cases/README.md.  Prints TAP, one line per (case, program).
 
-Proxied cases ("proxy": true): this build does not proxy yet, so instead of
-the stub upstream of the README the runner asks the FastCGI program's
-`explain` command whether the request would be proxied and to which URL,
-and checks that the live response (with every proxy variable pointing at a
-closed port, so no upstream can be reached) is a 502 logged with the
-expected event type.
+Proxied cases ("proxy": true), as the README's "Proxied cases" says: the
+FastCGI program's `explain` command must name the case's upstream (with the
+manifest as written), then the request runs against a stub registry on
+127.0.0.1 that the manifest's docker registries are pointed at.  The stub
+must have received exactly one request, with the case's method, path and
+query, the forwarded headers, and nothing else; the client must get the
+stub's answer through the header allow-list, and the event proxied true.
+Every other case runs with the proxy variables pointing at a closed port,
+so that any upstream contact shows.
 
 Python 3 standard library only.
 """
 
 import argparse
 import concurrent.futures
+import http.server
 import json
 import os
 import re
@@ -96,6 +100,115 @@ def closed_port():
         if not port_accepts(p):
             return p
     return 9
+
+
+# ---------------------------------------------------------------------------
+# The stub registry of proxied cases
+
+STUB_BODY = b'{"stub":"ok"}'
+STUB_HEADERS = [
+    ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+    ("Docker-Content-Digest", "sha256:" + "0" * 64),
+    ("Docker-Distribution-Api-Version", "registry/2.0"),
+    ("X-Stub-Private", "1"),
+    ("Set-Cookie", "stub=1"),
+    ("Content-Length", str(len(STUB_BODY))),
+]
+# SPEC 3.5: the only request headers the gateway may send (Host is curl's)
+FORWARDED = ("accept", "authorization", "range", "if-none-match",
+             "user-agent")
+
+
+class StubHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def answer(self):
+        self.server.requests.append({
+            "method": self.command,
+            "target": self.path,
+            "headers": list(self.headers.items()),
+        })
+        self.send_response(200)
+        for k, v in STUB_HEADERS:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(STUB_BODY)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = answer
+
+    def log_message(self, *args):
+        pass
+
+
+class Stub:
+    """A registry stand-in on 127.0.0.1 that records every request and
+    answers each with the README's fixed response."""
+
+    def __init__(self):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                     StubHandler)
+        self.httpd.daemon_threads = True
+        self.httpd.requests = []
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def requests(self):
+        return self.httpd.requests
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def stubbed_manifest(manifest, port):
+    """The manifest with every docker registry pointed at the stub."""
+    m = json.loads(json.dumps(manifest))
+    for rule in m.get("rules", []):
+        if rule.get("type") in ("docker-v1", "docker-v2"):
+            rule["registry"] = "http://127.0.0.1:%d" % port
+    return m
+
+
+def check_upstream(req, exp, stub, nprev, diag):
+    """The stub's view of one proxied request; appends diagnostics."""
+    ok = True
+    got = stub.requests[nprev:]
+    if len(got) != 1:
+        diag.append("the stub received %d requests (expected 1): %s" % (
+            len(got), jdump([r["method"] + " " + r["target"] for r in got])))
+        return False
+    rec = got[0]
+    want = urllib.parse.urlsplit(exp["upstream"])
+    want_target = want.path + ("?" + want.query if want.query else "")
+    if rec["method"] != req["method"]:
+        ok = False
+        diag.append("upstream method: expected %s, got %s" % (
+            req["method"], rec["method"]))
+    if rec["target"] != want_target:
+        ok = False
+        diag.append("upstream path and query: expected %s, got %s" % (
+            want_target, rec["target"]))
+    sent = {k.lower(): v for k, v in req.get("headers", {}).items()}
+    for name in FORWARDED:
+        values = [v for k, v in rec["headers"] if k.lower() == name]
+        if name in sent and sent[name] != "" and values != [sent[name]]:
+            ok = False
+            diag.append("upstream %s: expected %s, got %s" % (
+                name, jdump([sent[name]]), jdump(values)))
+    extra = [k for k, _ in rec["headers"]
+             if k.lower() not in FORWARDED and k.lower() != "host"]
+    if extra:
+        ok = False
+        diag.append("upstream got headers that are not forwarded: %s"
+                    % jdump(extra))
+    if not ok:
+        diag.append("upstream request: %s" % jdump(rec))
+    return ok
 
 
 # ---------------------------------------------------------------------------
@@ -232,8 +345,10 @@ def parse_cgi(raw, resp):
 # Checking
 
 
-def check_response(req, exp, resp, diag, proxy_mode):
-    """Compares resp with the expectation; appends diagnostics."""
+def check_response(req, exp, resp, diag, proxied):
+    """Compares resp with the expectation; appends diagnostics.  For a
+    proxied request the event must say proxied true and status 200, and
+    its registry (the stub's) is not compared."""
     ok = True
 
     def fail(what, expected, got):
@@ -244,55 +359,53 @@ def check_response(req, exp, resp, diag, proxy_mode):
         diag.append("  + got:      %s" % got)
 
     method = req["method"]
-    want_status = 502 if proxy_mode else exp.get("status")
+    want_status = exp.get("status")
     if want_status is not None and resp.status != want_status:
         fail("status", want_status, resp.status)
 
-    if not proxy_mode:
-        for name, value in exp.get("headers", {}).items():
-            got = resp.get(name)
-            want = value.encode("utf-8")
-            if len(got) != 1 or got[0] != want:
-                fail("header %s" % name, shorten(want),
-                     " | ".join(shorten(g) for g in got) if got
-                     else "(absent)")
-        for name in exp.get("absent_headers", []):
-            got = resp.get(name)
-            if got:
-                fail("absent header %s" % name, "(absent)",
-                     " | ".join(shorten(g) for g in got))
+    for name, value in exp.get("headers", {}).items():
+        got = resp.get(name)
+        want = value.encode("utf-8")
+        if len(got) != 1 or got[0] != want:
+            fail("header %s" % name, shorten(want),
+                 " | ".join(shorten(g) for g in got) if got
+                 else "(absent)")
+    for name in exp.get("absent_headers", []):
+        got = resp.get(name)
+        if got:
+            fail("absent header %s" % name, "(absent)",
+                 " | ".join(shorten(g) for g in got))
 
-        body = resp.body
-        if method == "HEAD":
-            if body:
-                fail("HEAD body", "(empty)", shorten(body))
-        else:
-            if "body" in exp and body != exp["body"].encode("utf-8"):
-                fail("body", shorten(exp["body"].encode("utf-8")),
-                     shorten(body))
-            for sub in exp.get("body_contains", []):
-                if sub.encode("utf-8") not in body:
-                    fail("body_contains", shorten(sub), shorten(body))
-            if "json_body" in exp:
-                try:
-                    got = json.loads(body.decode("utf-8"))
-                except (ValueError, UnicodeDecodeError) as e:
-                    fail("json_body", jdump(exp["json_body"]),
-                         "not JSON (%s): %s" % (e, shorten(body)))
-                else:
-                    if not json_equal(got, exp["json_body"]):
-                        fail("json_body", jdump(exp["json_body"]),
-                             jdump(got))
-        # Framing sanity: a Content-Length must describe the GET body.
-        cl = resp.get("Content-Length")
-        if (len(cl) == 1 and method != "HEAD" and resp.status != 304
-                and cl[0].isdigit() and int(cl[0]) != len(body)):
-            fail("Content-Length vs body length", len(body),
-                 cl[0].decode("latin-1"))
+    body = resp.body
+    if method == "HEAD":
+        if body:
+            fail("HEAD body", "(empty)", shorten(body))
     else:
-        if resp.get("Location"):
-            fail("Location on a failed proxy", "(absent)",
-                 shorten(resp.get("Location")[0]))
+        if "body" in exp and body != exp["body"].encode("utf-8"):
+            fail("body", shorten(exp["body"].encode("utf-8")),
+                 shorten(body))
+        for sub in exp.get("body_contains", []):
+            if sub.encode("utf-8") not in body:
+                fail("body_contains", shorten(sub), shorten(body))
+        if "json_body" in exp:
+            try:
+                got = json.loads(body.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as e:
+                fail("json_body", jdump(exp["json_body"]),
+                     "not JSON (%s): %s" % (e, shorten(body)))
+            else:
+                if not json_equal(got, exp["json_body"]):
+                    fail("json_body", jdump(exp["json_body"]),
+                         jdump(got))
+    # Framing sanity: a Content-Length must describe the GET body.
+    cl = resp.get("Content-Length")
+    if (len(cl) == 1 and method != "HEAD" and resp.status != 304
+            and cl[0].isdigit() and int(cl[0]) != len(body)):
+        fail("Content-Length vs body length", len(body),
+             cl[0].decode("latin-1"))
+    if proxied and resp.get("Location"):
+        fail("Location on a proxied answer", "(absent)",
+             shorten(resp.get("Location")[0]))
 
     # The one event line.
     want_ev = exp.get("event")
@@ -310,12 +423,11 @@ def check_response(req, exp, resp, diag, proxy_mode):
     if not isinstance(ev, dict):
         fail("event line", "a JSON object", shorten(line))
         return ok
-    if proxy_mode:
-        checks = {"status": 502}
-        if want_ev and "type" in want_ev:
-            checks["type"] = want_ev["type"]
-    else:
-        checks = want_ev or {}
+    checks = dict(want_ev or {})
+    if proxied:
+        checks.pop("registry", None)
+        checks["proxied"] = True
+        checks["status"] = 200
     for key, value in checks.items():
         if key not in ev:
             fail("event %s" % key, jdump(value), "(missing)")
@@ -378,10 +490,10 @@ class Runner:
         os.mkdir(d)
         return d
 
-    def write_manifest(self, case, d):
-        path = os.path.join(d, "manifest.json")
+    def write_manifest(self, manifest, d, name="manifest.json"):
+        path = os.path.join(d, name)
         with open(path, "wb") as f:
-            f.write(json.dumps(case.manifest, ensure_ascii=False,
+            f.write(json.dumps(manifest, ensure_ascii=False,
                                indent=1).encode("utf-8"))
         return path
 
@@ -445,11 +557,12 @@ class Runner:
 
     # -- one request through the CGI program ------------------------------
 
-    def cgi_request(self, req, manifest, d, idx):
+    def cgi_request(self, req, manifest, d, idx, penv):
         resp = Response()
         log = os.path.join(d, "events.%d.log" % idx)
         open(log, "wb").close()
         env = self.env_bytes(request_env(req, manifest, log))
+        env.update(penv)
         body = req["body"].encode("utf-8") if "body" in req else None
         cmd = [self.cgi]
         if self.args.valgrind:
@@ -481,7 +594,7 @@ class Runner:
 
     # -- the FastCGI program ----------------------------------------------
 
-    def fcgi_start(self, manifest, d, diag):
+    def fcgi_start(self, manifest, d, diag, penv):
         log = os.path.join(d, "events.log")
         open(log, "wb").close()
         errpath = os.path.join(d, "fcgi.stderr")
@@ -495,7 +608,7 @@ class Runner:
             try:
                 p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=errf, stderr=errf,
-                                     env=self.env_bytes({}), cwd=d)
+                                     env=self.env_bytes(penv), cwd=d)
             except OSError as e:
                 errf.close()
                 diag.append("cannot start %s: %s" % (self.fcgi, e))
@@ -591,14 +704,25 @@ class Runner:
     def run_case(self, case, prog):
         diag = []
         d = self.scratch(case, prog)
-        manifest = self.write_manifest(case, d)
+        manifest = self.write_manifest(case.manifest, d)
         ok = True
+        stub = None
+        penv = {}
         if case.proxy:
+            # explain sees the manifest as written; the requests run
+            # against the stub, reached without the proxy variables
             ok = self.explain(case, manifest, diag) and ok
+            stub = Stub()
+            manifest = self.write_manifest(
+                stubbed_manifest(case.manifest, stub.port), d,
+                "manifest-stub.json")
+            penv = {b"NO_PROXY": b"127.0.0.1", b"no_proxy": b"127.0.0.1"}
         proc = None
         if prog == "fcgi":
-            started = self.fcgi_start(manifest, d, diag)
+            started = self.fcgi_start(manifest, d, diag, penv)
             if started is None:
+                if stub is not None:
+                    stub.stop()
                 return False, diag
             proc, port, log, errpath = started
         etag = None
@@ -615,8 +739,9 @@ class Runner:
                         break
                     req = substitute_etag(req, etag)
                     exp = substitute_etag(exp, etag)
+                nstub = len(stub.requests) if stub is not None else 0
                 if prog == "cgi":
-                    resp = self.cgi_request(req, manifest, d, idx)
+                    resp = self.cgi_request(req, manifest, d, idx, penv)
                 else:
                     resp = self.fcgi_request(req, manifest, port, log,
                                              nlines)
@@ -632,6 +757,9 @@ class Runner:
                 if not resp.error:
                     rok = check_response(req, exp, resp, rdiag,
                                          bool(exp.get("proxy"))) and rok
+                if exp.get("proxy") and stub is not None:
+                    rok = check_upstream(req, exp, stub, nstub,
+                                         rdiag) and rok
                 if idx == 0 and case.two_step:
                     et = resp.get("ETag")
                     etag = et[0].decode("latin-1") if len(et) == 1 else None
@@ -652,6 +780,8 @@ class Runner:
                             shorten(e, 1500) for e in resp.events))
                 ok = ok and rok
         finally:
+            if stub is not None:
+                stub.stop()
             if proc is not None:
                 if not self.fcgi_stop(proc, errpath, diag):
                     ok = False

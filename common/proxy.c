@@ -1,0 +1,1067 @@
+/*
+ * Upstream exchanges with libcurl: the docker proxy (SPEC §3.5) and the
+ * buffered GET behind npm documents (§4.4).
+ *
+ * One struct proxy per worker thread holds one CURL easy handle, reused for
+ * every exchange of that thread.  curl_easy_reset() between exchanges keeps
+ * the handle's connection cache, so each worker keeps its connections to
+ * the registries alive (performance.md §6).  DNS answers and TLS sessions
+ * are shared by all workers through one CURLSH; connections are not, since
+ * curl's shared connection pool is not meant for concurrent threads.
+ *
+ * proxy_serve() streams.  The upstream's status and allowed headers are
+ * written when the first body bytes arrive, or when the exchange ends
+ * without a body (HEAD, 304, empty bodies).  After that every chunk libcurl
+ * hands over is written and flushed at once, never accumulated.  When the
+ * web server does not read, the write blocks, libcurl stops reading the
+ * upstream, and TCP pushes back on the registry (webservers.md §10.2).
+ * Until the head is written a failure can still be answered cleanly with a
+ * 502 or 504.  After that the only honest signal left is to abort the
+ * client's connection, so that a client that was promised a Content-Length
+ * sees a truncated transfer and never a complete short one (§10.3).
+ *
+ * Redirects (§3.5).  libcurl's own redirect following is off: each answer
+ * is judged here.  A Location whose path is /v2 or under /v2/ is followed
+ * by the proxy, with the same method and forwarded headers, whatever its
+ * host: a registry may move its API to another registry host, and that
+ * choice is the registry's, made by a host the manifest names, never the
+ * client's (the first URL always is the rule's registry base + the raw
+ * path, so no request can steer the proxy elsewhere).  Any other Location
+ * (a signed blob URL on a CDN) goes to the client as a 307.
+ *
+ * Timeouts.  CURLOPT_TIMEOUT would cut long downloads, so the progress
+ * callback measures instead: no complete header block within the upstream
+ * timeout of the request (or of a redirect hop) gives 504, and no body
+ * byte for that long while streaming aborts the response.  Connecting
+ * (TCP and TLS) is bounded by the same value through
+ * CURLOPT_CONNECTTIMEOUT.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "gateway.h"
+#include "proxy.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#ifndef CURL_WRITEFUNC_ERROR		/* libcurl < 7.87 */
+#define CURL_WRITEFUNC_ERROR	0
+#endif
+
+/*
+ * libcurl's receive buffer: the most it hands to one write callback.  The
+ * default 16 KiB means four times as many callbacks (and flushes) for a
+ * large blob; more than 64 KiB gains little, since libfcgi cuts the
+ * stream into 8 KiB records anyway (performance.md §6, §7).
+ */
+#define PROXY_BUFSIZE	(64L * 1024)
+#define PROXY_MAXHOPS	10		/* redirects followed (§3.5) */
+/* The upstream's header block, all lines together: beyond is garbage. */
+#define PROXY_HDRMAX	(64 * 1024)
+/*
+ * The head we write must fit the web server's header buffer: nginx answers
+ * 502 "upstream sent too big header" beyond fastcgi_buffer_size, 16k in
+ * deploy/nginx.conf and 4k/8k by default (webservers.md §9.3).
+ */
+#define PROXY_HEADMAX	(12 * 1024)
+/* A redirect's body is read (and dropped) up to this size, so that its
+ * connection can be reused; beyond, the connection is given up. */
+#define PROXY_SKIPMAX	(256 * 1024)
+/*
+ * The last bytes of a body of known length are written apart and not
+ * flushed (on_body), so that a front end that buffers small writes sends
+ * them together with its end of the response.  Below fcgi/main.c's
+ * RAW_MIN: libfcgi then writes the last STDOUT record and END_REQUEST in
+ * one write(), and nginx keeps its FastCGI connection for the next
+ * request; when END_REQUEST came apart from the last body bytes, it
+ * dropped the connection about one time in three (measured), and the next
+ * request went to a thread without a connection to the registry.
+ */
+#define PROXY_TAIL	(8 * 1024)
+
+#define BODY_502	"{\"errors\":[{\"code\":\"UNAVAILABLE\"," \
+			"\"detail\":{},\"message\":\"upstream registry " \
+			"unreachable\"}]}"
+#define BODY_504	"{\"errors\":[{\"code\":\"UNAVAILABLE\"," \
+			"\"detail\":{},\"message\":\"upstream registry " \
+			"timed out\"}]}"
+
+struct proxy {
+	CURL		*curl;
+	long		 timeout;		/* seconds */
+	char		*cainfo;		/* SSL_CERT_FILE, or NULL */
+	char		*capath;		/* SSL_CERT_DIR, or NULL */
+	char		 errbuf[CURL_ERROR_SIZE];
+};
+
+/* ------------------------------------------------------------------ */
+/* The DNS and TLS session caches the workers share                     */
+/* ------------------------------------------------------------------ */
+
+static struct {
+	pthread_mutex_t	 mu;		/* guards refs and sh */
+	int		 refs;		/* live struct proxy */
+	CURLSH		*sh;
+	pthread_mutex_t	 locks[CURL_LOCK_DATA_LAST];
+} shared = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *u)
+{
+	(void)c;
+	(void)a;
+	(void)u;
+	if ((unsigned)d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&shared.locks[d]);
+}
+
+static void
+share_unlock(CURL *c, curl_lock_data d, void *u)
+{
+	(void)c;
+	(void)u;
+	if ((unsigned)d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&shared.locks[d]);
+}
+
+/* The share with one more user, or NULL when libcurl has none to give. */
+static CURLSH *
+share_get(void)
+{
+	CURLSH	*sh;
+	int	 i;
+
+	pthread_mutex_lock(&shared.mu);
+	if (shared.refs == 0) {
+		for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+			pthread_mutex_init(&shared.locks[i], NULL);
+		if ((shared.sh = curl_share_init()) != NULL) {
+			curl_share_setopt(shared.sh, CURLSHOPT_LOCKFUNC,
+			    share_lock);
+			curl_share_setopt(shared.sh, CURLSHOPT_UNLOCKFUNC,
+			    share_unlock);
+			curl_share_setopt(shared.sh, CURLSHOPT_SHARE,
+			    CURL_LOCK_DATA_DNS);
+			curl_share_setopt(shared.sh, CURLSHOPT_SHARE,
+			    CURL_LOCK_DATA_SSL_SESSION);
+		}
+	}
+	shared.refs++;
+	sh = shared.sh;
+	pthread_mutex_unlock(&shared.mu);
+	return sh;
+}
+
+/* Drops a user; the last one frees the share (no handle uses it now). */
+static void
+share_put(void)
+{
+	int	 i;
+
+	pthread_mutex_lock(&shared.mu);
+	if (--shared.refs == 0) {
+		if (shared.sh != NULL)
+			curl_share_cleanup(shared.sh);
+		shared.sh = NULL;
+		for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+			pthread_mutex_destroy(&shared.locks[i]);
+	}
+	pthread_mutex_unlock(&shared.mu);
+}
+
+/*
+ * A proxy for one thread.  curl_global_init() must have run.  The upstream
+ * timeout comes from the config; SSL_CERT_FILE and SSL_CERT_DIR (read here,
+ * once: OpenSSL's names, which libcurl itself does not read) replace or
+ * extend the system trust store.  Aborts when libcurl cannot make a handle
+ * (it only fails for lack of memory).
+ */
+struct proxy *
+proxy_new(const struct gw_config *cfg)
+{
+	struct proxy	*px;
+	CURLSH		*sh;
+	const char	*v;
+
+	px = xcalloc(1, sizeof(*px));
+	if ((px->curl = curl_easy_init()) == NULL) {
+		fprintf(stderr, "scarf-gateway: curl_easy_init failed\n");
+		abort();
+	}
+	px->timeout = cfg != NULL && cfg->upstream_timeout > 0 ?
+	    cfg->upstream_timeout : 60;
+	if ((v = getenv("SSL_CERT_FILE")) != NULL && *v != '\0')
+		px->cainfo = xstrdup(v);
+	if ((v = getenv("SSL_CERT_DIR")) != NULL && *v != '\0')
+		px->capath = xstrdup(v);
+	/* kept across curl_easy_reset(), so set once */
+	if ((sh = share_get()) != NULL)
+		curl_easy_setopt(px->curl, CURLOPT_SHARE, sh);
+	return px;
+}
+
+void
+proxy_free(struct proxy *px)
+{
+	if (px == NULL)
+		return;
+	curl_easy_cleanup(px->curl);
+	share_put();
+	free(px->cainfo);
+	free(px->capath);
+	free(px);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pure pieces                                                          */
+/* ------------------------------------------------------------------ */
+
+static const char *const allowed_headers[] = {
+	"Content-Type", "Content-Length", "Content-Encoding", "Content-Range",
+	"Accept-Ranges", "Docker-Content-Digest",
+	"Docker-Distribution-Api-Version", "ETag", "Last-Modified",
+	"Cache-Control", "WWW-Authenticate", "Link", "Retry-After", "Warning",
+	"OCI-Subject", "OCI-Filters-Applied",
+};
+
+const char *
+proxy_header_allowed(const char *name, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(allowed_headers) / sizeof(*allowed_headers);
+	    i++)
+		if (strlen(allowed_headers[i]) == len &&
+		    strncasecmp(allowed_headers[i], name, len) == 0)
+			return allowed_headers[i];
+	return NULL;
+}
+
+/* 1 when v may go into a request header line (no CR or LF). */
+static int
+value_ok(const char *v)
+{
+	return strpbrk(v, "\r\n") == NULL;
+}
+
+static void
+headers_add(char ***v, size_t *n, const char *name, const char *value)
+{
+	struct buf	 b = BUF_INIT;
+
+	buf_printf(&b, "%s: %s", name, value);
+	*v = xreallocarray(*v, *n + 2, sizeof(**v));
+	(*v)[(*n)++] = buf_steal(&b);
+	(*v)[*n] = NULL;
+}
+
+char **
+proxy_request_headers(const struct gw_request *req)
+{
+	static const struct {
+		const char	*name;
+		const char	*param;
+	} once[] = {
+		{ "Authorization", "HTTP_AUTHORIZATION" },
+		{ "Range", "HTTP_RANGE" },
+		{ "If-None-Match", "HTTP_IF_NONE_MATCH" },
+		{ "User-Agent", "HTTP_USER_AGENT" },
+	};
+	char		**v;
+	const char	 *val;
+	size_t		  n = 0, i;
+
+	v = xcalloc(1, sizeof(*v));
+	/* every Accept: skopeo sends six lines on a manifest GET, and a
+	 * registry that sees only one answers "manifest unknown" */
+	for (i = 0; (val = gw_param_nth(req, "HTTP_ACCEPT", i)) != NULL; i++)
+		if (*val != '\0' && value_ok(val))
+			headers_add(&v, &n, "Accept", val);
+	/* an empty value counts as absent (§3.5) */
+	for (i = 0; i < sizeof(once) / sizeof(*once); i++)
+		if ((val = gw_header(req, once[i].param)) != NULL &&
+		    value_ok(val))
+			headers_add(&v, &n, once[i].name, val);
+	return v;
+}
+
+void
+proxy_headers_free(char **v)
+{
+	size_t	 i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int
+is_redirect_status(int status)
+{
+	return status == 301 || status == 302 || status == 303 ||
+	    status == 307 || status == 308;
+}
+
+/* s with every byte outside 0x21-0x7E written as %XX (SPEC §0); caller
+ * frees. */
+static char *
+url_escape_bytes(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf	 b = BUF_INIT;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x21 || *p > 0x7e) {
+			buf_addc(&b, '%');
+			buf_addc(&b, hex[*p >> 4]);
+			buf_addc(&b, hex[*p & 15]);
+		} else
+			buf_addc(&b, *p);
+	return buf_steal(&b);
+}
+
+enum proxy_redirect
+proxy_redirect_decide(int status, const char *base, const char *location,
+    char **target)
+{
+	CURLU			*u;
+	char			*url = NULL, *scheme = NULL, *path = NULL;
+	enum proxy_redirect	 res = PROXY_REDIR_BAD;
+	unsigned int		 flags = CURLU_NON_SUPPORT_SCHEME;
+
+	*target = NULL;
+	if (!is_redirect_status(status) || location == NULL ||
+	    *location == '\0')
+		return PROXY_REDIR_NONE;
+#ifdef CURLU_ALLOW_SPACE
+	flags |= CURLU_ALLOW_SPACE;	/* escaped below */
+#endif
+	if ((u = curl_url()) == NULL)
+		return PROXY_REDIR_BAD;
+	/* setting a relative URL on a handle that has one resolves it
+	 * (RFC 3986 §5.2), dot segments included */
+	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_URL, location, flags) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto done;
+	*target = url_escape_bytes(url);
+	if ((strcasecmp(scheme, "https") == 0 ||
+	    strcasecmp(scheme, "http") == 0) &&
+	    (strcmp(path, "/v2") == 0 || strncmp(path, "/v2/", 4) == 0))
+		res = PROXY_REDIR_FOLLOW;
+	else
+		res = PROXY_REDIR_CLIENT;
+done:
+	curl_free(url);
+	curl_free(scheme);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return res;
+}
+
+/*
+ * The reason phrase of a status for our Status line: RFC 9110's, also for
+ * the codes util.c does not list, since any of them may come from a
+ * registry.
+ */
+static const char *
+status_reason(int status)
+{
+	const char	*r = http_reason(status);
+
+	if (strcmp(r, "Unknown") != 0)
+		return r;
+	switch (status) {
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 203: return "Non-Authoritative Information";
+	case 205: return "Reset Content";
+	case 300: return "Multiple Choices";
+	case 305: return "Use Proxy";
+	case 402: return "Payment Required";
+	case 407: return "Proxy Authentication Required";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
+	case 422: return "Unprocessable Content";
+	case 426: return "Upgrade Required";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* One exchange                                                         */
+/* ------------------------------------------------------------------ */
+
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum body_use {
+	BODY_STREAM,		/* to the client */
+	BODY_SKIP,		/* a redirect's: dropped */
+	BODY_KEEP		/* proxy_fetch: into keep->body */
+};
+
+/* The state of one upstream request (one redirect hop of proxy_serve, or
+ * a whole proxy_fetch). */
+struct xfer {
+	struct proxy		*px;
+	const char		*url;		/* base of a Location */
+	/* the answer being received */
+	int			 status;
+	int			 hdr_done;	/* final header block in */
+	size_t			 hdr_bytes;
+	struct buf		 head;		/* allowed "Name: value\r\n" */
+	char			*location;
+	enum body_use		 body;
+	enum proxy_redirect	 redir;
+	char			*target;	/* of FOLLOW or CLIENT */
+	/* streaming (proxy_serve) */
+	struct gw_out		*out;
+	int			 head_sent;
+	long long		 clen;		/* Content-Length, or -1 */
+	long long		 bytes;		/* body bytes the client took */
+	size_t			 skipped;
+	/* buffering (proxy_fetch) */
+	struct upstream_resp	*keep;
+	size_t			 max_body;
+	/* timing (CLOCK_MONOTONIC, ms) */
+	long long		 t_wait;	/* waiting for headers since */
+	long long		 t_data;	/* last body progress */
+	curl_off_t		 dl_seen;
+	/* why it ended early */
+	int			 client_gone;
+	int			 timed_out;	/* no headers in time */
+	int			 stalled;	/* no body bytes in time */
+	int			 hdr_overflow;
+	int			 bad_status;
+	int			 too_big;
+};
+
+static void
+xfer_init(struct xfer *x, struct proxy *px, const char *url)
+{
+	memset(x, 0, sizeof(*x));
+	x->px = px;
+	x->url = url;
+	x->clen = -1;
+	x->t_wait = now_ms();
+}
+
+static void
+xfer_free(struct xfer *x)
+{
+	buf_free(&x->head);
+	free(x->location);
+	free(x->target);
+	x->location = x->target = NULL;
+}
+
+/* value of "Name: value\r\n" without the surrounding blanks */
+static void
+header_value(const char *p, size_t n, const char **v, size_t *vlen)
+{
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' ||
+	    p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	*v = p;
+	*vlen = n;
+}
+
+/*
+ * Appends "Name: value\r\n" to b.  Control bytes cannot come through
+ * libcurl's header parser except as obs-text oddities; any left are
+ * dropped (a tab becomes a space) so that no header line can be split.
+ */
+static void
+head_add(struct buf *b, const char *name, const char *v, size_t n)
+{
+	size_t	 i;
+
+	buf_adds(b, name);
+	buf_adds(b, ": ");
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c == '\t')
+			buf_addc(b, ' ');
+		else if (c >= 0x20 && c != 0x7f)
+			buf_addc(b, c);
+	}
+	buf_adds(b, "\r\n");
+}
+
+static void
+keep_reset(struct upstream_resp *k)
+{
+	free(k->content_type);
+	free(k->etag);
+	free(k->last_modified);
+	k->content_type = k->etag = k->last_modified = NULL;
+	buf_reset(&k->body);
+}
+
+/* A status line starts a header block: 1xx, redirects and the final
+ * answer each have one. */
+static int
+block_start(struct xfer *x, const char *p, size_t n)
+{
+	const char	*e = p + n, *s;
+
+	x->status = 0;
+	x->hdr_done = 0;
+	x->clen = -1;
+	buf_reset(&x->head);
+	free(x->location);
+	x->location = NULL;
+	if (x->keep != NULL)
+		keep_reset(x->keep);
+	for (s = p; s < e && *s != ' '; s++)
+		;
+	while (s < e && *s == ' ')
+		s++;
+	if (e - s < 3 || s[0] < '1' || s[0] > '5' || s[1] < '0' ||
+	    s[1] > '9' || s[2] < '0' || s[2] > '9' ||
+	    (e - s > 3 && s[3] != ' ' && s[3] != '\r' && s[3] != '\n')) {
+		x->bad_status = 1;
+		return -1;
+	}
+	x->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+	return 0;
+}
+
+/* The blank line ending a header block. */
+static int
+block_end(struct xfer *x)
+{
+	if (x->status < 200) {
+		/* interim (100, 103): the real answer follows */
+		x->t_wait = now_ms();
+		return 0;
+	}
+	if (x->keep != NULL) {
+		/* proxy_fetch: libcurl follows redirects itself; waiting
+		 * for the next hop's headers starts now */
+		if (is_redirect_status(x->status) && x->location != NULL) {
+			x->t_wait = now_ms();
+			return 0;
+		}
+		x->hdr_done = 1;
+		x->t_data = now_ms();
+		return 0;
+	}
+	x->hdr_done = 1;
+	x->t_data = now_ms();
+	x->dl_seen = 0;
+	x->redir = proxy_redirect_decide(x->status, x->url, x->location,
+	    &x->target);
+	if (x->redir == PROXY_REDIR_BAD)
+		return -1;
+	x->body = x->redir == PROXY_REDIR_NONE ? BODY_STREAM : BODY_SKIP;
+	if (x->body == BODY_STREAM && x->head.n > PROXY_HEADMAX) {
+		x->hdr_overflow = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * CURLOPT_HEADERFUNCTION: one header line at a time, status lines and the
+ * blank lines that end each block included.  Restarts on every status line
+ * (webservers.md §10).  Returning less than n aborts the transfer.
+ */
+static size_t
+on_header(char *p, size_t sz, size_t nmemb, void *arg)
+{
+	struct xfer	*x = arg;
+	size_t		 n = sz * nmemb, nlen, vlen;
+	const char	*colon, *name, *v;
+
+	if ((x->hdr_bytes += n) > PROXY_HDRMAX) {
+		x->hdr_overflow = 1;
+		return 0;
+	}
+	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
+		return block_start(x, p, n) == -1 ? 0 : n;
+	if (x->hdr_done || x->status == 0)
+		return n;		/* trailers after the body */
+	if (n <= 2 && (p[0] == '\r' || p[0] == '\n'))
+		return block_end(x) == -1 ? 0 : n;
+	if (p[0] == ' ' || p[0] == '\t')
+		return n;		/* obsolete line folding: dropped */
+	if ((colon = memchr(p, ':', n)) == NULL)
+		return n;
+	nlen = (size_t)(colon - p);
+	header_value(colon + 1, n - nlen - 1, &v, &vlen);
+	if (nlen == 8 && strncasecmp(p, "Location", 8) == 0) {
+		free(x->location);
+		x->location = xstrndup(v, vlen);
+	}
+	if (x->keep != NULL) {
+		char **slot = NULL;
+		if (nlen == 12 && strncasecmp(p, "Content-Type", 12) == 0)
+			slot = &x->keep->content_type;
+		else if (nlen == 4 && strncasecmp(p, "ETag", 4) == 0)
+			slot = &x->keep->etag;
+		else if (nlen == 13 && strncasecmp(p, "Last-Modified", 13) == 0)
+			slot = &x->keep->last_modified;
+		if (slot != NULL) {
+			free(*slot);
+			*slot = xstrndup(v, vlen);
+		}
+		return n;
+	}
+	if ((name = proxy_header_allowed(p, nlen)) == NULL)
+		return n;
+	if (strcmp(name, "Content-Length") == 0) {
+		/* no body, so no length of one (RFC 9110 §8.6, §15.4.5) */
+		if (x->status == 204 || x->status == 304)
+			return n;
+		/* libcurl has checked it: digits only, one value */
+		x->clen = strtoll(v, NULL, 10);
+	}
+	head_add(&x->head, name, v, vlen);
+	return n;
+}
+
+/* Writes "Status:" and the allowed headers.  0, or -1: client gone. */
+static int
+head_send(struct xfer *x)
+{
+	struct buf	 b = BUF_INIT;
+	int		 rc;
+
+	buf_printf(&b, "Status: %d %s\r\n", x->status,
+	    status_reason(x->status));
+	buf_add(&b, x->head.p != NULL ? x->head.p : "", x->head.n);
+	buf_adds(&b, "\r\n");
+	x->head_sent = 1;
+	rc = x->out->write(x->out->ctx, b.p, b.n);
+	buf_free(&b);
+	return rc;
+}
+
+/* CURLOPT_WRITEFUNCTION: the body, as it arrives. */
+static size_t
+on_body(char *p, size_t sz, size_t nmemb, void *arg)
+{
+	struct xfer	*x = arg;
+	size_t		 n = sz * nmemb, tail = 0;
+	int		 last;
+
+	switch (x->body) {
+	case BODY_SKIP:
+		/* the decision is taken; past the cap, closing the
+		 * connection is cheaper than reading on */
+		return (x->skipped += n) > PROXY_SKIPMAX ? 0 : n;
+	case BODY_KEEP:
+		if (n > x->max_body - x->keep->body.n) {
+			x->too_big = 1;
+			return 0;
+		}
+		buf_add(&x->keep->body, p, n);
+		x->t_data = now_ms();
+		return n;
+	case BODY_STREAM:
+		break;
+	}
+	if (!x->head_sent && head_send(x) == -1)
+		goto gone;
+	/* the end of a body of known length: see PROXY_TAIL */
+	if ((last = x->clen >= 0 && x->bytes + (long long)n >= x->clen))
+		tail = n < PROXY_TAIL ? n : PROXY_TAIL;
+	if (n > tail && x->out->write(x->out->ctx, p, n - tail) == -1)
+		goto gone;
+	if (tail > 0 && x->out->write(x->out->ctx, p + n - tail, tail) == -1)
+		goto gone;
+	x->bytes += (long long)n;
+	if (!last && x->out->flush(x->out->ctx) == -1)
+		goto gone;
+	/* time spent blocked on a slow client is no upstream stall */
+	x->t_data = now_ms();
+	return n;
+gone:
+	/* stop reading the upstream now: curl closes the connection */
+	x->client_gone = 1;
+	return CURL_WRITEFUNC_ERROR;
+}
+
+/* CURLOPT_XFERINFOFUNCTION: libcurl calls it at least once a second. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer	*x = arg;
+	long long	 now = now_ms(), limit = x->px->timeout * 1000LL;
+
+	(void)dltotal;
+	(void)ultotal;
+	(void)ulnow;
+	if (!x->hdr_done) {
+		if (now - x->t_wait >= limit) {
+			x->timed_out = 1;
+			return 1;
+		}
+		return 0;
+	}
+	if (dlnow != x->dl_seen) {
+		x->dl_seen = dlnow;
+		x->t_data = now;
+	} else if (now - x->t_data >= limit) {
+		x->stalled = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Options of one upstream request, on a freshly reset handle. */
+static void
+xfer_setup(struct xfer *x, const char *url, struct curl_slist *hdrs,
+    int nobody, int follow)
+{
+	struct proxy	*px = x->px;
+	CURL		*c = px->curl;
+
+	curl_easy_reset(c);	/* keeps connections, caches and the share */
+	px->errbuf[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS,
+	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS,
+	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, (long)follow);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long)PROXY_MAXHOPS);
+	/* the raw path as received (SPEC §0): no dot-segment squashing */
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	/* bytes are relayed as they are: never decoded (webservers.md §0
+	 * item 13); no CURLOPT_ACCEPT_ENCODING either */
+	curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, px->timeout);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, PROXY_BUFSIZE);
+	curl_easy_setopt(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, px->errbuf);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	if (px->cainfo != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, px->cainfo);
+	if (px->capath != NULL)
+		curl_easy_setopt(c, CURLOPT_CAPATH, px->capath);
+	if (hdrs != NULL)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	if (nobody)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	else
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+}
+
+/* A libcurl result that means the upstream could not be reached. */
+static int
+is_connect_error(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_USE_SSL_FAILED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Why an exchange failed, for the event's error field; caller frees. */
+static char *
+xfer_why(const struct xfer *x, CURLcode rc, const char *what)
+{
+	struct buf	 b = BUF_INIT;
+
+	buf_printf(&b, "%s: ", what);
+	if (x->timed_out)
+		buf_printf(&b, "no response headers within %ld s",
+		    x->px->timeout);
+	else if (x->stalled)
+		buf_printf(&b, "no data for %ld s", x->px->timeout);
+	else if (x->hdr_overflow)
+		buf_adds(&b, "response header block too large");
+	else if (x->bad_status)
+		buf_adds(&b, "malformed status line");
+	else if (x->redir == PROXY_REDIR_BAD)
+		buf_adds(&b, "unusable Location in a redirect");
+	else if (x->px->errbuf[0] != '\0')
+		buf_adds(&b, x->px->errbuf);
+	else
+		buf_adds(&b, curl_easy_strerror(rc));
+	return buf_steal(&b);
+}
+
+static int
+is_timeout(const struct xfer *x, CURLcode rc)
+{
+	return x->timed_out || x->stalled || rc == CURLE_OPERATION_TIMEDOUT;
+}
+
+static void
+upstream_count(const struct gw_ctx *ctx, int timeout)
+{
+	if (ctx == NULL || ctx->stats == NULL)
+		return;
+	atomic_fetch_add(timeout ? &ctx->stats->upstream_timeouts :
+	    &ctx->stats->upstream_connect_errors, 1);
+}
+
+/* Sends a whole small response: head, then (not for HEAD) the body. */
+static void
+answer(struct gw_out *out, const struct gw_request *req,
+    struct gw_event *ev, int status, const char *headers, const char *body)
+{
+	struct buf	 b = BUF_INIT;
+	size_t		 n = strlen(body);
+
+	buf_printf(&b, "Status: %d %s\r\n%sContent-Length: %lu\r\n\r\n",
+	    status, status_reason(status), headers, (unsigned long)n);
+	ev->status = status;
+	if (out->write(out->ctx, b.p, b.n) == 0 && !req->is_head && n > 0 &&
+	    out->write(out->ctx, body, n) == 0)
+		ev->bytes = (long long)n;
+	out->flush(out->ctx);
+	buf_free(&b);
+}
+
+/* 502 or 504 with the OCI error body (§3.5); counted and logged. */
+static void
+answer_failure(struct gw_out *out, const struct gw_ctx *ctx,
+    const struct gw_request *req, struct gw_event *ev, int timeout,
+    char *why)
+{
+	upstream_count(ctx, timeout);
+	free(ev->error);
+	ev->error = why;
+	answer(out, req, ev, timeout ? 504 : 502,
+	    "Content-Type: application/json\r\n",
+	    timeout ? BODY_504 : BODY_502);
+}
+
+static struct curl_slist *
+slist_from(char *const *v)
+{
+	struct curl_slist	*l = NULL, *t;
+	size_t			 i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++) {
+		if ((t = curl_slist_append(l, v[i])) == NULL) {
+			fprintf(stderr, "scarf-gateway: out of memory\n");
+			abort();
+		}
+		l = t;
+	}
+	return l;
+}
+
+/*
+ * §3.5.  Every outcome ends in exactly one of: a complete response
+ * (upstream answer, 307, 502, 504), a response cut short with out->abort
+ * (upstream failure mid-body), or a client that went away.
+ */
+void
+proxy_serve(struct proxy *px, const struct gw_ctx *ctx,
+    const struct gw_request *req, struct gw_response *resp,
+    struct gw_event *ev, struct gw_out *out)
+{
+	struct xfer		 x;
+	struct curl_slist	*hdrs;
+	struct buf		 b = BUF_INIT;
+	char			**vec, *url;
+	CURLcode		 rc;
+	size_t			 i;
+	int			 hop, t;
+
+	if (ev->type == GW_T_NPM) {
+		npm_doc_serve(px, ctx, req, resp, ev, out);
+		return;
+	}
+	ev->proxied = 1;
+	vec = proxy_request_headers(req);
+	hdrs = slist_from(vec);
+	/* without one, libcurl would add an Accept of its own (any
+	 * type); only what the client sent is forwarded */
+	for (i = 0; vec[i] != NULL; i++)
+		if (strncmp(vec[i], "Accept:", 7) == 0)
+			break;
+	if (vec[i] == NULL)
+		hdrs = curl_slist_append(hdrs, "Accept:");
+	url = xstrdup(resp->upstream != NULL ? resp->upstream : "");
+
+	for (hop = 0; ; hop++) {
+		xfer_init(&x, px, url);
+		x.out = out;
+		xfer_setup(&x, url, hdrs, req->is_head, 0);
+		rc = curl_easy_perform(px->curl);
+
+		if (x.client_gone) {
+			free(ev->error);
+			ev->error = xstrdup("client went away");
+			ev->status = x.status;
+			break;
+		}
+		if (x.head_sent) {
+			ev->status = x.status;
+			if (rc != CURLE_OK) {
+				/* the client was promised more: cut */
+				t = is_timeout(&x, rc);
+				out->abort(out->ctx);
+				upstream_count(ctx, t);
+				free(ev->error);
+				ev->error = xfer_why(&x, rc, t ?
+				    "upstream stalled mid-body" :
+				    "upstream failed mid-body");
+			}
+			break;
+		}
+		if (x.hdr_done && x.redir == PROXY_REDIR_FOLLOW) {
+			if (hop == PROXY_MAXHOPS) {
+				answer_failure(out, ctx, req, ev, 0, xstrdup(
+				    "upstream: more than 10 redirects"));
+				break;
+			}
+			free(url);
+			url = x.target;
+			x.target = NULL;
+			xfer_free(&x);
+			continue;
+		}
+		if (x.hdr_done && x.redir == PROXY_REDIR_CLIENT) {
+			/* a signed blob URL or the like: the client goes
+			 * there itself; no upstream header comes along */
+			buf_printf(&b, "Location: %s\r\n", x.target);
+			answer(out, req, ev, 307, buf_cstr(&b), "");
+			free(ev->location);
+			ev->location = xstrdup(x.target);
+			break;
+		}
+		if (rc != CURLE_OK || !x.hdr_done) {
+			t = is_timeout(&x, rc);
+			answer_failure(out, ctx, req, ev, t,
+			    xfer_why(&x, rc, "upstream"));
+			break;
+		}
+		/* complete without a body byte: HEAD, 304, empty */
+		ev->status = x.status;
+		if (head_send(&x) == -1 || out->flush(out->ctx) == -1) {
+			free(ev->error);
+			ev->error = xstrdup("client went away");
+		}
+		break;
+	}
+	ev->bytes += x.bytes;
+	resp->status = ev->status;
+	xfer_free(&x);
+	free(url);
+	buf_free(&b);
+	curl_slist_free_all(hdrs);
+	proxy_headers_free(vec);
+}
+
+/* ------------------------------------------------------------------ */
+/* Buffered GET                                                         */
+/* ------------------------------------------------------------------ */
+
+void
+upstream_resp_free(struct upstream_resp *r)
+{
+	if (r == NULL)
+		return;
+	free(r->content_type);
+	free(r->etag);
+	free(r->last_modified);
+	buf_free(&r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * Unlike proxy_serve, redirects are followed by libcurl (at most 10, http
+ * and https only): a registry document has no signed-URL case, and the
+ * caller gets the final answer.  libcurl does not send a custom
+ * Authorization header to another host on the way.
+ */
+int
+proxy_fetch(struct proxy *px, const char *url, char *const *headers,
+    size_t max_body, struct upstream_resp *out)
+{
+	struct xfer		 x;
+	struct curl_slist	*hdrs;
+	CURLcode		 rc;
+
+	memset(out, 0, sizeof(*out));
+	hdrs = slist_from(headers);
+	xfer_init(&x, px, url);
+	x.keep = out;
+	x.max_body = max_body;
+	x.body = BODY_KEEP;
+	xfer_setup(&x, url, hdrs, 0, 1);
+	rc = curl_easy_perform(px->curl);
+	curl_slist_free_all(hdrs);
+	xfer_free(&x);
+	if (rc == CURLE_OK && x.hdr_done) {
+		out->status = x.status;
+		out->err = UP_OK;
+		return 0;
+	}
+	if (x.too_big)
+		out->err = UP_TOO_BIG;
+	else if (is_timeout(&x, rc))
+		out->err = UP_TIMEOUT;
+	else if (is_connect_error(rc))
+		out->err = UP_CONNECT;
+	else
+		out->err = UP_PROTOCOL;
+	keep_reset(out);
+	return -1;
+}

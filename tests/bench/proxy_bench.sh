@@ -1,0 +1,416 @@
+#!/usr/bin/env bash
+# Proxy throughput benchmark (issue 4): large blobs from a local
+# docker-registry, fetched with curl three ways in one run, alternating:
+#
+#   direct      curl -> docker-registry
+#   proxy_pass  curl -> nginx proxy_pass -> docker-registry (the reference;
+#               unbuffered, like the gateway's server block)
+#   gateway     curl -> nginx (deploy/nginx.conf) -> FastCGI -> scarf-gateway
+#               -> docker-registry (the gateway proxies: curl is not a
+#               redirect-capable User-Agent, SPEC §3.3)
+#
+# and prints a markdown table: median throughput of each way, the gateway
+# to proxy_pass ratio, and the gateway's peak RSS per blob size.  Not part
+# of `make check`; see tests/bench/README.md.  Everything runs on
+# 127.0.0.1; the blobs (random data) are pushed once into a registry
+# storage directory kept in BENCH_CACHE and reused by later runs.
+#
+# Settings (environment):
+#   BENCH_SIZES    blob sizes in MiB (default "10 256 1024")
+#   BENCH_ROUNDS   rounds per size, each fetching the blob once every way,
+#                  in rotating order (default 5)
+#   BENCH_CACHE    blob cache (default ${XDG_CACHE_HOME:-~/.cache}/
+#                  scarf-gateway-bench); delete it to start over
+#   BENCH_VERIFY   1 (default): fetch each blob once more through the
+#                  gateway, untimed, and check the sha256 of the body
+#   BENCH_THREADS  the gateway's --threads (default 4)
+#   BENCH_WAYS     the ways to compare (default "direct proxy_pass gateway";
+#                  also: proxy_pass_buffered)
+#   BENCH_OUT      also write the report to this file
+#   BENCH_PERF     record `perf record -g` of the gateway and the nginx
+#                  worker during the fetches into this file
+#   top_builddir   where fcgi/scarf-gateway is (default: the source tree)
+#
+# Stopped by pid, like the tests: nginx, the gateway and the registry are
+# started here and nothing is left running.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../e2e/lib-servers.sh"
+
+SIZES=${BENCH_SIZES:-10 256 1024}
+ROUNDS=${BENCH_ROUNDS:-5}
+CACHE=${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scarf-gateway-bench}
+VERIFY=${BENCH_VERIFY:-1}
+THREADS=${BENCH_THREADS:-4}
+NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+REGISTRY=$(command -v docker-registry 2>/dev/null)
+REPO=bench/blob
+WAYS=${BENCH_WAYS:-direct proxy_pass gateway}
+
+die() {
+	echo "proxy_bench: $*" >&2
+	exit 1
+}
+say() {
+	echo "proxy_bench: $*" >&2
+}
+
+[ -x "$FCGI" ] || die "$FCGI not built (set top_builddir)"
+[ -x "$NGINX" ] || die "nginx not installed"
+[ -f /etc/nginx/fastcgi_params ] || die "/etc/nginx/fastcgi_params missing"
+[ -n "$REGISTRY" ] || die "docker-registry not installed"
+for t in curl spawn-fcgi python3 sha256sum; do
+	command -v $t >/dev/null || die "$t not installed"
+done
+chmod 0711 "$T"
+mkdir -p "$CACHE/registry" || die "cannot create $CACHE"
+START=$(date +%s)
+
+# --- the registry, on the cached storage -------------------------------------
+REGPORT=$(free_port)
+cat >"$T/registry.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $CACHE/registry
+http:
+  addr: 127.0.0.1:$REGPORT
+  secret: bench-not-secret
+EOF
+start_bg registry "$REGISTRY" serve "$T/registry.yml"
+wait_port "$REGPORT" 200 || die "docker-registry does not start: $(tail -n 3 "$T/registry.err")"
+REG=http://127.0.0.1:$REGPORT
+
+# push SIZE: a random blob of SIZE MiB into the registry, once; its digest
+# is kept in $CACHE/blobs (lines "SIZE sha256:...")
+push() {
+	local size=$1 f=$CACHE/tmp.bin dg loc code
+	say "making and pushing a $size MiB blob (once; cached in $CACHE)"
+	head -c "${size}M" /dev/urandom >"$f" || return 1
+	dg=sha256:$(sha256sum "$f" | cut -d' ' -f1)
+	loc=$(curl -s -o /dev/null -w '%{redirect_url}' -X POST \
+	    "$REG/v2/$REPO/blobs/uploads/")
+	[ -n "$loc" ] || loc=$(curl -s -D - -o /dev/null -X POST \
+	    "$REG/v2/$REPO/blobs/uploads/" | tr -d '\r' |
+	    sed -n 's/^Location: //Ip')
+	case $loc in
+	http*) ;;
+	*) loc=$REG$loc ;;
+	esac
+	case $loc in
+	*\?*) loc="$loc&digest=$dg" ;;
+	*) loc="$loc?digest=$dg" ;;
+	esac
+	code=$(curl -s -o "$T/push.out" -w '%{http_code}' -X PUT \
+	    -H 'Content-Type: application/octet-stream' -T "$f" "$loc")
+	rm -f "$f"
+	[ "$code" = 201 ] || {
+		say "push of $size MiB failed: $code $(cat "$T/push.out")"
+		return 1
+	}
+	echo "$size $dg" >>"$CACHE/blobs"
+}
+
+# digest SIZE: the cached blob's digest, when the registry still has it
+digest() {
+	local dg
+	dg=$(awk -v s="$1" '$1 == s { d = $2 } END { print d }' \
+	    "$CACHE/blobs" 2>/dev/null)
+	[ -n "$dg" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' -I \
+	    "$REG/v2/$REPO/blobs/$dg")" = 200 ] && echo "$dg"
+}
+
+declare -A DIGEST
+for s in $SIZES; do
+	DIGEST[$s]=$(digest "$s")
+	if [ -z "${DIGEST[$s]}" ]; then
+		push "$s" || die "cannot push the $s MiB blob"
+		DIGEST[$s]=$(digest "$s")
+		[ -n "${DIGEST[$s]}" ] || die "the $s MiB blob is not in the registry"
+	fi
+done
+
+# --- the gateway and nginx ----------------------------------------------------
+PORT=$(free_port)	# nginx -> gateway (the shipped deploy/nginx.conf)
+REFPORT=$(free_port)	# nginx proxy_pass -> registry (the reference)
+BUFPORT=$(free_port)	# the same, with nginx's default buffering
+SOCK=$T/gw.sock
+cat >"$T/manifest.json" <<EOF
+{"rules": [{"type": "docker-v1", "domain": "127.0.0.1",
+  "package-id": "bench", "repository-name": "$REPO",
+  "registry": "$REG"}]}
+EOF
+start_bg gateway env GATEWAY_BIN="$FCGI" GATEWAY_MANIFEST="$T/manifest.json" \
+    GATEWAY_LOG="$T/events.log" GATEWAY_THREADS="$THREADS" GATEWAY_POLL=0 \
+    SPAWN_SOCKET="$SOCK" SPAWN_SOCKET_MODE=0666 SPAWN_FOREGROUND=1 \
+    sh "$DEPLOY/spawn-fcgi.sh"
+GW=$(pid_of gateway)
+wait_socket "$SOCK" >/dev/null || die "the gateway does not start: $(cat "$T/gateway.err")"
+
+render "$DEPLOY/nginx.conf" "$T/nginx-site.conf" BIND=127.0.0.1 \
+    PORT="$PORT" UPSTREAM="unix:$SOCK" || die "deploy/nginx.conf does not render"
+# The reference: nginx's own reverse proxy, as one would configure it for
+# a registry (HTTP/1.1 keep-alive to the upstream), in the same nginx and
+# worker as the gateway's server block, with the buffer settings
+# deploy/nginx.conf gives the gateway (unbuffered, one 16 KiB buffer).
+# That is also the fastest of nginx's variants here: with nginx's default
+# buffering (way proxy_pass_buffered, not run by default), the 64 KiB of
+# proxy_buffers fill up and the rest of the body goes through a temporary
+# file, which costs more CPU and varies much more from run to run.
+cat >>"$T/nginx-site.conf" <<EOF
+
+upstream bench_registry {
+    server 127.0.0.1:$REGPORT;
+    keepalive 4;
+}
+server {
+    listen 127.0.0.1:$REFPORT;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host \$http_host;
+    proxy_read_timeout 300s;
+    location / {
+        proxy_pass http://bench_registry;
+        proxy_buffering off;
+        proxy_buffer_size 16k;
+        proxy_buffers 8 16k;
+    }
+}
+server {
+    listen 127.0.0.1:$BUFPORT;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host \$http_host;
+    proxy_read_timeout 300s;
+    location / {
+        proxy_pass http://bench_registry;
+    }
+}
+EOF
+render "$DEPLOY/nginx-standalone.conf" "$T/nginx.conf" STATEDIR="$T" ||
+    die "deploy/nginx-standalone.conf does not render"
+cp /etc/nginx/fastcgi_params "$T/"
+start_bg nginx "$NGINX" -c "$T/nginx.conf"
+NG=$(pid_of nginx)
+wait_port "$PORT" >/dev/null && wait_port "$REFPORT" >/dev/null &&
+    wait_port "$BUFPORT" >/dev/null ||
+    die "nginx does not start: $(cat "$T/nginx.err" "$T/nginx-error.log")"
+# the worker (one: nginx-standalone.conf), whose CPU time is counted
+for ((i = 0; i < 100; i++)); do
+	NGW=$(child_pids "$NG")
+	[ -z "$NGW" ] || break
+	sleep 0.05
+done
+[ "$(printf '%s\n' "$NGW" | grep -c .)" = 1 ] ||
+    die "expected one nginx worker, found: $NGW"
+
+# url WAY DIGEST
+url() {
+	case $1 in
+	direct)		echo "$REG/v2/$REPO/blobs/$2" ;;
+	proxy_pass)	echo "http://127.0.0.1:$REFPORT/v2/$REPO/blobs/$2" ;;
+	proxy_pass_buffered)
+			echo "http://127.0.0.1:$BUFPORT/v2/$REPO/blobs/$2" ;;
+	gateway)	echo "http://127.0.0.1:$PORT/v2/$REPO/blobs/$2" ;;
+	esac
+}
+
+# Does this build proxy?
+case " $WAYS " in
+*" gateway "*)
+	code=$(curl -s -o "$T/probe" -w '%{http_code}' \
+	    "$(url gateway "${DIGEST[${SIZES%% *}]}")")
+	[ "$code" = 200 ] ||
+	    die "the gateway does not proxy: $code $(head -c 200 "$T/probe")"
+	;;
+esac
+
+# cpu PID: its user+system CPU time in clock ticks
+cpu() {
+	local line
+	read -r line <"/proc/$1/stat" || die "process $1 is gone"
+	# shellcheck disable=SC2086
+	set -- ${line##*) }
+	echo $((${12} + ${13}))
+}
+
+# hwm PID: peak resident set size (kB)
+hwm() {
+	sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"
+}
+
+# fetch WAY SIZE: one timed download to /dev/null; prints bytes and
+# seconds.  The status, the length and the registry's Docker-Content-Digest
+# are checked.
+fetch() {
+	local way=$1 size=$2 dg=${DIGEST[$2]} out code len secs hd
+	out=$(curl -s -o /dev/null -D "$T/h" --max-time 240 \
+	    -w '%{http_code} %{size_download} %{time_total}' \
+	    "$(url "$way" "$dg")")
+	read -r code len secs <<<"$out"
+	hd=$(tr -d '\r' <"$T/h" | sed -n 's/^Docker-Content-Digest: //Ip' |
+	    tail -n 1)
+	if [ "$code" != 200 ] || [ "$len" != $((size * 1048576)) ] ||
+	    [ "$hd" != "$dg" ]; then
+		say "$way $size MiB: status $code, $len bytes, digest '$hd'"
+		return 1
+	fi
+	echo "$len $secs"
+}
+
+# cpus: CPU ticks of the registry, the nginx worker and the gateway
+cpus() {
+	echo "$(cpu "$(pid_of registry)") $(cpu "$NGW") $(cpu "$GW")"
+}
+
+# One line per fetch in samples: SIZE WAY BYTES SECONDS and the CPU ticks
+# each process spent meanwhile (registry, nginx worker, gateway); one line
+# per size in rss: SIZE VmHWM-kB VERIFY.
+ERRORS=0
+: >"$T/samples"
+: >"$T/rss"
+if [ -n "${BENCH_PERF:-}" ]; then
+	start_bg perf perf record -q -g -o "$BENCH_PERF" -p "$GW,$NGW"
+	sleep 1
+fi
+for s in $SIZES; do
+	# warm the page cache, untimed
+	curl -s -o /dev/null "$(url direct "${DIGEST[$s]}")"
+	# VmHWM from here on (Linux >= 4.0)
+	echo 5 >"/proc/$GW/clear_refs" 2>/dev/null || say "cannot reset VmHWM"
+	for ((r = 0; r < ROUNDS; r++)); do
+		# shellcheck disable=SC2086
+		set -- $WAYS
+		# rotate the order each round
+		for ((i = 0; i < r % $#; i++)); do set -- "${@:2}" "$1"; done
+		for w in "$@"; do
+			read -r a0 b0 c0 <<<"$(cpus)"
+			if v=$(fetch "$w" "$s"); then
+				read -r a1 b1 c1 <<<"$(cpus)"
+				echo "$s $w $v $((a1 - a0)) $((b1 - b0)) $((c1 - c0))" \
+				    >>"$T/samples"
+				say "$s MiB round $((r + 1)) $w: $(awk -v b="${v% *}" \
+				    -v t="${v#* }" 'BEGIN { printf "%.0f", b / t / 1e6 }') MB/s"
+			else
+				ERRORS=$((ERRORS + 1))
+			fi
+		done
+	done
+	ver=-
+	if [ "$VERIFY" = 1 ] && [[ " $WAYS " == *" gateway "* ]]; then
+		got=sha256:$(curl -s "$(url gateway "${DIGEST[$s]}")" |
+		    sha256sum | cut -d' ' -f1)
+		if [ "$got" = "${DIGEST[$s]}" ]; then
+			ver=ok
+		else
+			ver=MISMATCH
+			ERRORS=$((ERRORS + 1))
+		fi
+	fi
+	echo "$s $(hwm "$GW") $ver" >>"$T/rss"
+done
+if [ -n "${BENCH_PERF:-}" ]; then
+	kill -INT "$(pid_of perf)"
+	wait_exit "$(pid_of perf)" 30
+	say "perf data in $BENCH_PERF (perf report -i $BENCH_PERF)"
+fi
+
+# --- the report ---------------------------------------------------------------
+{
+	echo "Proxy benchmark, $(date -u +%Y-%m-%d), $(uname -srm)," \
+	    "$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' \
+	    /proc/cpuinfo | head -n 1)), $(free -g | awk '/^Mem:/ { print $2 }')" \
+	    "GiB RAM, $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')," \
+	    "$(curl --version | head -n 1 | cut -d' ' -f1,2)," \
+	    "$("$REGISTRY" --version | cut -d' ' -f2,3);" \
+	    "$ROUNDS rounds, gateway --threads $THREADS."
+	echo
+	python3 - "$T/samples" "$T/rss" "$(getconf CLK_TCK)" "$WAYS" <<'PY'
+import statistics
+import sys
+
+samples, rss, tick, ways = sys.argv[1], sys.argv[2], int(sys.argv[3]), \
+    sys.argv[4].split()
+NAMES = {"direct": "direct", "proxy_pass": "nginx proxy_pass",
+         "proxy_pass_buffered": "nginx proxy_pass buffered",
+         "gateway": "nginx + gateway"}
+mbps, cpu, nbytes, sizes = {}, {}, {}, []
+for line in open(samples):
+    s, w, b, t, ra, ng, gw = line.split()
+    s, b, t = int(s), int(b), float(t)
+    if s not in sizes:
+        sizes.append(s)
+    mbps.setdefault((s, w), []).append(b / t / 1e6)
+    c = cpu.setdefault((s, w), [0, 0, 0])
+    for i, v in enumerate((ra, ng, gw)):
+        c[i] += int(v)
+    nbytes[(s, w)] = nbytes.get((s, w), 0) + b
+hwm, ver = {}, {}
+for line in open(rss):
+    s, k, v = line.split()
+    hwm[int(s)], ver[int(s)] = int(k), v
+
+
+def med(s, w):
+    v = mbps.get((s, w))
+    return statistics.median(v) if v else None
+
+
+def cell(s, w):
+    v = mbps.get((s, w))
+    if not v:
+        return "-"
+    return "%.0f (%.0f)" % (statistics.median(v), max(v))
+
+
+def ratio(a, b):
+    return "%.2fx" % (a / b) if a and b else "-"
+
+
+print("| blob | " + " | ".join(NAMES[w] + " MB/s" for w in ways) +
+      " | gateway / proxy_pass | gateway / direct | gateway peak RSS |")
+print("|---" * (len(ways) + 4) + "|")
+for s in sizes:
+    g = med(s, "gateway")
+    print("| %d MiB | " % s + " | ".join(cell(s, w) for w in ways) +
+          " | %s | %s | %s |" % (
+              ratio(g, med(s, "proxy_pass")), ratio(g, med(s, "direct")),
+              "%.1f MiB" % (hwm[s] / 1024) if g else "-"))
+print()
+print("Median (best) of the rounds; MB = 10^6 bytes; curl -o /dev/null.  "
+      "Peak RSS: the gateway's VmHWM while that size was fetched.")
+print()
+print("CPU seconds per GiB fetched, by process (registry / nginx worker / "
+      "gateway):")
+print()
+print("| blob | " + " | ".join(NAMES[w] for w in ways) + " |")
+print("|---" * (len(ways) + 1) + "|")
+for s in sizes:
+    row = []
+    for w in ways:
+        c, b = cpu.get((s, w)), nbytes.get((s, w))
+        if not b:
+            row.append("-")
+            continue
+        f = 2**30 / b / tick
+        row.append(" / ".join("%.2f" % (x * f) for x in c))
+    print("| %d MiB | " % s + " | ".join(row) + " |")
+print()
+for s in sizes:
+    if ver.get(s, "-") != "-":
+        print("sha256 of the %d MiB body through the gateway: %s" %
+              (s, ver[s]))
+PY
+	echo "Every fetch: status 200, full length, Docker-Content-Digest as" \
+	    "pushed.  Run time: $(($(date +%s) - START)) s; errors: $ERRORS."
+} >"$T/report.md"
+cat "$T/report.md"
+[ -z "${BENCH_OUT:-}" ] || cp "$T/report.md" "$BENCH_OUT"
+
+stop_pid "$NG"
+stop_pid "$GW"
+stop registry
+[ "$ERRORS" -eq 0 ]

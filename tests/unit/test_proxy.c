@@ -1,0 +1,227 @@
+/* Unit tests for the pure parts of common/proxy.c (SPEC §3.5): the response
+ * header allow-list, the forwarded request headers (every Accept kept, an
+ * empty value counting as absent) and the redirect decision. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "../tap.h"
+#include "buf.h"
+#include "gateway.h"
+#include "proxy.h"
+
+static const struct {
+	int		 line;
+	const char	*name;
+	const char	*want;		/* canonical spelling, or NULL */
+} allowed_tests[] = {
+	{ __LINE__, "Content-Type", "Content-Type" },
+	{ __LINE__, "content-type", "Content-Type" },
+	{ __LINE__, "CONTENT-LENGTH", "Content-Length" },
+	{ __LINE__, "content-encoding", "Content-Encoding" },
+	{ __LINE__, "content-range", "Content-Range" },
+	{ __LINE__, "accept-ranges", "Accept-Ranges" },
+	{ __LINE__, "docker-content-digest", "Docker-Content-Digest" },
+	{ __LINE__, "Docker-Distribution-API-Version",
+	    "Docker-Distribution-Api-Version" },
+	{ __LINE__, "etag", "ETag" },
+	{ __LINE__, "last-modified", "Last-Modified" },
+	{ __LINE__, "cache-control", "Cache-Control" },
+	{ __LINE__, "www-authenticate", "WWW-Authenticate" },
+	{ __LINE__, "link", "Link" },
+	{ __LINE__, "retry-after", "Retry-After" },
+	{ __LINE__, "warning", "Warning" },
+	{ __LINE__, "oci-subject", "OCI-Subject" },
+	{ __LINE__, "OCI-Filters-Applied", "OCI-Filters-Applied" },
+	/* hop-by-hop and private headers never pass */
+	{ __LINE__, "Transfer-Encoding", NULL },
+	{ __LINE__, "Connection", NULL },
+	{ __LINE__, "Keep-Alive", NULL },
+	{ __LINE__, "Set-Cookie", NULL },
+	{ __LINE__, "X-Stub-Private", NULL },
+	{ __LINE__, "Location", NULL },		/* redirects: handled apart */
+	{ __LINE__, "Status", NULL },
+	{ __LINE__, "Content-Typ", NULL },
+	{ __LINE__, "Content-Type2", NULL },
+	{ __LINE__, "", NULL },
+};
+
+/* The request headers, for a vector of CGI params, joined with " | ". */
+static const struct {
+	int		 line;
+	const char	*params[8];
+	const char	*want;
+} header_tests[] = {
+	{ __LINE__, { NULL }, "" },
+	/* repeated parameters (nginx 1.22) stay separate lines, in order */
+	{ __LINE__, { "HTTP_ACCEPT=application/vnd.oci.image.manifest.v1+json",
+	    "HTTP_ACCEPT=application/vnd.docker.distribution.manifest.v2+json",
+	    "HTTP_ACCEPT=application/vnd.oci.image.index.v1+json", NULL },
+	    "Accept: application/vnd.oci.image.manifest.v1+json | "
+	    "Accept: application/vnd.docker.distribution.manifest.v2+json | "
+	    "Accept: application/vnd.oci.image.index.v1+json" },
+	/* a joined value (Apache, lighttpd) stays one line */
+	{ __LINE__, { "HTTP_ACCEPT=a/b, c/d;q=0.5", NULL },
+	    "Accept: a/b, c/d;q=0.5" },
+	/* empty values count as absent */
+	{ __LINE__, { "HTTP_ACCEPT=", "HTTP_ACCEPT=a/b", "HTTP_AUTHORIZATION=",
+	    NULL }, "Accept: a/b" },
+	{ __LINE__, { "HTTP_AUTHORIZATION=", "HTTP_AUTHORIZATION=Bearer t",
+	    NULL }, "Authorization: Bearer t" },
+	/* Accept-Encoding is not Accept; the gateway never asks for it */
+	{ __LINE__, { "HTTP_ACCEPT_ENCODING=gzip", NULL }, "" },
+	/* the five forwarded headers, and nothing else */
+	{ __LINE__, { "HTTP_USER_AGENT=skopeo/1.9.3", "HTTP_RANGE=bytes=0-9",
+	    "HTTP_IF_NONE_MATCH=\"d1\"", "HTTP_AUTHORIZATION=Basic eDp5",
+	    "HTTP_COOKIE=a=b", "HTTP_X_FORWARDED_FOR=10.0.0.1",
+	    "HTTP_HOST=reg.test", NULL },
+	    "Authorization: Basic eDp5 | Range: bytes=0-9 | "
+	    "If-None-Match: \"d1\" | User-Agent: skopeo/1.9.3" },
+	/* the first non-empty value of the single headers */
+	{ __LINE__, { "HTTP_RANGE=bytes=0-1", "HTTP_RANGE=bytes=5-6", NULL },
+	    "Range: bytes=0-1" },
+	/* a value that would split the request is never forwarded */
+	{ __LINE__, { "HTTP_ACCEPT=a/b\r\nX-Evil: 1", "HTTP_ACCEPT=c/d",
+	    "HTTP_USER_AGENT=x\ny", NULL }, "Accept: c/d" },
+	/* CGI names: Content-Type is no request header to forward */
+	{ __LINE__, { "CONTENT_TYPE=text/plain", "REQUEST_METHOD=GET", NULL },
+	    "" },
+};
+
+static const struct {
+	int			 line;
+	int			 status;
+	const char		*base;
+	const char		*location;
+	enum proxy_redirect	 want;
+	const char		*target;	/* NULL: not checked */
+} redirect_tests[] = {
+#define B "https://r.test/v2/lib/a/manifests/latest"
+	{ __LINE__, 302, B, "/v2/lib/a/manifests/sha256:1", PROXY_REDIR_FOLLOW,
+	    "https://r.test/v2/lib/a/manifests/sha256:1" },
+	{ __LINE__, 301, B, "/v2", PROXY_REDIR_FOLLOW, "https://r.test/v2" },
+	{ __LINE__, 308, B, "/v2/", PROXY_REDIR_FOLLOW, "https://r.test/v2/" },
+	{ __LINE__, 303, B, "../blobs/sha256:2", PROXY_REDIR_FOLLOW,
+	    "https://r.test/v2/lib/a/blobs/sha256:2" },
+	/* another registry host under /v2: followed (documented choice) */
+	{ __LINE__, 307, B, "https://mirror.test:5000/v2/lib/a/blobs/x",
+	    PROXY_REDIR_FOLLOW, "https://mirror.test:5000/v2/lib/a/blobs/x" },
+	{ __LINE__, 307, B, "//mirror.test/v2/x", PROXY_REDIR_FOLLOW,
+	    "https://mirror.test/v2/x" },
+	{ __LINE__, 307, "http://127.0.0.1:5000/v2/x", "/v2/y",
+	    PROXY_REDIR_FOLLOW, "http://127.0.0.1:5000/v2/y" },
+	/* signed blob URLs and everything outside /v2: to the client */
+	{ __LINE__, 307, B, "https://cdn.test/b/x?X-Amz-Signature=a%2Fc",
+	    PROXY_REDIR_CLIENT, "https://cdn.test/b/x?X-Amz-Signature=a%2Fc" },
+	{ __LINE__, 302, B, "/v2x/a", PROXY_REDIR_CLIENT,
+	    "https://r.test/v2x/a" },
+	{ __LINE__, 302, B, "/v20/", PROXY_REDIR_CLIENT,
+	    "https://r.test/v20/" },
+	{ __LINE__, 302, B, "/V2/a", PROXY_REDIR_CLIENT,
+	    "https://r.test/V2/a" },
+	{ __LINE__, 302, B, "/", PROXY_REDIR_CLIENT, "https://r.test/" },
+	/* dot segments are resolved before the decision */
+	{ __LINE__, 302, B, "/v2/../admin", PROXY_REDIR_CLIENT,
+	    "https://r.test/admin" },
+	{ __LINE__, 302, B, "ftp://files.test/v2/x", PROXY_REDIR_CLIENT,
+	    "ftp://files.test/v2/x" },
+	/* bytes outside 0x21-0x7E are escaped in the target (SPEC §0) */
+	{ __LINE__, 307, B, "https://cdn.test/a b", PROXY_REDIR_CLIENT,
+	    "https://cdn.test/a%20b" },
+	/* not redirects */
+	{ __LINE__, 200, B, "/v2/x", PROXY_REDIR_NONE, NULL },
+	{ __LINE__, 300, B, "/v2/x", PROXY_REDIR_NONE, NULL },
+	{ __LINE__, 304, B, "/v2/x", PROXY_REDIR_NONE, NULL },
+	{ __LINE__, 305, B, "/v2/x", PROXY_REDIR_NONE, NULL },
+	{ __LINE__, 302, B, NULL, PROXY_REDIR_NONE, NULL },
+	{ __LINE__, 302, B, "", PROXY_REDIR_NONE, NULL },
+	/* unusable */
+	{ __LINE__, 302, B, "http://", PROXY_REDIR_BAD, NULL },
+#undef B
+};
+
+static void
+test_allowed(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(allowed_tests) / sizeof(*allowed_tests); i++)
+		is_str_at(allowed_tests[i].line,
+		    proxy_header_allowed(allowed_tests[i].name,
+		    strlen(allowed_tests[i].name)), allowed_tests[i].want,
+		    "allowed %s", allowed_tests[i].name);
+	/* the length bounds the name: no NUL needed */
+	is_str(proxy_header_allowed("ETagX", 4), "ETag", "name by length");
+}
+
+static void
+test_headers(void)
+{
+	struct gw_request	 req;
+	struct buf		 b = BUF_INIT;
+	char			**v;
+	size_t			 i, k;
+
+	for (i = 0; i < sizeof(header_tests) / sizeof(*header_tests); i++) {
+		gw_request_init(&req, (char *const *)(uintptr_t)
+		    header_tests[i].params, NULL);
+		v = proxy_request_headers(&req);
+		buf_reset(&b);
+		for (k = 0; v[k] != NULL; k++) {
+			if (k > 0)
+				buf_adds(&b, " | ");
+			buf_adds(&b, v[k]);
+		}
+		is_str_at(header_tests[i].line, buf_cstr(&b),
+		    header_tests[i].want, "request headers, row %zu", i);
+		proxy_headers_free(v);
+		gw_request_free(&req);
+	}
+	buf_free(&b);
+}
+
+static void
+test_redirects(void)
+{
+	enum proxy_redirect	 got;
+	char			*target;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(redirect_tests) / sizeof(*redirect_tests);
+	    i++) {
+		got = proxy_redirect_decide(redirect_tests[i].status,
+		    redirect_tests[i].base, redirect_tests[i].location,
+		    &target);
+		is_int_at(redirect_tests[i].line, got, redirect_tests[i].want,
+		    "%d %s: decision", redirect_tests[i].status,
+		    redirect_tests[i].location ? redirect_tests[i].location :
+		    "(none)");
+		if (redirect_tests[i].want == PROXY_REDIR_NONE ||
+		    redirect_tests[i].want == PROXY_REDIR_BAD)
+			ok_at(redirect_tests[i].line, target == NULL,
+			    "%d %s: no target", redirect_tests[i].status,
+			    redirect_tests[i].location ?
+			    redirect_tests[i].location : "(none)");
+		else if (redirect_tests[i].target != NULL)
+			is_str_at(redirect_tests[i].line, target,
+			    redirect_tests[i].target, "%d %s: target",
+			    redirect_tests[i].status,
+			    redirect_tests[i].location);
+		free(target);
+	}
+}
+
+int
+main(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	test_allowed();
+	test_headers();
+	test_redirects();
+	curl_global_cleanup();
+	return done_testing();
+}
