@@ -509,6 +509,12 @@ n_before=$(grep -c 'send-failed' "$T/upstream.log")
 cgone_rc=$(cat "$T/cgone.rc")
 ok "CGI: a reader that goes away ends the program (exit $cgone_rc)" \
     test "$cgone_rc" != 124 -a "$cgone_rc" != 99
+# (the upstream notices at its next send: wait a little)
+for _ in $(seq 40); do
+	[ "$(grep -c 'send-failed' "$T/upstream.log")" -gt "$n_before" ] &&
+	    break
+	sleep 0.05
+done
 ok "CGI: ... and the upstream transfer" test \
     "$(grep -c 'send-failed' "$T/upstream.log")" -gt "$n_before"
 is "$(event cgone "$T/cgi-events.log" | jget error)" '"client went away"' \
