@@ -24,7 +24,7 @@ PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev \
 libfcgi-bin libcjson-dev libcurl4-openssl-dev libpcre2-dev lighttpd \
 spawn-fcgi curl wget python3 python3-venv python3-pip valgrind clang \
 nginx caddy apache2-bin libapache2-mod-fcgid systemd skopeo podman \
-docker-registry"
+docker-registry openssl apache2-utils"
 
 say() { printf '%s\n' "run-all: $*"; }
 
@@ -145,6 +145,20 @@ if [ "${VALGRIND:-1}" != 0 ] && [ -x _build/cgi/scarf-gateway.cgi ] &&
 	    _build/conformance-valgrind.trs 2>/dev/null; then
 		grep '^#' _build/conformance-valgrind.log
 	fi
+fi
+# The proxy fault tests once more with the CGI program under valgrind.
+if [ "${VALGRIND:-1}" != 0 ] && [ -x _build/cgi/scarf-gateway.cgi ] &&
+    command -v valgrind >/dev/null 2>&1; then
+	say "== _build: proxy fault tests under valgrind"
+	rm -f _build/proxy-faults-valgrind.trs
+	top_builddir="$SRCDIR/_build" top_srcdir="$SRCDIR" \
+	PROXY_FAULTS_VALGRIND=1 \
+	env AM_TAP_AWK=awk sh build-aux/tap-driver.sh \
+	    --test-name proxy-faults-valgrind \
+	    --log-file _build/proxy-faults-valgrind.log \
+	    --trs-file _build/proxy-faults-valgrind.trs \
+	    --color-tests no --enable-hard-errors yes --expect-failure no -- \
+	    bash tests/e2e/proxy_faults.sh | grep -v '^PASS: ' || :
 fi
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \

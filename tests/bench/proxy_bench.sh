@@ -9,8 +9,9 @@
 #               -> docker-registry (the gateway proxies: curl is not a
 #               redirect-capable User-Agent, SPEC §3.3)
 #
-# and prints a markdown table: median throughput of each way, the gateway
-# to proxy_pass ratio, and the gateway's peak RSS per blob size.  Not part
+# and prints a markdown report: per blob size, the median (best)
+# throughput of each way, the gateway to proxy_pass ratio, the gateway's
+# peak RSS, and the CPU time of each process per GiB.  Not part
 # of `make check`; see tests/bench/README.md.  Everything runs on
 # 127.0.0.1; the blobs (random data) are pushed once into a registry
 # storage directory kept in BENCH_CACHE and reused by later runs.

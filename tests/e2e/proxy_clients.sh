@@ -132,7 +132,7 @@ registry() {
 	cat >"registry-$1.yml" <<EOF
 version: 0.1
 log:
-  level: info
+  level: warn
   accesslog:
     disabled: false
 storage:
