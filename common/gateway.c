@@ -103,21 +103,11 @@ resp_json(struct gw_response *resp, int status, const char *body)
 void
 resp_redirect(struct gw_response *resp, int status, const char *location)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	struct buf	 b = BUF_INIT;
-	const unsigned char *p;
+	char	*loc = url_escape_ctl(location);
 
-	/* §0: any byte outside 0x21-0x7E is written as %XX */
-	for (p = (const unsigned char *)location; *p; p++)
-		if (*p < 0x21 || *p > 0x7e) {
-			buf_addc(&b, '%');
-			buf_addc(&b, hex[*p >> 4]);
-			buf_addc(&b, hex[*p & 15]);
-		} else
-			buf_addc(&b, *p);
 	resp->status = status;
-	resp_header(resp, "Location", buf_cstr(&b));
-	buf_free(&b);
+	resp_header(resp, "Location", loc);
+	free(loc);
 	buf_reset(&resp->body);
 }
 

@@ -208,6 +208,12 @@ proxy_new(const struct gw_config *cfg)
 	return px;
 }
 
+const char *
+proxy_last_error(const struct proxy *px)
+{
+	return px != NULL ? px->errbuf : "";
+}
+
 void
 proxy_free(struct proxy *px)
 {
@@ -312,25 +318,6 @@ is_redirect_status(int status)
 	    status == 307 || status == 308;
 }
 
-/* s with every byte outside 0x21-0x7E written as %XX (SPEC §0); caller
- * frees. */
-static char *
-url_escape_bytes(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	struct buf	 b = BUF_INIT;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x21 || *p > 0x7e) {
-			buf_addc(&b, '%');
-			buf_addc(&b, hex[*p >> 4]);
-			buf_addc(&b, hex[*p & 15]);
-		} else
-			buf_addc(&b, *p);
-	return buf_steal(&b);
-}
-
 enum proxy_redirect
 proxy_redirect_decide(int status, const char *base, const char *location,
     char **target)
@@ -357,7 +344,7 @@ proxy_redirect_decide(int status, const char *base, const char *location,
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
 		goto done;
-	*target = url_escape_bytes(url);
+	*target = url_escape_ctl(url);
 	if ((strcasecmp(scheme, "https") == 0 ||
 	    strcasecmp(scheme, "http") == 0) &&
 	    (strcmp(path, "/v2") == 0 || strncmp(path, "/v2/", 4) == 0))
@@ -905,6 +892,69 @@ slist_from(char *const *v)
 	return l;
 }
 
+char *
+proxy_offload_target(const char *prefix, const char *upstream)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*rest, *p;
+	size_t		 slen;
+
+	if (strncmp(upstream, "https://", 8) == 0)
+		slen = 5;
+	else if (strncmp(upstream, "http://", 7) == 0)
+		slen = 4;
+	else
+		return NULL;
+	rest = upstream + slen + 3;
+	if (*rest == '/' || *rest == '\0' || strchr(rest, '/') == NULL)
+		return NULL;
+	buf_adds(&b, prefix);
+	buf_addc(&b, '/');
+	buf_add(&b, upstream, slen);
+	buf_addc(&b, '/');
+	for (p = rest; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			buf_printf(&b, "%%%02X", (unsigned char)*p);
+		else
+			buf_addc(&b, *p);
+	return buf_steal(&b);
+}
+
+/*
+ * Offload mode (--offload-prefix): instead of streaming, answer 200 with
+ * an X-Accel-Redirect to the web server's internal location, which
+ * fetches the registry itself (deploy/nginx-offload.conf).  The gateway
+ * sees none of the bytes: the event says "offloaded", status 200 as
+ * handed over, bytes 0; nginx's access log has the real ones.  Returns 0,
+ * or -1 when upstream has no offloadable form (the caller streams).
+ */
+static int
+offload_answer(const struct gw_ctx *ctx, struct gw_response *resp,
+    struct gw_event *ev, struct gw_out *out)
+{
+	struct buf	 b = BUF_INIT;
+	char		*target;
+
+	if (resp->upstream == NULL || (target = proxy_offload_target(
+	    ctx->config->offload_prefix, resp->upstream)) == NULL)
+		return -1;
+	ev->proxied = 1;
+	event_bool(ev, "offloaded", 1);
+	buf_printf(&b, "Status: 200 OK\r\nX-Accel-Redirect: %s\r\n"
+	    "Content-Length: 0\r\n\r\n", target);
+	ev->status = 200;
+	ev->bytes = 0;
+	resp->status = 200;
+	if (out->write(out->ctx, b.p, b.n) == -1 ||
+	    out->flush(out->ctx) == -1) {
+		free(ev->error);
+		ev->error = xstrdup("client went away");
+	}
+	free(target);
+	buf_free(&b);
+	return 0;
+}
+
 /*
  * §3.5.  Every outcome ends in exactly one of: a complete response
  * (upstream answer, 307, 502, 504), a response cut short with out->abort
@@ -927,6 +977,10 @@ proxy_serve(struct proxy *px, const struct gw_ctx *ctx,
 		npm_doc_serve(px, ctx, req, resp, ev, out);
 		return;
 	}
+	if (ctx->config != NULL && ctx->config->offload_prefix != NULL &&
+	    ev->type == GW_T_DOCKER && req->is_get_or_head &&
+	    offload_answer(ctx, resp, ev, out) == 0)
+		return;
 	ev->proxied = 1;
 	vec = proxy_request_headers(req);
 	hdrs = slist_from(vec);

@@ -95,6 +95,15 @@ const char *proxy_header_allowed(const char *name, size_t len);
 char	**proxy_request_headers(const struct gw_request *);
 void	  proxy_headers_free(char **);
 
+/*
+ * The X-Accel-Redirect target that hands the exchange for upstream (an
+ * "http(s)://HOST[:PORT]/PATH[?QUERY]" URL) to the web server:
+ * "PREFIX/SCHEME/HOST[:PORT]/PATH[?QUERY]", bytes outside 0x21-0x7E as
+ * %XX.  NULL when upstream has another form (the caller streams).  Caller
+ * frees.
+ */
+char	*proxy_offload_target(const char *prefix, const char *upstream);
+
 /* What to do with an upstream answer, by its status and Location (§3.5). */
 enum proxy_redirect {
 	PROXY_REDIR_NONE,	/* not a redirect: pass the answer on */
@@ -110,6 +119,9 @@ enum proxy_redirect {
  */
 enum proxy_redirect proxy_redirect_decide(int status, const char *base,
 	    const char *location, char **target);
+
+/* libcurl's message about the last failed transfer, or "". */
+const char *proxy_last_error(const struct proxy *);
 
 /* npm documents (§4.4), in npm_doc.c: fetch, rewrite, cache, answer. */
 void	 npm_doc_serve(struct proxy *, const struct gw_ctx *,

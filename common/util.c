@@ -258,6 +258,23 @@ host_authority(const char *in)
 	return out;
 }
 
+char *
+url_escape_ctl(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf	 b = BUF_INIT;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x21 || *p > 0x7e) {
+			buf_addc(&b, '%');
+			buf_addc(&b, hex[*p >> 4]);
+			buf_addc(&b, hex[*p & 15]);
+		} else
+			buf_addc(&b, *p);
+	return buf_steal(&b);
+}
+
 int
 url_authority(const char *url, size_t *off, size_t *len)
 {

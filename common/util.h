@@ -57,6 +57,10 @@ int	 host_chars_ok(const char *);
  * dot (before any port) removed.  Caller frees. */
 char	*host_authority(const char *in);
 
+/* SPEC §0 header safety: s with every byte outside 0x21-0x7E written as
+ * %XX (upper-case hex).  Caller frees. */
+char	*url_escape_ctl(const char *s);
+
 /* SPEC §0 URL check. */
 int	 url_check(const char *);
 /* Start and length of the host[:port] part of an http(s) URL; -1 if none. */

@@ -97,6 +97,7 @@ static struct {
 	struct gw_stats		 stats;
 	struct logsink		*log;
 	struct msource		 src;
+	struct proxy		*fetcher;	/* manifest URLs; main thread */
 	int			 listen_fd;
 	int			 own_listener;	/* ours: may be shut down */
 	char			*unix_path;	/* ours to unlink at exit */
@@ -138,6 +139,10 @@ usage(FILE *f)
 	    "                            GATEWAY_UPSTREAM_TIMEOUT (default: "
 	    "60)\n"
 	    "  --poll SECONDS            GATEWAY_POLL (default: 5, 0 = off)\n"
+	    "  --offload-prefix PATH     GATEWAY_OFFLOAD_PREFIX (nginx "
+	    "X-Accel-Redirect,\n"
+	    "                            deploy/nginx-offload.conf; default: "
+	    "off)\n"
 	    "  --check                   validate the manifest and exit\n"
 	    "  --version, --help\n");
 }
@@ -193,149 +198,59 @@ source_changed(const struct msource *src)
 	    st.st_mtim.tv_nsec != src->mtim.tv_nsec;
 }
 
-struct fetch {
-	struct buf	 body;
-	char		*etag;
-	char		*last_modified;
-	int		 too_big;
-};
-
-static size_t
-fetch_on_body(char *p, size_t sz, size_t n, void *arg)
-{
-	struct fetch	*f = arg;
-
-	if (f->body.n + sz * n > (size_t)MANIFEST_MAX) {
-		f->too_big = 1;
-		return 0;
-	}
-	buf_add(&f->body, p, sz * n);
-	return sz * n;
-}
-
-/* The value of a header line "Name: value\r\n" if its name is `name`. */
-static char *
-header_value(const char *p, size_t n, const char *name)
-{
-	size_t	 len = strlen(name);
-
-	if (n <= len || strncasecmp(p, name, len) != 0 || p[len] != ':')
-		return NULL;
-	p += len + 1;
-	n -= len + 1;
-	while (n > 0 && (*p == ' ' || *p == '\t')) {
-		p++;
-		n--;
-	}
-	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' ||
-	    p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	return xstrndup(p, n);
-}
-
-/* Keeps the validators of the last response (redirects come first). */
-static size_t
-fetch_on_header(char *p, size_t sz, size_t n, void *arg)
-{
-	struct fetch	*f = arg;
-	size_t		 len = sz * n;
-	char		*v;
-
-	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		free(f->etag);
-		free(f->last_modified);
-		f->etag = f->last_modified = NULL;
-	} else if ((v = header_value(p, len, "ETag")) != NULL) {
-		free(f->etag);
-		f->etag = v;
-	} else if ((v = header_value(p, len, "Last-Modified")) != NULL) {
-		free(f->last_modified);
-		f->last_modified = v;
-	}
-	return len;
-}
-
 /*
- * Fetches a manifest URL.  With `conditional`, sends the validators of
+ * Fetches a manifest URL with the proxy module's buffered GET (its redirect
+ * and protocol limits apply).  With `conditional`, sends the validators of
  * the last successful fetch (§15).  Returns LOAD_OK with the text in
- * f->body, LOAD_UNCHANGED on 304, or LOAD_UNREADABLE with a line in
- * d->errors.
+ * up->body, LOAD_UNCHANGED on 304, or LOAD_UNREADABLE with a line in
+ * d->errors.  Runs on the main thread only, which owns g.fetcher.
  */
 static enum load_result
-source_fetch(struct msource *src, int conditional, struct fetch *f,
+source_fetch(struct msource *src, int conditional, struct upstream_resp *up,
     struct manifest_diag *d)
 {
-	CURL			*c;
-	CURLcode		 rc;
-	struct curl_slist	*hdrs = NULL;
-	struct buf		 h = BUF_INIT;
-	char			 errbuf[CURL_ERROR_SIZE];
-	long			 code = 0;
-	enum load_result	 res = LOAD_UNREADABLE;
+	static const char *const why[] = {
+		[UP_OK] = "", [UP_CONNECT] = "cannot connect",
+		[UP_TIMEOUT] = "timed out", [UP_TOO_BIG] = "larger than 256 MiB",
+		[UP_PROTOCOL] = "invalid HTTP response",
+	};
+	struct buf	 inm = BUF_INIT, ims = BUF_INIT;
+	char		*hdrs[3];
+	size_t		 n = 0;
+	enum load_result res = LOAD_UNREADABLE;
 
-	if ((c = curl_easy_init()) == NULL) {
-		buf_printf(&d->errors, "%s: cannot fetch: curl_easy_init "
-		    "failed\n", src->where);
-		return LOAD_UNREADABLE;
-	}
-	errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, src->where);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS,
-	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS,
-	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, g.config.upstream_timeout);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, PROG "/" PACKAGE_VERSION);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, fetch_on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, f);
+	if (g.fetcher == NULL)
+		g.fetcher = proxy_new(&g.config);
 	if (conditional && src->etag != NULL) {
-		buf_printf(&h, "If-None-Match: %s", src->etag);
-		hdrs = curl_slist_append(hdrs, buf_cstr(&h));
-		buf_reset(&h);
+		buf_printf(&inm, "If-None-Match: %s", src->etag);
+		hdrs[n++] = inm.p;
 	}
 	if (conditional && src->last_modified != NULL) {
-		buf_printf(&h, "If-Modified-Since: %s", src->last_modified);
-		hdrs = curl_slist_append(hdrs, buf_cstr(&h));
+		buf_printf(&ims, "If-Modified-Since: %s", src->last_modified);
+		hdrs[n++] = ims.p;
 	}
-	if (hdrs != NULL)
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	if (rc != CURLE_OK)
+	hdrs[n] = NULL;
+	if (proxy_fetch(g.fetcher, src->where, hdrs, MANIFEST_MAX, up) == -1) {
+		const char *e = proxy_last_error(g.fetcher);
 		buf_printf(&d->errors, "%s: cannot fetch: %s\n", src->where,
-		    f->too_big ? "larger than 256 MiB" : errbuf[0] ? errbuf :
-		    curl_easy_strerror(rc));
-	else if (code == 304 && conditional)
+		    up->err != UP_TOO_BIG && *e ? e : why[up->err]);
+	} else if (up->status == 304 && conditional)
 		res = LOAD_UNCHANGED;
-	else if (code != 200)
-		buf_printf(&d->errors, "%s: cannot fetch: HTTP status %ld\n",
-		    src->where, code);
+	else if (up->status != 200)
+		buf_printf(&d->errors, "%s: cannot fetch: HTTP status %d\n",
+		    src->where, up->status);
 	else {
 		/* a 200 sets the validators even if the text is invalid:
 		 * a broken manifest is reported once, not on every poll */
 		free(src->etag);
 		free(src->last_modified);
-		src->etag = f->etag;
-		src->last_modified = f->last_modified;
-		f->etag = f->last_modified = NULL;
+		src->etag = up->etag;
+		src->last_modified = up->last_modified;
+		up->etag = up->last_modified = NULL;
 		res = LOAD_OK;
 	}
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
-	buf_free(&h);
+	buf_free(&inm);
+	buf_free(&ims);
 	return res;
 }
 
@@ -347,7 +262,7 @@ static enum load_result
 source_load(struct msource *src, int conditional, struct manifest **out,
     struct manifest_diag *d)
 {
-	struct fetch		 f;
+	struct upstream_resp	 f;
 	enum load_result	 res;
 	unsigned char		 digest[32];
 
@@ -372,9 +287,7 @@ source_load(struct msource *src, int conditional, struct manifest **out,
 	if (res == LOAD_OK && manifest_parse(src->where, f.body.p ?
 	    f.body.p : "", f.body.n, out, d) == -1)
 		res = LOAD_INVALID;
-	buf_free(&f.body);
-	free(f.etag);
-	free(f.last_modified);
+	upstream_resp_free(&f);
 	return res;
 }
 
@@ -1271,6 +1184,7 @@ cmd_serve(void)
 	for (i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);
 	free(tids);
+	proxy_free(g.fetcher);
 	return 0;
 }
 
@@ -1294,6 +1208,8 @@ static const struct {
 	{ { "upstream-timeout", required_argument, NULL, 0 },
 	    "GATEWAY_UPSTREAM_TIMEOUT" },
 	{ { "poll", required_argument, NULL, 0 }, "GATEWAY_POLL" },
+	{ { "offload-prefix", required_argument, NULL, 0 },
+	    "GATEWAY_OFFLOAD_PREFIX" },
 	{ { "check", no_argument, NULL, 'c' }, NULL },
 	{ { "version", no_argument, NULL, 'V' }, NULL },
 	{ { "help", no_argument, NULL, 'h' }, NULL },
