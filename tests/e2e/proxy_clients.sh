@@ -56,33 +56,6 @@ USER_PW=e2e:s3cret
 
 # --- helpers (as in clients.sh) ---------------------------------------------
 
-# sha FILE: its sha256, hex
-sha() {
-	sha256sum "$1" | cut -d' ' -f1
-}
-
-# jfield KEY: a field of the JSON object on stdin (strings bare)
-jfield() {
-	python3 -c 'import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    v = v[k]
-print(v if isinstance(v, str) else json.dumps(v))' "$1"
-}
-
-# count_events LOG EXPR: the number of event lines e (also: ua, the
-# User-Agent or "") for which the Python expression EXPR is true
-count_events() {
-	python3 -c 'import json, sys
-n = 0
-for line in open(sys.argv[1]):
-    if line.strip():
-        e = json.loads(line)
-        ua = e.get("user-agent") or ""
-        n += bool(eval("(" + sys.argv[2] + ")"))
-print(n)' "$1" "$2" 2>/dev/null || echo error
-}
-
 # in_session NAME CMD...: runs CMD in the foreground in a new session,
 # output in $T/NAME.out/.err; returns its status.  $T/NAME.sid holds the
 # session id: no process may be left in it afterwards.
