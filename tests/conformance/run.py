@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Conformance runner: every case of tests/conformance/cases/ through both
+"""Conformance runner: every case of tests/conformance/cases/ (the shared
+vectors) and tests/conformance/cases-local/ (our own) through both
 programs, the CGI program (one process per request) and the FastCGI program
 (one process per case, requests sent with cgi-fcgi), as described in
 tests/conformance/cases/README.md.  Prints TAP, one line per (case, program).
@@ -13,6 +14,10 @@ query, the forwarded headers, and nothing else; the client must get the
 stub's answer through the header allow-list, and the event proxied true.
 Every other case runs with the proxy variables pointing at a closed port,
 so that any upstream contact shows.
+
+cases-local/README.md adds a per-case stub answer ("stub"), npm-v1
+registries pointed at the stub, the npm forwarded-header set (SPEC 4.4)
+and "upstream_method"; the shared cases never use them.
 
 Python 3 standard library only.
 """
@@ -128,12 +133,13 @@ class StubHandler(http.server.BaseHTTPRequestHandler):
             "target": self.path,
             "headers": list(self.headers.items()),
         })
-        self.send_response(200)
-        for k, v in STUB_HEADERS:
+        status, headers, body = self.server.answer
+        self.send_response(status)
+        for k, v in headers:
             self.send_header(k, v)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(STUB_BODY)
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = answer
 
@@ -143,13 +149,15 @@ class StubHandler(http.server.BaseHTTPRequestHandler):
 
 class Stub:
     """A registry stand-in on 127.0.0.1 that records every request and
-    answers each with the README's fixed response."""
+    answers each with the README's fixed response, or with the answer
+    last given to set_answer (a case's "stub")."""
 
     def __init__(self):
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                                      StubHandler)
         self.httpd.daemon_threads = True
         self.httpd.requests = []
+        self.httpd.answer = (200, STUB_HEADERS, STUB_BODY)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        kwargs={"poll_interval": 0.05},
@@ -160,18 +168,54 @@ class Stub:
     def requests(self):
         return self.httpd.requests
 
+    def set_answer(self, spec):
+        """spec: a case's "stub" object (cases-local/README.md), or None
+        for the fixed answer."""
+        if spec is None:
+            self.httpd.answer = (200, STUB_HEADERS, STUB_BODY)
+            return
+        status = spec.get("status", 200)
+        body = spec.get("body", "").encode("utf-8")
+        headers = list(spec.get("headers", {}).items())
+        if (not any(k.lower() == "content-length" for k, _ in headers)
+                and status != 304 and status != 204 and status >= 200):
+            headers.append(("Content-Length", str(len(body))))
+        if status == 304 or status == 204:
+            body = b""
+        self.httpd.answer = (status, headers, body)
+
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
 
 
 def stubbed_manifest(manifest, port):
-    """The manifest with every docker registry pointed at the stub."""
+    """The manifest with every docker registry pointed at the stub, and
+    every npm-v1 registry (given or default) too, keeping the path prefix
+    of a configured npm registry URL."""
     m = json.loads(json.dumps(manifest))
     for rule in m.get("rules", []):
         if rule.get("type") in ("docker-v1", "docker-v2"):
             rule["registry"] = "http://127.0.0.1:%d" % port
+        elif rule.get("type") == "npm-v1":
+            reg = rule.get("registry")
+            prefix = ""
+            if isinstance(reg, str):
+                prefix = urllib.parse.urlsplit(reg).path.rstrip("/")
+            rule["registry"] = "http://127.0.0.1:%d%s" % (port, prefix)
     return m
+
+
+# SPEC 4.4: what an npm document fetch forwards (never Authorization)
+NPM_FORWARDED = ("accept", "if-none-match", "if-modified-since")
+
+
+def forwarded_set(exp):
+    """The request headers the gateway forwards for this expectation: the
+    npm set when the expected event is of type npm, else SPEC 3.5's."""
+    if (exp.get("event") or {}).get("type") == "npm":
+        return NPM_FORWARDED
+    return FORWARDED
 
 
 def check_upstream(req, exp, stub, nprev, diag):
@@ -185,23 +229,25 @@ def check_upstream(req, exp, stub, nprev, diag):
     rec = got[0]
     want = urllib.parse.urlsplit(exp["upstream"])
     want_target = want.path + ("?" + want.query if want.query else "")
-    if rec["method"] != req["method"]:
+    want_method = exp.get("upstream_method", req["method"])
+    if rec["method"] != want_method:
         ok = False
         diag.append("upstream method: expected %s, got %s" % (
-            req["method"], rec["method"]))
+            want_method, rec["method"]))
     if rec["target"] != want_target:
         ok = False
         diag.append("upstream path and query: expected %s, got %s" % (
             want_target, rec["target"]))
     sent = {k.lower(): v for k, v in req.get("headers", {}).items()}
-    for name in FORWARDED:
+    fwd = forwarded_set(exp)
+    for name in fwd:
         values = [v for k, v in rec["headers"] if k.lower() == name]
         if name in sent and sent[name] != "" and values != [sent[name]]:
             ok = False
             diag.append("upstream %s: expected %s, got %s" % (
                 name, jdump([sent[name]]), jdump(values)))
     extra = [k for k, _ in rec["headers"]
-             if k.lower() not in FORWARDED and k.lower() != "host"]
+             if k.lower() not in fwd and k.lower() != "host"]
     if extra:
         ok = False
         diag.append("upstream got headers that are not forwarded: %s"
@@ -231,6 +277,7 @@ class Case:
                              (self.name, len(self.requests), len(self.expects)))
         self.proxy = any(e.get("proxy") for e in self.expects)
         self.manifest = self.data["manifest"]
+        self.stub = self.data.get("stub")	# cases-local extension
 
 
 def header_get(headers, name):
@@ -345,10 +392,12 @@ def parse_cgi(raw, resp):
 # Checking
 
 
-def check_response(req, exp, resp, diag, proxied):
+def check_response(req, exp, resp, diag, proxied, stubbed=False):
     """Compares resp with the expectation; appends diagnostics.  For a
-    proxied request the event must say proxied true and status 200, and
-    its registry (the stub's) is not compared."""
+    proxied request the event must say proxied true and status 200 (with
+    a case's own stub answer: the expected status, and proxied true unless
+    the event expectation says otherwise), and its registry (the stub's)
+    is not compared."""
     ok = True
 
     def fail(what, expected, got):
@@ -424,7 +473,12 @@ def check_response(req, exp, resp, diag, proxied):
         fail("event line", "a JSON object", shorten(line))
         return ok
     checks = dict(want_ev or {})
-    if proxied:
+    if proxied and stubbed:
+        checks.pop("registry", None)
+        checks.setdefault("proxied", True)
+        if want_status is not None:
+            checks.setdefault("status", want_status)
+    elif proxied:
         checks.pop("registry", None)
         checks["proxied"] = True
         checks["status"] = 200
@@ -740,6 +794,9 @@ class Runner:
                     req = substitute_etag(req, etag)
                     exp = substitute_etag(exp, etag)
                 nstub = len(stub.requests) if stub is not None else 0
+                spec = exp.get("stub", case.stub)
+                if stub is not None:
+                    stub.set_answer(spec)
                 if prog == "cgi":
                     resp = self.cgi_request(req, manifest, d, idx, penv)
                 else:
@@ -756,7 +813,8 @@ class Runner:
                     rok = False
                 if not resp.error:
                     rok = check_response(req, exp, resp, rdiag,
-                                         bool(exp.get("proxy"))) and rok
+                                         bool(exp.get("proxy")),
+                                         spec is not None) and rok
                 if exp.get("proxy") and stub is not None:
                     rok = check_upstream(req, exp, stub, nstub,
                                          rdiag) and rok
@@ -808,25 +866,31 @@ def read_file(path):
         return b""
 
 
-def select_cases(casedir, only):
-    names = sorted(n for n in os.listdir(casedir)
-                   if n.endswith(".json") and n[:1].isdigit())
-    if only:
-        try:
-            rx = re.compile(only)
-            names = [n for n in names if rx.search(n)]
-        except re.error:
-            names = [n for n in names if only in n]
-    return [Case(os.path.join(casedir, n)) for n in names]
+def select_cases(casedirs, only):
+    """The cases of every directory, in order of directory then name."""
+    out = []
+    for casedir in casedirs:
+        names = sorted(n for n in os.listdir(casedir)
+                       if n.endswith(".json") and n[:1].isdigit())
+        if only:
+            try:
+                rx = re.compile(only)
+                names = [n for n in names if rx.search(n)]
+            except re.error:
+                names = [n for n in names if only in n]
+        out += [Case(os.path.join(casedir, n)) for n in names]
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--builddir", default=".",
                     help="top build directory (holds cgi/ and fcgi/)")
-    ap.add_argument("--cases", default=os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "cases"),
-        help="directory of NNN-name.json cases")
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--cases", action="append", metavar="DIR",
+                    help="directory of NNN-name.json cases; may be given "
+                    "more than once (default: cases and cases-local next "
+                    "to this script)")
     ap.add_argument("--only", metavar="PATTERN",
                     help="run only cases whose file name matches this "
                     "regular expression (or contains this text)")
@@ -841,6 +905,9 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep the scratch directory")
     args = ap.parse_args()
+    if not args.cases:
+        args.cases = [os.path.join(here, "cases"),
+                      os.path.join(here, "cases-local")]
 
     try:
         cases = select_cases(args.cases, args.only)
