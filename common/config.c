@@ -37,6 +37,7 @@ static const char *const env_names[] = {
 	"GATEWAY_METRICS_ALLOW",
 	"GATEWAY_UPSTREAM_TIMEOUT",
 	"GATEWAY_POLL",
+	"GATEWAY_OFFLOAD_PREFIX",
 };
 
 void
@@ -175,6 +176,21 @@ listen_valid(const char *s)
 }
 
 /*
+ * An offload prefix: "/" then at least one byte of [A-Za-z0-9._~/-], not
+ * ending in "/" (the gateway appends "/SCHEME/HOST..." to it).
+ */
+static int
+prefix_valid(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n < 2 || s[0] != '/' || s[n - 1] == '/')
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._~/-") == n;
+}
+
+/*
  * Sets one setting from its environment variable name and a value (the
  * FastCGI program maps its flags onto the same names).  The value is
  * borrowed and must live as long as the config (argv and environ do).
@@ -249,6 +265,14 @@ gw_config_set(struct gw_config *cfg, const char *name, const char *value,
 			return -1;
 		}
 		cfg->poll = v;
+	} else if (strcmp(name, "GATEWAY_OFFLOAD_PREFIX") == 0) {
+		if (*value == '\0')
+			cfg->offload_prefix = NULL;
+		else if (!prefix_valid(value)) {
+			*err = "must be a path such as /_gw_offload";
+			return -1;
+		} else
+			cfg->offload_prefix = value;
 	} else {
 		*err = "unknown setting";
 		return -1;

@@ -32,6 +32,9 @@ struct gw_config {
 	char		*metrics_allow;		/* CIDR list, or NULL */
 	long		 upstream_timeout;	/* seconds */
 	long		 poll;			/* seconds, 0 = off */
+	/* Docker GET/HEAD proxying handed to the web server with
+	 * X-Accel-Redirect under this path (nginx), or NULL: stream. */
+	const char	*offload_prefix;
 };
 void	 gw_config_defaults(struct gw_config *);
 /* Reads GATEWAY_* from the environment. Returns -1 with *err on a bad value. */

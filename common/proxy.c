@@ -892,6 +892,11 @@ slist_from(char *const *v)
 	return l;
 }
 
+/*
+ * proxy.h: "PREFIX/SCHEME/" then the upstream URL after "SCHEME://",
+ * escaped for a header line; NULL unless upstream is http(s) with a host
+ * and a path.
+ */
 char *
 proxy_offload_target(const char *prefix, const char *upstream)
 {
@@ -945,8 +950,9 @@ offload_answer(const struct gw_ctx *ctx, struct gw_response *resp,
 	ev->status = 200;
 	ev->bytes = 0;
 	resp->status = 200;
-	if (out->write(out->ctx, b.p, b.n) == -1 ||
-	    out->flush(out->ctx) == -1) {
+	/* no flush: the front end sends the head with the end of the
+	 * response, which nginx may not wait for once it has the head */
+	if (out->write(out->ctx, b.p, b.n) == -1) {
 		free(ev->error);
 		ev->error = xstrdup("client went away");
 	}

@@ -8,6 +8,9 @@
 #   gateway     curl -> nginx (deploy/nginx.conf) -> FastCGI -> scarf-gateway
 #               -> docker-registry (the gateway proxies: curl is not a
 #               redirect-capable User-Agent, SPEC §3.3)
+#   offload     (not by default) as gateway, but a second gateway started with
+#               --offload-prefix answers X-Accel-Redirect and nginx fetches
+#               the registry itself (deploy/nginx-offload.conf)
 #
 # and prints a markdown report: per blob size, the median (best)
 # throughput of each way, the gateway to proxy_pass ratio, the gateway's
@@ -26,7 +29,7 @@
 #                  gateway, untimed, and check the sha256 of the body
 #   BENCH_THREADS  the gateway's --threads (default 4)
 #   BENCH_WAYS     the ways to compare (default "direct proxy_pass gateway";
-#                  also: proxy_pass_buffered)
+#                  also: proxy_pass_buffered, offload)
 #   BENCH_OUT      also write the report to this file
 #   BENCH_PERF     record `perf record -g` of the gateway and the nginx
 #                  worker during the fetches into this file
@@ -150,6 +153,23 @@ start_bg gateway env GATEWAY_BIN="$FCGI" GATEWAY_MANIFEST="$T/manifest.json" \
     sh "$DEPLOY/spawn-fcgi.sh"
 GW=$(pid_of gateway)
 wait_socket "$SOCK" >/dev/null || die "the gateway does not start: $(cat "$T/gateway.err")"
+# way offload: a second gateway, handing its proxied GETs to nginx
+OFFPORT=$(free_port)
+OFFSOCK=$T/gw-offload.sock
+GW2=
+case " $WAYS " in
+*" offload "*)
+	start_bg gateway2 env GATEWAY_BIN="$FCGI" \
+	    GATEWAY_MANIFEST="$T/manifest.json" GATEWAY_LOG="$T/events2.log" \
+	    GATEWAY_THREADS="$THREADS" GATEWAY_POLL=0 \
+	    GATEWAY_OFFLOAD_PREFIX=/_gw_offload \
+	    SPAWN_SOCKET="$OFFSOCK" SPAWN_SOCKET_MODE=0666 \
+	    SPAWN_FOREGROUND=1 sh "$DEPLOY/spawn-fcgi.sh"
+	GW2=$(pid_of gateway2)
+	wait_socket "$OFFSOCK" >/dev/null ||
+	    die "the offload gateway does not start: $(cat "$T/gateway2.err")"
+	;;
+esac
 
 render "$DEPLOY/nginx.conf" "$T/nginx-site.conf" BIND=127.0.0.1 \
     PORT="$PORT" UPSTREAM="unix:$SOCK" || die "deploy/nginx.conf does not render"
@@ -191,6 +211,21 @@ server {
     }
 }
 EOF
+if [ -n "$GW2" ]; then
+	# deploy/nginx.conf once more (its upstream renamed) with
+	# deploy/nginx-offload.conf included in its server block
+	render "$DEPLOY/nginx-offload.conf" "$T/nginx-offload.conf" \
+	    PREFIX=/_gw_offload RESOLVER=127.0.0.1 \
+	    CA_FILE=/etc/ssl/certs/ca-certificates.crt ||
+	    die "deploy/nginx-offload.conf does not render"
+	render "$DEPLOY/nginx.conf" "$T/nginx-off.conf.in" BIND=127.0.0.1 \
+	    PORT="$OFFPORT" UPSTREAM="unix:$OFFSOCK" ||
+	    die "deploy/nginx.conf does not render"
+	sed -e 's/scarf_gateway/scarf_gateway_offload/g' \
+	    -e 's/ default_server;/;/' \
+	    -e "s|^\( *\)client_max_body_size .*|&\n\1include $T/nginx-offload.conf;|" \
+	    "$T/nginx-off.conf.in" >>"$T/nginx-site.conf"
+fi
 render "$DEPLOY/nginx-standalone.conf" "$T/nginx.conf" STATEDIR="$T" ||
     die "deploy/nginx-standalone.conf does not render"
 cp /etc/nginx/fastcgi_params "$T/"
@@ -216,6 +251,7 @@ url() {
 	proxy_pass_buffered)
 			echo "http://127.0.0.1:$BUFPORT/v2/$REPO/blobs/$2" ;;
 	gateway)	echo "http://127.0.0.1:$PORT/v2/$REPO/blobs/$2" ;;
+	offload)	echo "http://127.0.0.1:$OFFPORT/v2/$REPO/blobs/$2" ;;
 	esac
 }
 
@@ -226,6 +262,14 @@ case " $WAYS " in
 	    "$(url gateway "${DIGEST[${SIZES%% *}]}")")
 	[ "$code" = 200 ] ||
 	    die "the gateway does not proxy: $code $(head -c 200 "$T/probe")"
+	;;
+esac
+case " $WAYS " in
+*" offload "*)
+	code=$(curl -s -o "$T/probe" -w '%{http_code}' \
+	    "$(url offload "${DIGEST[${SIZES%% *}]}")")
+	[ "$code" = 200 ] && grep -q '"offloaded":true' "$T/events2.log" ||
+	    die "the gateway does not offload: $code $(head -c 200 "$T/probe")"
 	;;
 esac
 
@@ -262,9 +306,12 @@ fetch() {
 	echo "$len $secs"
 }
 
-# cpus: CPU ticks of the registry, the nginx worker and the gateway
+# cpus WAY: CPU ticks of the registry, the nginx worker and the gateway
+# (the offloading one for way offload)
 cpus() {
-	echo "$(cpu "$(pid_of registry)") $(cpu "$NGW") $(cpu "$GW")"
+	local g=$GW
+	[ "$1" != offload ] || g=$GW2
+	echo "$(cpu "$(pid_of registry)") $(cpu "$NGW") $(cpu "$g")"
 }
 
 # One line per fetch in samples: SIZE WAY BYTES SECONDS and the CPU ticks
@@ -288,9 +335,9 @@ for s in $SIZES; do
 		# rotate the order each round
 		for ((i = 0; i < r % $#; i++)); do set -- "${@:2}" "$1"; done
 		for w in "$@"; do
-			read -r a0 b0 c0 <<<"$(cpus)"
+			read -r a0 b0 c0 <<<"$(cpus "$w")"
 			if v=$(fetch "$w" "$s"); then
-				read -r a1 b1 c1 <<<"$(cpus)"
+				read -r a1 b1 c1 <<<"$(cpus "$w")"
 				echo "$s $w $v $((a1 - a0)) $((b1 - b0)) $((c1 - c0))" \
 				    >>"$T/samples"
 				say "$s MiB round $((r + 1)) $w: $(awk -v b="${v% *}" \
@@ -337,7 +384,8 @@ samples, rss, tick, ways = sys.argv[1], sys.argv[2], int(sys.argv[3]), \
     sys.argv[4].split()
 NAMES = {"direct": "direct", "proxy_pass": "nginx proxy_pass",
          "proxy_pass_buffered": "nginx proxy_pass buffered",
-         "gateway": "nginx + gateway"}
+         "gateway": "nginx + gateway",
+         "offload": "nginx + gateway offload"}
 mbps, cpu, nbytes, sizes = {}, {}, {}, []
 for line in open(samples):
     s, w, b, t, ra, ng, gw = line.split()
@@ -371,15 +419,19 @@ def ratio(a, b):
     return "%.2fx" % (a / b) if a and b else "-"
 
 
+off = "offload" in ways
 print("| blob | " + " | ".join(NAMES[w] + " MB/s" for w in ways) +
-      " | gateway / proxy_pass | gateway / direct | gateway peak RSS |")
-print("|---" * (len(ways) + 4) + "|")
+      " | gateway / proxy_pass | gateway / direct |" +
+      (" offload / proxy_pass |" if off else "") + " gateway peak RSS |")
+print("|---" * (len(ways) + 4 + off) + "|")
 for s in sizes:
     g = med(s, "gateway")
     print("| %d MiB | " % s + " | ".join(cell(s, w) for w in ways) +
-          " | %s | %s | %s |" % (
-              ratio(g, med(s, "proxy_pass")), ratio(g, med(s, "direct")),
-              "%.1f MiB" % (hwm[s] / 1024) if g else "-"))
+          " | %s | %s |" % (
+              ratio(g, med(s, "proxy_pass")), ratio(g, med(s, "direct"))) +
+          (" %s |" % ratio(med(s, "offload"), med(s, "proxy_pass"))
+           if off else "") +
+          " %s |" % ("%.1f MiB" % (hwm[s] / 1024) if g else "-"))
 print()
 print("Median (best) of the rounds; MB = 10^6 bytes; curl -o /dev/null.  "
       "Peak RSS: the gateway's VmHWM while that size was fetched.")
@@ -413,5 +465,6 @@ cat "$T/report.md"
 
 stop_pid "$NG"
 stop_pid "$GW"
+[ -z "$GW2" ] || stop_pid "$GW2"
 stop registry
 [ "$ERRORS" -eq 0 ]

@@ -22,6 +22,21 @@ cd "$T" || exit 99
 chmod 0711 "$T"
 PREFIX=/_gw_offload
 
+# --- the setting ----------------------------------------------------------------
+echo '{"rules": []}' >empty.json
+"$FCGI" --manifest empty.json --offload-prefix _gw --check >bad.out 2>&1
+rc=$?
+ok "--offload-prefix without a leading /: refused" [ "$rc" -ne 0 ]
+like "$(cat bad.out)" "offload" "the message names the setting"
+GATEWAY_OFFLOAD_PREFIX=/_gw/ "$FCGI" --manifest empty.json --check \
+    >bad.out 2>&1
+rc=$?
+ok "GATEWAY_OFFLOAD_PREFIX with a trailing /: refused" [ "$rc" -ne 0 ]
+like "$(cat bad.out)" "GATEWAY_OFFLOAD_PREFIX" "the message names the variable"
+"$FCGI" --manifest empty.json --offload-prefix /_gw_offload --check \
+    >good.out 2>&1
+is "$?" 0 "--offload-prefix /_gw_offload: accepted"
+
 # --- the registry, and one blob in it ------------------------------------
 REG=$(free_port)
 mkdir -p registry
@@ -123,6 +138,13 @@ like "$line" '"proxied":true' "event: proxied true"
 like "$line" '"status":200' "event: status 200 (as handed over)"
 like "$line" '"bytes":0' "event: bytes 0 (nginx sent them)"
 like "$line" '"type":"docker"' "event: type docker"
+like "$line" '"error":null' "event: no error (nginx took the answer)"
+
+# every offloaded answer: the gateway's events carry no error
+for _ in 1 2 3 4 5; do curl -s -o /dev/null "$BLOB"; done
+sleep 0.3
+is "$(grep '"offloaded":true' events.log | grep -vc '"error":null')" 0 \
+    "six offloaded GETs: no event with an error"
 
 # --- HEAD ---------------------------------------------------------------------
 code=$(curl -s -I -o head.head -w '%{http_code}' "$BLOB")

@@ -215,6 +215,48 @@ test_redirects(void)
 	}
 }
 
+/* proxy_offload_target(): the X-Accel-Redirect target (offload mode). */
+static const struct {
+	int		 line;
+	const char	*prefix;
+	const char	*upstream;
+	const char	*want;		/* NULL: not offloadable */
+} offload_tests[] = {
+	{ __LINE__, "/_gw_offload",
+	    "http://127.0.0.1:5000/v2/e2e/hello/blobs/sha256:ab",
+	    "/_gw_offload/http/127.0.0.1:5000/v2/e2e/hello/blobs/sha256:ab" },
+	{ __LINE__, "/_gw_offload",
+	    "https://registry-1.docker.io/v2/library/x/manifests/1?a=b&c",
+	    "/_gw_offload/https/registry-1.docker.io/v2/library/x/"
+	    "manifests/1?a=b&c" },
+	{ __LINE__, "/x/y", "https://[::1]:8443/v2/",
+	    "/x/y/https/[::1]:8443/v2/" },
+	/* the raw path stays as the client sent it, %XX included */
+	{ __LINE__, "/o", "http://h/v2/a%2Fb/tags/list",
+	    "/o/http/h/v2/a%2Fb/tags/list" },
+	{ __LINE__, "/o", "http://h/v2/\x01\xc3\xa9",
+	    "/o/http/h/v2/%01%C3%A9" },
+	{ __LINE__, "/o", "ftp://h/v2/", NULL },
+	{ __LINE__, "/o", "http://h", NULL },
+	{ __LINE__, "/o", "http:///v2/", NULL },
+	{ __LINE__, "/o", "", NULL },
+};
+
+static void
+test_offload(void)
+{
+	char	*got;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(offload_tests) / sizeof(*offload_tests); i++) {
+		got = proxy_offload_target(offload_tests[i].prefix,
+		    offload_tests[i].upstream);
+		is_str_at(offload_tests[i].line, got, offload_tests[i].want,
+		    "offload target of %s", offload_tests[i].upstream);
+		free(got);
+	}
+}
+
 int
 main(void)
 {
@@ -222,6 +264,7 @@ main(void)
 	test_allowed();
 	test_headers();
 	test_redirects();
+	test_offload();
 	curl_global_cleanup();
 	return done_testing();
 }
