@@ -483,48 +483,17 @@ run_lighttpd() {
 
 # nginx, the gateway under deploy/spawn-fcgi.sh (as tests/e2e/nginx.sh)
 run_nginx() {
-	local d=$T/nginx port gw pid kids nginx
-	nginx=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-	if [ ! -x "$nginx" ] || [ ! -f /etc/nginx/fastcgi_params ]; then
-		skip "[nginx] nginx not installed"
-		return
-	fi
+	local d=$T/nginx port gw pid kids
+	need_nginx_gateway nginx || return
 	for f in nginx.conf nginx-standalone.conf spawn-fcgi.sh; do
 		if [ ! -f "$DEPLOY/$f" ]; then
 			skip "[nginx] deploy/$f missing"
 			return
 		fi
 	done
-	if ! command -v spawn-fcgi >/dev/null; then
-		skip "[nginx] spawn-fcgi not installed"
-		return
-	fi
 	port=$(free_port)
-	mkdir -p "$d"
-	chmod 0711 "$d"
-	start_bg nginx-gateway env GATEWAY_BIN="$FCGI" \
-	    GATEWAY_MANIFEST="$T/manifest.json" GATEWAY_LOG="$d/events.log" \
-	    GATEWAY_THREADS=8 SPAWN_SOCKET="$d/scarf-gateway.sock" \
-	    SPAWN_SOCKET_MODE=0666 SPAWN_FOREGROUND=1 \
-	    sh "$DEPLOY/spawn-fcgi.sh"
-	gw=$(pid_of nginx-gateway)
-	ok "[nginx] deploy/nginx.conf renders" render "$DEPLOY/nginx.conf" \
-	    "$d/nginx-site.conf" BIND=127.0.0.1 PORT="$port" \
-	    UPSTREAM="unix:$d/scarf-gateway.sock"
-	render "$DEPLOY/nginx-standalone.conf" "$d/nginx.conf" STATEDIR="$d"
-	cp /etc/nginx/fastcgi_params "$d/"
-	start_bg nginx-server "$nginx" -c "$d/nginx.conf"
-	pid=$(pid_of nginx-server)
-	if ! wait_socket "$d/scarf-gateway.sock" || ! wait_port "$port" 200
-	then
-		fail "[nginx] starts"
-		diag "$(cat "$T/nginx-server.err" "$d/nginx-error.log" \
-		    "$T/nginx-gateway.err" 2>/dev/null)"
-		stop_pid "$pid" 5
-		stop_pid "$gw" 5
-		return
-	fi
-	pass "[nginx] starts"
+	start_nginx_gateway nginx "$d" "$port" : || return
+	pid=$NGINX_PID gw=$NGINX_GW
 	kids=$(descendants "$pid")
 	clients nginx "$port" "$d/events.log"
 	# shellcheck disable=SC2086

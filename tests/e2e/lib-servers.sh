@@ -109,3 +109,112 @@ for line in open(sys.argv[1]):
         n += bool(eval("(" + sys.argv[2] + ")"))
 print(n)' "$1" "$2" 2>/dev/null || echo error
 }
+
+# lines FILE: its line count (0 when missing)
+lines() {
+	if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
+}
+
+# events LOG FROM EXPR: how many event lines after line FROM of LOG make the
+# Python expression EXPR (over the event e, its user agent ua) true
+events() {
+	python3 -c 'import json, sys
+n = 0
+for i, line in enumerate(open(sys.argv[1])):
+    if i >= int(sys.argv[2]) and line.strip():
+        e = json.loads(line)
+        ua = e.get("user-agent") or ""
+        n += bool(eval("(" + sys.argv[3] + ")"))
+print(n)' "$1" "$2" "$3" 2>&1
+}
+
+# need_nginx_gateway NAME: true when nginx (with /etc/nginx/fastcgi_params)
+# and spawn-fcgi are installed, else one skip for [NAME]; sets NGINX
+need_nginx_gateway() {
+	NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+	if [ ! -x "$NGINX" ] || [ ! -f /etc/nginx/fastcgi_params ]; then
+		skip "[$1] nginx not installed"
+		return 1
+	fi
+	if ! command -v spawn-fcgi >/dev/null; then
+		skip "[$1] spawn-fcgi not installed"
+		return 1
+	fi
+}
+
+# start_nginx_gateway NAME DIR PORT HOOK [VAR=value ...]: the gateway ($FCGI,
+# manifest $T/manifest.json, log DIR/events.log, 8 threads, extra env VARs)
+# under deploy/spawn-fcgi.sh on DIR/scarf-gateway.sock, and nginx (NGINX,
+# see need_nginx_gateway) on PORT with deploy/nginx.conf +
+# nginx-standalone.conf rendered in DIR; HOOK (a command, `:` for none) runs
+# with NAME DIR after DIR/nginx-site.conf renders.  Test points "[NAME] deploy/nginx.conf
+# renders", "[NAME] starts".  Sets NGINX_PID and NGINX_GW; on failure stops
+# both and returns 1.
+start_nginx_gateway() {
+	local n=$1 d=$2 port=$3 hook=$4
+	shift 4
+	mkdir -p "$d"
+	chmod 0711 "$d"
+	start_bg "$n-gateway" env GATEWAY_BIN="$FCGI" \
+	    GATEWAY_MANIFEST="$T/manifest.json" GATEWAY_LOG="$d/events.log" \
+	    GATEWAY_THREADS=8 SPAWN_SOCKET="$d/scarf-gateway.sock" \
+	    SPAWN_SOCKET_MODE=0666 SPAWN_FOREGROUND=1 "$@" \
+	    sh "$DEPLOY/spawn-fcgi.sh"
+	NGINX_GW=$(pid_of "$n-gateway")
+	ok "[$n] deploy/nginx.conf renders" render "$DEPLOY/nginx.conf" \
+	    "$d/nginx-site.conf" BIND=127.0.0.1 PORT="$port" \
+	    UPSTREAM="unix:$d/scarf-gateway.sock"
+	$hook "$n" "$d"
+	render "$DEPLOY/nginx-standalone.conf" "$d/nginx.conf" STATEDIR="$d"
+	cp /etc/nginx/fastcgi_params "$d/"
+	start_bg "$n-server" "$NGINX" -c "$d/nginx.conf"
+	NGINX_PID=$(pid_of "$n-server")
+	if ! wait_socket "$d/scarf-gateway.sock" || ! wait_port "$port" 200
+	then
+		fail "[$n] starts"
+		diag "$(cat "$T/$n-server.err" "$d/nginx-error.log" \
+		    "$T/$n-gateway.err" 2>/dev/null)"
+		stop_pid "$NGINX_PID" 5
+		stop_pid "$NGINX_GW" 5
+		return 1
+	fi
+	pass "[$n] starts"
+}
+
+# lighttpd_render CONF BINDIR PORT: deploy/CONF rendered into
+# $T/lighttpd.conf (manifest $E2E/manifest.json, state in $T with $T/www)
+# and accepted by $LIGHTTPD -tt: two test points
+lighttpd_render() {
+	mkdir -p "$T/www"
+	ok "the shipped config renders" render "$DEPLOY/$1" \
+	    "$T/lighttpd.conf" BINDIR="$2" MANIFEST="$E2E/manifest.json" \
+	    STATEDIR="$T" BIND=127.0.0.1 PORT="$3"
+	ok "lighttpd -tt accepts the config" "$LIGHTTPD" -tt -f "$T/lighttpd.conf"
+}
+
+# lighttpd_start PORT: $LIGHTTPD -D on $T/lighttpd.conf, listening on PORT
+# (one test point; ends the test when it does not); sets LPID
+lighttpd_start() {
+	# (not named "lighttpd": $T/lighttpd.pid is lighttpd's own pid file)
+	start_bg server "$LIGHTTPD" -D -f "$T/lighttpd.conf"
+	LPID=$(pid_of server)
+	if ! wait_port "$1" 200; then
+		fail "lighttpd listens on $1"
+		diag "$(cat "$T/server.err" "$T/lighttpd-error.log" 2>/dev/null)"
+		done_testing
+	fi
+	pass "lighttpd listens on $1"
+}
+
+# nginx_start PORT: $NGINX on $T/nginx.conf, listening on PORT (no test
+# point when it does; "nginx listens" fails and ends the test when it does
+# not); sets NG
+nginx_start() {
+	start_bg nginx "$NGINX" -c "$T/nginx.conf"
+	NG=$(pid_of nginx)
+	if ! wait_port "$1"; then
+		fail "nginx listens"
+		diag "$(cat "$T/nginx.err" "$T/nginx-error.log" 2>/dev/null)"
+		done_testing
+	fi
+}

@@ -13,21 +13,10 @@ LIGHTTPD=$(command -v lighttpd 2>/dev/null || echo /usr/sbin/lighttpd)
 command -v python3 >/dev/null || skip_all "python3 not found"
 
 port=$(free_port)
-mkdir -p "$T/www"
-ok "the shipped config renders" render "$DEPLOY/lighttpd-fastcgi.conf" \
-    "$T/lighttpd.conf" BINDIR="$top_builddir/fcgi" \
-    MANIFEST="$E2E/manifest.json" STATEDIR="$T" BIND=127.0.0.1 PORT="$port"
-ok "lighttpd -tt accepts the config" "$LIGHTTPD" -tt -f "$T/lighttpd.conf"
+lighttpd_render lighttpd-fastcgi.conf "$top_builddir/fcgi" "$port"
 
-# (not named "lighttpd": $T/lighttpd.pid is lighttpd's own pid file)
-start_bg server "$LIGHTTPD" -D -f "$T/lighttpd.conf"
-lpid=$(pid_of server)
-if ! wait_port "$port" 200; then
-	fail "lighttpd listens on $port"
-	diag "$(cat "$T/server.err" "$T/lighttpd-error.log" 2>/dev/null)"
-	done_testing
-fi
-pass "lighttpd listens on $port"
+lighttpd_start "$port"
+lpid=$LPID
 
 # the program lighttpd spawned, on its socket (named <socket>-0)
 ok "lighttpd spawned the program on its socket" \

@@ -16,21 +16,10 @@ command -v curl >/dev/null || skip_all "curl not found"
 [ -e /usr/lib/lighttpd/mod_cgi.so ] || skip_all "lighttpd has no mod_cgi"
 
 port=$(free_port)
-mkdir -p "$T/www"
-ok "the shipped config renders" render "$DEPLOY/lighttpd-cgi.conf" \
-    "$T/lighttpd.conf" BINDIR="$top_builddir/cgi" \
-    MANIFEST="$E2E/manifest.json" STATEDIR="$T" BIND=127.0.0.1 PORT="$port"
-ok "lighttpd -tt accepts the config" "$LIGHTTPD" -tt -f "$T/lighttpd.conf"
+lighttpd_render lighttpd-cgi.conf "$top_builddir/cgi" "$port"
 
-# (not named "lighttpd": $T/lighttpd.pid is lighttpd's own pid file)
-start_bg server "$LIGHTTPD" -D -f "$T/lighttpd.conf"
-lpid=$(pid_of server)
-if ! wait_port "$port" 200; then
-	fail "lighttpd listens on $port"
-	diag "$(cat "$T/server.err" "$T/lighttpd-error.log" 2>/dev/null)"
-	done_testing
-fi
-pass "lighttpd listens on $port"
+lighttpd_start "$port"
+lpid=$LPID
 
 run_checks lighttpd-cgi "http://127.0.0.1:$port" "$T/events.log"
 

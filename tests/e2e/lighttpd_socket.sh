@@ -15,12 +15,8 @@ command -v spawn-fcgi >/dev/null || skip_all "spawn-fcgi not installed"
 command -v python3 >/dev/null || skip_all "python3 not found"
 
 port=$(free_port)
-mkdir -p "$T/www"
 manifest=$E2E/manifest.json
-ok "the shipped config renders" render "$DEPLOY/lighttpd-fastcgi-socket.conf" \
-    "$T/lighttpd.conf" BINDIR="$top_builddir/fcgi" MANIFEST="$manifest" \
-    STATEDIR="$T" BIND=127.0.0.1 PORT="$port"
-ok "lighttpd -tt accepts the config" "$LIGHTTPD" -tt -f "$T/lighttpd.conf"
+lighttpd_render lighttpd-fastcgi-socket.conf "$top_builddir/fcgi" "$port"
 ok "the config names the socket the program is started on" \
     grep -q "\"socket\" *=> \"$T/scarf-gateway.sock\"" "$T/lighttpd.conf"
 
@@ -31,15 +27,8 @@ start_bg gateway spawn-fcgi -n -s "$T/scarf-gateway.sock" -M 0660 -- \
 gpid=$(pid_of gateway)
 ok "the program listens on its socket" wait_socket "$T/scarf-gateway.sock" 200
 
-# (not named "lighttpd": $T/lighttpd.pid is lighttpd's own pid file)
-start_bg server "$LIGHTTPD" -D -f "$T/lighttpd.conf"
-lpid=$(pid_of server)
-if ! wait_port "$port" 200; then
-	fail "lighttpd listens on $port"
-	diag "$(cat "$T/server.err" "$T/lighttpd-error.log" 2>/dev/null)"
-	done_testing
-fi
-pass "lighttpd listens on $port"
+lighttpd_start "$port"
+lpid=$LPID
 is "$(child_pids "$lpid")" "" "lighttpd spawned no process"
 
 run_checks lighttpd-socket "http://127.0.0.1:$port" "$T/events.log"

@@ -50,13 +50,7 @@ else
 	fail "nginx -t accepts the configuration"
 	diag "$(cat "$T/nginx-t.out")"
 fi
-start_bg nginx "$NGINX" -c "$T/nginx.conf"
-NG=$(pid_of nginx)
-if ! wait_port "$PORT"; then
-	fail "nginx listens"
-	diag "$(cat "$T/nginx.err" "$T/nginx-error.log" 2>/dev/null)"
-	done_testing
-fi
+nginx_start "$PORT"
 WORKERS=$(child_pids "$NG")
 [ -n "$WORKERS" ] || diag "no nginx worker found"
 

@@ -112,23 +112,6 @@ project() {
 	    >"$1/package.json"
 }
 
-# lines FILE: its line count (0 when missing)
-lines() {
-	if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
-}
-
-# events LOG FROM EXPR: how many event lines after line FROM of LOG make the
-# Python expression EXPR (over the event e) true
-events() {
-	python3 -c 'import json, sys
-n = 0
-for i, line in enumerate(open(sys.argv[1])):
-    if i >= int(sys.argv[2]) and line.strip():
-        e = json.loads(line)
-        n += bool(eval("(" + sys.argv[3] + ")"))
-print(n)' "$1" "$2" "$3" 2>&1
-}
-
 # upstream FROM EXPR: the same over the registry's request log, entry r
 upstream() {
 	python3 -c 'import json, sys
@@ -333,42 +316,12 @@ run_lighttpd() {
 
 # --- nginx, the gateway under deploy/spawn-fcgi.sh -------------------------------
 run_nginx() {
-	local d=$T/nginx port gw pid nginx
-	nginx=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-	if [ ! -x "$nginx" ] || [ ! -f /etc/nginx/fastcgi_params ]; then
-		skip "[nginx] nginx not installed"
-		return
-	fi
-	if ! command -v spawn-fcgi >/dev/null; then
-		skip "[nginx] spawn-fcgi not installed"
-		return
-	fi
+	local d=$T/nginx port gw pid
+	need_nginx_gateway nginx || return
 	port=$(free_port)
-	mkdir -p "$d"
-	chmod 0711 "$d"
-	start_bg nginx-gateway env GATEWAY_BIN="$FCGI" \
-	    GATEWAY_MANIFEST="$T/manifest.json" GATEWAY_LOG="$d/events.log" \
-	    GATEWAY_PUBLIC_SCHEME=http GATEWAY_THREADS=8 \
-	    SPAWN_SOCKET="$d/scarf-gateway.sock" SPAWN_SOCKET_MODE=0666 \
-	    SPAWN_FOREGROUND=1 sh "$DEPLOY/spawn-fcgi.sh"
-	gw=$(pid_of nginx-gateway)
-	ok "[nginx] deploy/nginx.conf renders" render "$DEPLOY/nginx.conf" \
-	    "$d/nginx-site.conf" BIND=127.0.0.1 PORT="$port" \
-	    UPSTREAM="unix:$d/scarf-gateway.sock"
-	render "$DEPLOY/nginx-standalone.conf" "$d/nginx.conf" STATEDIR="$d"
-	cp /etc/nginx/fastcgi_params "$d/"
-	start_bg nginx-server "$nginx" -c "$d/nginx.conf"
-	pid=$(pid_of nginx-server)
-	if ! wait_socket "$d/scarf-gateway.sock" || ! wait_port "$port" 200
-	then
-		fail "[nginx] starts"
-		diag "$(cat "$T/nginx-server.err" "$d/nginx-error.log" \
-		    "$T/nginx-gateway.err" 2>/dev/null)"
-		stop_pid "$pid" 5
-		stop_pid "$gw" 5
-		return
-	fi
-	pass "[nginx] starts"
+	start_nginx_gateway nginx "$d" "$port" : GATEWAY_PUBLIC_SCHEME=http ||
+	    return
+	pid=$NGINX_PID gw=$NGINX_GW
 	npm_checks nginx "$port" "$d/events.log"
 	stop_pid "$pid" 15
 	is "$?" 0 "[nginx] exits 0 on SIGTERM"

@@ -111,12 +111,7 @@ else
 	fail "nginx -t accepts the configuration"
 	diag "$(cat nginx-t.out)"
 fi
-start_bg nginx "$NGINX" -c "$T/nginx.conf"
-if ! wait_port "$PORT"; then
-	fail "nginx listens"
-	diag "$(cat nginx.err nginx-error.log 2>/dev/null)"
-	done_testing
-fi
+nginx_start "$PORT"
 
 BLOB=$URL/v2/e2e/hello/blobs/$DIGEST
 

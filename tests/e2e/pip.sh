@@ -142,24 +142,6 @@ ok "the gateway accepts the test manifest" \
 
 # --- helpers -----------------------------------------------------------------
 
-# lines FILE: its line count (0 when missing)
-lines() {
-	if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
-}
-
-# events LOG FROM EXPR: how many event lines after line FROM of LOG make the
-# Python expression EXPR (over the event e, its user agent ua) true
-events() {
-	python3 -c 'import json, sys
-n = 0
-for i, line in enumerate(open(sys.argv[1])):
-    if i >= int(sys.argv[2]) and line.strip():
-        e = json.loads(line)
-        ua = e.get("user-agent") or ""
-        n += bool(eval("(" + sys.argv[3] + ")"))
-print(n)' "$1" "$2" "$3" 2>&1
-}
-
 # paths LOG FROM EXPR: the distinct paths of those events, sorted, one a line
 paths() {
 	python3 -c 'import json, sys
@@ -454,51 +436,27 @@ run_lighttpd() {
 }
 
 # --- nginx, the gateway under deploy/spawn-fcgi.sh -------------------------------
+# nginx_accept_html NAME DIR: the test-only Accept snippet into
+# DIR/nginx-site.conf, in the location right after fastcgi_pass (a
+# start_nginx_gateway HOOK)
+# shellcheck disable=SC2317
+nginx_accept_html() {
+	local n=$1 d=$2
+	accept_snippets "$d"
+	sed -i "/^ *fastcgi_pass scarf_gateway;/a\\
+        include $d/accept-html.nginx;" "$d/nginx-site.conf"
+	ok "[$n] the test-only Accept snippet is included" \
+	    grep -q "include $d/accept-html.nginx;" "$d/nginx-site.conf"
+}
+
 # run_nginx REPR
 run_nginx() {
-	local repr=$1 n=nginx-$1 d=$T/nginx-$1 port gw pid nginx
-	nginx=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-	if [ ! -x "$nginx" ] || [ ! -f /etc/nginx/fastcgi_params ]; then
-		skip "[$n] nginx not installed"
-		return
-	fi
-	if ! command -v spawn-fcgi >/dev/null; then
-		skip "[$n] spawn-fcgi not installed"
-		return
-	fi
+	local repr=$1 n=nginx-$1 d=$T/nginx-$1 port gw pid hook=:
+	need_nginx_gateway "$n" || return
 	port=$(free_port)
-	mkdir -p "$d"
-	chmod 0711 "$d"
-	start_bg "$n-gateway" env GATEWAY_BIN="$FCGI" \
-	    GATEWAY_MANIFEST="$T/manifest.json" GATEWAY_LOG="$d/events.log" \
-	    GATEWAY_THREADS=8 SPAWN_SOCKET="$d/scarf-gateway.sock" \
-	    SPAWN_SOCKET_MODE=0666 SPAWN_FOREGROUND=1 sh "$DEPLOY/spawn-fcgi.sh"
-	gw=$(pid_of "$n-gateway")
-	ok "[$n] deploy/nginx.conf renders" render "$DEPLOY/nginx.conf" \
-	    "$d/nginx-site.conf" BIND=127.0.0.1 PORT="$port" \
-	    UPSTREAM="unix:$d/scarf-gateway.sock"
-	if [ "$repr" = html ]; then
-		# the snippet goes into the location, right after fastcgi_pass
-		accept_snippets "$d"
-		sed -i "/^ *fastcgi_pass scarf_gateway;/a\\
-        include $d/accept-html.nginx;" "$d/nginx-site.conf"
-		ok "[$n] the test-only Accept snippet is included" \
-		    grep -q "include $d/accept-html.nginx;" "$d/nginx-site.conf"
-	fi
-	render "$DEPLOY/nginx-standalone.conf" "$d/nginx.conf" STATEDIR="$d"
-	cp /etc/nginx/fastcgi_params "$d/"
-	start_bg "$n" "$nginx" -c "$d/nginx.conf"
-	pid=$(pid_of "$n")
-	if ! wait_socket "$d/scarf-gateway.sock" || ! wait_port "$port" 200
-	then
-		fail "[$n] starts"
-		diag "$(cat "$T/$n.err" "$d/nginx-error.log" \
-		    "$T/$n-gateway.err" 2>/dev/null)"
-		stop_pid "$pid" 5
-		stop_pid "$gw" 5
-		return
-	fi
-	pass "[$n] starts"
+	[ "$repr" = html ] && hook=nginx_accept_html
+	start_nginx_gateway "$n" "$d" "$port" "$hook" || return
+	pid=$NGINX_PID gw=$NGINX_GW
 	pip_checks "$n" "$port" "$d/events.log" "$repr"
 	stop_pid "$pid" 15
 	is "$?" 0 "[$n] exits 0 on SIGTERM"

@@ -207,13 +207,7 @@ ok "deploy/nginx.conf renders" render "$DEPLOY/nginx.conf" \
 ok "deploy/nginx-standalone.conf renders" \
     render "$DEPLOY/nginx-standalone.conf" "$T/nginx.conf" STATEDIR="$T"
 cp /etc/nginx/fastcgi_params "$T/"
-start_bg nginx "$NGINX" -c "$T/nginx.conf"
-NG=$(pid_of nginx)
-if ! wait_port "$PORT"; then
-	fail "nginx listens"
-	diag "$(cat "$T/nginx.err" "$T/nginx-error.log" 2>/dev/null)"
-	done_testing
-fi
+nginx_start "$PORT"
 WORKERS=$(child_pids "$NG")
 
 # The gateway proxies at all (a build without the proxy core answers 502

@@ -90,13 +90,7 @@ render "$DEPLOY/nginx.conf" "$T/nginx-site.conf" BIND=127.0.0.1 \
     PORT="$PORT" UPSTREAM="unix:$SOCK"
 render "$DEPLOY/nginx-standalone.conf" "$T/nginx.conf" STATEDIR="$T"
 cp /etc/nginx/fastcgi_params "$T/"
-start_bg nginx "$NGINX" -c "$T/nginx.conf"
-NG=$(pid_of nginx)
-if ! wait_port "$PORT"; then
-	fail "nginx listens"
-	diag "$(cat "$T/nginx.err" "$T/nginx-error.log" 2>/dev/null)"
-	done_testing
-fi
+nginx_start "$PORT"
 URL=http://127.0.0.1:$PORT
 
 # --- helpers -----------------------------------------------------------------
