@@ -48,31 +48,6 @@ no_wget=
 command -v wget >/dev/null || no_wget="wget not installed"
 no_pip=
 
-# in_session NAME CMD...: runs CMD in the foreground in a new session
-# (setsid), output in $T/NAME.out/.err; returns its status.  $T/NAME.sid
-# holds the session id: no process may be left in it afterwards.
-in_session() {
-	local name=$1
-	shift
-	setsid -w bash -c 'echo $$ >"$0"; exec "$@"' "$T/$name.sid" "$@" \
-	    >"$T/$name.out" 2>"$T/$name.err" </dev/null
-}
-
-# session_left NAME: the pids still in the session of in_session NAME
-session_left() {
-	local sid f line pid
-	sid=$(cat "$T/$1.sid" 2>/dev/null) || return 0
-	for f in /proc/[0-9]*/stat; do
-		read -r line 2>/dev/null <"$f" || continue
-		pid=${line%% *}
-		# after "(comm) ": state ppid pgrp session ...
-		# shellcheck disable=SC2086
-		set -- ${line##*) }
-		[ "$4" = "$sid" ] && alive "$pid" && echo "$pid"
-	done
-	return 0
-}
-
 # --- fixtures ------------------------------------------------------------
 mkdir -p up/files/1.2.0
 python3 "$FIX/make_pypi.py" "$T/up" tinypkg 0.1.0 upstreampkg 0.2.0 \

@@ -218,3 +218,41 @@ nginx_start() {
 		done_testing
 	fi
 }
+
+# in_session NAME CMD...: runs CMD in the foreground in a new session
+# (setsid), output in $T/NAME.out/.err; returns its status.  $T/NAME.sid
+# holds the session id: no process may be left in it afterwards.
+in_session() {
+	local name=$1
+	shift
+	setsid -w bash -c 'echo $$ >"$0"; exec "$@"' "$T/$name.sid" "$@" \
+	    >"$T/$name.out" 2>"$T/$name.err" </dev/null
+}
+
+# session_left NAME: the pids still in the session of in_session NAME
+session_left() {
+	local sid f line pid
+	sid=$(cat "$T/$1.sid" 2>/dev/null) || return 0
+	for f in /proc/[0-9]*/stat; do
+		read -r line 2>/dev/null <"$f" || continue
+		pid=${line%% *}
+		# after "(comm) ": state ppid pgrp session ...
+		# shellcheck disable=SC2086
+		set -- ${line##*) }
+		[ "$4" = "$sid" ] && alive "$pid" && echo "$pid"
+	done
+	return 0
+}
+
+# upstream_count LOG FROM EXPR: how many JSON lines after line FROM of an
+# upstream fixture's request log make the Python expression EXPR (over the
+# entry r) true
+upstream_count() {
+	python3 -c 'import json, sys
+n = 0
+for i, line in enumerate(open(sys.argv[1])):
+    if i >= int(sys.argv[2]) and line.strip():
+        r = json.loads(line)
+        n += bool(eval("(" + sys.argv[3] + ")"))
+print(n)' "$1" "$2" "$3" 2>&1
+}

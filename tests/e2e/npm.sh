@@ -112,15 +112,9 @@ project() {
 	    >"$1/package.json"
 }
 
-# upstream FROM EXPR: the same over the registry's request log, entry r
+# upstream FROM EXPR: upstream_count over registry.log
 upstream() {
-	python3 -c 'import json, sys
-n = 0
-for i, line in enumerate(open(sys.argv[1])):
-    if i >= int(sys.argv[2]) and line.strip():
-        r = json.loads(line)
-        n += bool(eval("(" + sys.argv[3] + ")"))
-print(n)' "$T/registry.log" "$1" "$2" 2>&1
+	upstream_count "$T/registry.log" "$1" "$2"
 }
 
 # jq_py EXPR: a Python expression over the JSON document d on stdin

@@ -155,15 +155,9 @@ for i, line in enumerate(open(sys.argv[1])):
 print("\n".join(sorted(p)))' "$1" "$2" "$3" 2>&1
 }
 
-# upstream FROM EXPR: the same over the static server's request log, entry r
+# upstream FROM EXPR: upstream_count over static.log
 upstream() {
-	python3 -c 'import json, sys
-n = 0
-for i, line in enumerate(open(sys.argv[1])):
-    if i >= int(sys.argv[2]) and line.strip():
-        r = json.loads(line)
-        n += bool(eval("(" + sys.argv[3] + ")"))
-print(n)' "$T/static.log" "$1" "$2" 2>&1
+	upstream_count "$T/static.log" "$1" "$2"
 }
 
 # pip_in DIR URL ARGS...: pip install ARGS from the index URL into the

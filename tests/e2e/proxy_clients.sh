@@ -52,34 +52,16 @@ chmod 0711 "$T"
 # REGISTRY_* variable for a setting of its own)
 NOAUTH=$T/no-auth.json
 echo '{"auths": {}}' >"$NOAUTH"
+
+# client_session NAME CMD...: in_session with no stored credentials, so
+# skopeo and podman use only those on their command line.  Not exported
+# globally: docker-registry reads REGISTRY_* variables as its config.
+client_session() {
+	REGISTRY_AUTH_FILE=$NOAUTH in_session "$@"
+}
 USER_PW=e2e:s3cret
 
 # --- helpers (as in clients.sh) ---------------------------------------------
-
-# in_session NAME CMD...: runs CMD in the foreground in a new session,
-# output in $T/NAME.out/.err; returns its status.  $T/NAME.sid holds the
-# session id: no process may be left in it afterwards.
-in_session() {
-	local name=$1
-	shift
-	REGISTRY_AUTH_FILE=$NOAUTH \
-	    setsid -w bash -c 'echo $$ >"$0"; exec "$@"' "$T/$name.sid" "$@" \
-	    >"$T/$name.out" 2>"$T/$name.err" </dev/null
-}
-
-# session_left NAME: the pids still in the session of in_session NAME
-session_left() {
-	local sid f line pid
-	sid=$(cat "$T/$1.sid" 2>/dev/null) || return 0
-	for f in /proc/[0-9]*/stat; do
-		read -r line 2>/dev/null <"$f" || continue
-		pid=${line%% *}
-		# shellcheck disable=SC2086
-		set -- ${line##*) }
-		[ "$4" = "$sid" ] && alive "$pid" && echo "$pid"
-	done
-	return 0
-}
 
 # wait_file FILE: until FILE exists and is not empty (5 s)
 wait_file() {
@@ -256,7 +238,7 @@ if ! command -v podman >/dev/null; then
 	no_podman="podman not installed"
 else
 	# shellcheck disable=SC2046
-	if ! in_session podman-direct podman $(podman_args p0) pull \
+	if ! client_session podman-direct podman $(podman_args p0) pull \
 	    --tls-verify=false "127.0.0.1:$REG_anon/e2e/hello:latest"; then
 		no_podman="podman cannot pull here even from the registry"
 		no_podman+=" directly: $(tail -n 2 podman-direct.err | tr '\n' ' ')"
@@ -295,7 +277,7 @@ pulls() {
 
 	# skopeo: the image into a dir: layout, every file against its digest
 	# shellcheck disable=SC2086
-	if in_session "$p-skopeo" skopeo --insecure-policy copy \
+	if client_session "$p-skopeo" skopeo --insecure-policy copy \
 	    --src-tls-verify=false ${sk_creds:+--src-creds "$sk_creds"} \
 	    "docker://$BASE/e2e/hello:latest" "dir:$d/skopeo"; then
 		pass "($p) skopeo copy through the gateway"
@@ -324,7 +306,7 @@ pulls() {
 		skip "($p) podman: $no_podman"
 	else
 		# shellcheck disable=SC2046,SC2086
-		if in_session "$p-podman" podman $(podman_args "$p") pull \
+		if client_session "$p-podman" podman $(podman_args "$p") pull \
 		    --tls-verify=false ${pod_creds:+--creds "$pod_creds"} \
 		    "$BASE/e2e/hello:latest"; then
 			pass "($p) podman pull through the gateway"
