@@ -144,6 +144,25 @@ cgi_out_abort(void *arg)
 	shutdown(STDOUT_FILENO, SHUT_RDWR);
 }
 
+/* gw_out.relay: straight onto stdout, which needs no framing. */
+static long long
+cgi_out_relay(void *arg, int fd, long long n, int timeout_ms,
+    enum relay_end *end)
+{
+	static const struct relay_to	 to = { STDOUT_FILENO, 0, NULL, NULL };
+	struct cgi_out			*o = arg;
+	long long			 got;
+
+	if (o->aborted || o->werr != 0) {
+		*end = RELAY_CLIENT;
+		return 0;
+	}
+	got = relay_splice(fd, &to, n, timeout_ms, end);
+	if (got != -1 && *end == RELAY_CLIENT)
+		o->werr = errno != 0 ? errno : EPIPE;
+	return got;
+}
+
 static int
 is_url(const char *s)
 {
@@ -292,10 +311,12 @@ main(int argc, char *argv[])
 		/* fills ev.status, ev.bytes and ev.error itself */
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		px = proxy_new(&cfg);
+		memset(&pout, 0, sizeof(pout));
 		pout.ctx = &cout;
 		pout.write = cgi_out_write;
 		pout.flush = cgi_out_flush;
 		pout.abort = cgi_out_abort;
+		pout.relay = cgi_out_relay;
 		proxy_serve(px, &ctx, &req, &resp, &ev, &pout);
 		werr = cout.werr;
 	} else {

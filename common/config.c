@@ -38,6 +38,7 @@ static const char *const env_names[] = {
 	"GATEWAY_UPSTREAM_TIMEOUT",
 	"GATEWAY_POLL",
 	"GATEWAY_OFFLOAD_PREFIX",
+	"GATEWAY_SPLICE",
 };
 
 void
@@ -57,6 +58,7 @@ gw_config_defaults(struct gw_config *cfg)
 	cfg->metrics_allow = NULL;
 	cfg->upstream_timeout = 60;
 	cfg->poll = 5;
+	cfg->splice = 1;
 }
 
 /* A decimal integer in [min, max], nothing else (no sign, no spaces). */
@@ -273,6 +275,11 @@ gw_config_set(struct gw_config *cfg, const char *name, const char *value,
 			return -1;
 		} else
 			cfg->offload_prefix = value;
+	} else if (strcmp(name, "GATEWAY_SPLICE") == 0) {
+		if (parse_bool(value, &cfg->splice) == -1) {
+			*err = "must be 1 or 0";
+			return -1;
+		}
 	} else {
 		*err = "unknown setting";
 		return -1;

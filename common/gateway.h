@@ -35,6 +35,9 @@ struct gw_config {
 	/* Docker GET/HEAD proxying handed to the web server with
 	 * X-Accel-Redirect under this path (nginx), or NULL: stream. */
 	const char	*offload_prefix;
+	/* Large plain-http proxied bodies relayed with splice(2) (relay.h);
+	 * 0: every byte copied through libcurl. */
+	int		 splice;
 };
 void	 gw_config_defaults(struct gw_config *);
 /* Reads GATEWAY_* from the environment. Returns -1 with *err on a bad value. */
@@ -59,6 +62,8 @@ struct gw_stats {
 	atomic_ulong	 reloads_error;
 	atomic_ulong	 npm_cache_hits;
 	atomic_ulong	 npm_cache_misses;
+	atomic_ulong	 proxy_bytes_spliced;	/* body bytes, relay.h */
+	atomic_ulong	 proxy_bytes_copied;	/* through libcurl */
 };
 
 /* Request body reader: returns bytes read, 0 at the end, -1 on error. */

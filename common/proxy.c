@@ -35,20 +35,34 @@
  * byte for that long while streaming aborts the response.  Connecting
  * (TCP and TLS) is bounded by the same value through
  * CURLOPT_CONNECTTIMEOUT.
+ *
+ * Splicing.  A large body of known length from a plain-http upstream need
+ * not pass through user space at all: once libcurl has handed over every
+ * byte it read from the connection, the rest moves from the upstream
+ * socket to the web server's connection with splice(2) (relay.h), and the
+ * last PROXY_TAIL bytes are read and written as usual.  libcurl is then
+ * told the transfer failed, so it closes that connection (its idea of
+ * where the response ends is stale); the next request opens a new one.
+ * See splice_rest() for when it applies.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "gateway.h"
 #include "proxy.h"
+#include "relay.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -86,6 +100,13 @@
  * request went to a thread without a connection to the registry.
  */
 #define PROXY_TAIL	(8 * 1024)
+/*
+ * Bodies from this size on are spliced.  Taking over costs the upstream
+ * connection (libcurl drops it) and a pipe; a 1 MiB body repays that.
+ */
+#define PROXY_SPLICE_MIN	(1024L * 1024)
+/* libcurl's sockets a worker tracks (it keeps at most 5 connections). */
+#define PROXY_NSOCKS	16
 
 #define BODY_502	"{\"errors\":[{\"code\":\"UNAVAILABLE\"," \
 			"\"detail\":{},\"message\":\"upstream registry " \
@@ -100,6 +121,9 @@ struct proxy {
 	char		*cainfo;		/* SSL_CERT_FILE, or NULL */
 	char		*capath;		/* SSL_CERT_DIR, or NULL */
 	char		 errbuf[CURL_ERROR_SIZE];
+	int		 splice;		/* may splice (proxy_new) */
+	int		 socks[PROXY_NSOCKS];	/* libcurl's open sockets */
+	int		 nsocks;
 };
 
 /* ------------------------------------------------------------------ */
@@ -177,6 +201,14 @@ share_put(void)
 	pthread_mutex_unlock(&shared.mu);
 }
 
+static int
+env_set(const char *name)
+{
+	const char	*v = getenv(name);
+
+	return v != NULL && *v != '\0';
+}
+
 /*
  * A proxy for one thread.  curl_global_init() must have run.  The upstream
  * timeout comes from the config; SSL_CERT_FILE and SSL_CERT_DIR (read here,
@@ -202,6 +234,15 @@ proxy_new(const struct gw_config *cfg)
 		px->cainfo = xstrdup(v);
 	if ((v = getenv("SSL_CERT_DIR")) != NULL && *v != '\0')
 		px->capath = xstrdup(v);
+	/*
+	 * Through a proxy from the environment the connection may be TLS
+	 * to the proxy (an https:// proxy URL) even for an http:// upstream:
+	 * only direct connections are spliced.
+	 */
+	px->splice = cfg == NULL || cfg->splice;
+	if (env_set("http_proxy") || env_set("all_proxy") ||
+	    env_set("ALL_PROXY"))
+		px->splice = 0;
 	/* kept across curl_easy_reset(), so set once */
 	if ((sh = share_get()) != NULL)
 		curl_easy_setopt(px->curl, CURLOPT_SHARE, sh);
@@ -432,6 +473,11 @@ struct xfer {
 	int			 head_sent;
 	long long		 clen;		/* Content-Length, or -1 */
 	long long		 bytes;		/* body bytes the client took */
+	long long		 spliced;	/* of which by relay_splice() */
+	int			 chunked;	/* Transfer-Encoding seen */
+	int			 splice_ok;	/* may still take over */
+	int			 relay_done;	/* relay_splice() finished it */
+	long long		 relay_short;	/* bytes missing at its EOF */
 	size_t			 skipped;
 	/* buffering (proxy_fetch) */
 	struct upstream_resp	*keep;
@@ -525,6 +571,7 @@ block_start(struct xfer *x, const char *p, size_t n)
 	x->status = 0;
 	x->hdr_done = 0;
 	x->clen = -1;
+	x->chunked = 0;
 	buf_reset(&x->head);
 	free(x->location);
 	x->location = NULL;
@@ -576,6 +623,10 @@ block_end(struct xfer *x)
 		x->hdr_overflow = 1;
 		return -1;
 	}
+	x->splice_ok = x->body == BODY_STREAM && x->px->splice &&
+	    x->out != NULL && x->out->relay != NULL && !x->chunked &&
+	    x->clen >= PROXY_SPLICE_MIN &&
+	    strncasecmp(x->url, "http://", 7) == 0;
 	return 0;
 }
 
@@ -625,6 +676,8 @@ on_header(char *p, size_t sz, size_t nmemb, void *arg)
 		}
 		return n;
 	}
+	if (nlen == 17 && strncasecmp(p, "Transfer-Encoding", 17) == 0)
+		x->chunked = 1;
 	if ((name = proxy_header_allowed(p, nlen)) == NULL)
 		return n;
 	if (strcmp(name, "Content-Length") == 0) {
@@ -653,6 +706,152 @@ head_send(struct xfer *x)
 	rc = x->out->write(x->out->ctx, b.p, b.n);
 	buf_free(&b);
 	return rc;
+}
+
+/*
+ * CURLOPT_OPENSOCKETFUNCTION and CURLOPT_CLOSESOCKETFUNCTION: libcurl's
+ * own way of making and closing sockets, noting which are open, so that
+ * conn_fd() can find the one a response arrives on.
+ */
+static curl_socket_t
+on_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct proxy	*px = arg;
+	int		 fd;
+
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd == -1)
+		return CURL_SOCKET_BAD;
+	if (purpose == CURLSOCKTYPE_IPCXN && px->nsocks < PROXY_NSOCKS)
+		px->socks[px->nsocks++] = fd;
+	return fd;
+}
+
+static int
+on_close(void *arg, curl_socket_t fd)
+{
+	struct proxy	*px = arg;
+	int		 i;
+
+	for (i = 0; i < px->nsocks; i++)
+		if (px->socks[i] == fd) {
+			px->socks[i] = px->socks[--px->nsocks];
+			break;
+		}
+	return close(fd);
+}
+
+/* Does the socket address sa hold the address text ip and port? */
+static int
+addr_is(const struct sockaddr_storage *sa, const char *ip, long port)
+{
+	unsigned char	 bin[16];
+
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		return inet_pton(AF_INET, ip, bin) == 1 &&
+		    memcmp(bin, &s4->sin_addr, 4) == 0 &&
+		    ntohs(s4->sin_port) == port;
+	}
+	if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		return inet_pton(AF_INET6, ip, bin) == 1 &&
+		    memcmp(bin, &s6->sin6_addr, 16) == 0 &&
+		    ntohs(s6->sin6_port) == port;
+	}
+	return 0;
+}
+
+/*
+ * The socket of the connection the current response arrives on: the one
+ * open socket whose two ends are libcurl's CURLINFO_LOCAL_* and
+ * CURLINFO_PRIMARY_* (CURLINFO_ACTIVESOCKET answers only after a
+ * transfer).  -1 when none or more than one matches.
+ */
+static int
+conn_fd(struct proxy *px)
+{
+	struct sockaddr_storage	 me, peer;
+	socklen_t		 len;
+	char			*pip = NULL, *lip = NULL;
+	long			 pport = 0, lport = 0;
+	int			 i, fd = -1;
+
+	if (curl_easy_getinfo(px->curl, CURLINFO_PRIMARY_IP, &pip) !=
+	    CURLE_OK || curl_easy_getinfo(px->curl, CURLINFO_PRIMARY_PORT,
+	    &pport) != CURLE_OK || curl_easy_getinfo(px->curl,
+	    CURLINFO_LOCAL_IP, &lip) != CURLE_OK || curl_easy_getinfo(
+	    px->curl, CURLINFO_LOCAL_PORT, &lport) != CURLE_OK ||
+	    pip == NULL || lip == NULL)
+		return -1;
+	for (i = 0; i < px->nsocks; i++) {
+		len = sizeof(me);
+		if (getsockname(px->socks[i], (struct sockaddr *)&me,
+		    &len) == -1 || !addr_is(&me, lip, lport))
+			continue;
+		len = sizeof(peer);
+		if (getpeername(px->socks[i], (struct sockaddr *)&peer,
+		    &len) == -1 || !addr_is(&peer, pip, pport))
+			continue;
+		if (fd != -1)
+			return -1;
+		fd = px->socks[i];
+	}
+	return fd;
+}
+
+/*
+ * Takes the rest of the body over from libcurl (Splicing, above), if it
+ * can: libcurl has no byte of the connection left that it has not handed
+ * over (its download counter equals what this response's callbacks got,
+ * which needs the identity encoding: no Transfer-Encoding), the socket
+ * is found, and the front end offers a relay.  Returns 0 when it did not
+ * (the caller copies on, and may try again at the next chunk), 1 when the
+ * response is finished: complete (relay_done), or cut short with the
+ * reason set (client_gone, stalled, relay_short).
+ */
+static int
+splice_rest(struct xfer *x)
+{
+	char		 tail[PROXY_TAIL];
+	curl_off_t	 dl = -1;
+	long long	 got;
+	enum relay_end	 end;
+	int		 fd, ms = (int)(x->px->timeout * 1000);
+
+	if (curl_easy_getinfo(x->px->curl, CURLINFO_SIZE_DOWNLOAD_T, &dl) !=
+	    CURLE_OK || dl != x->bytes)
+		return 0;
+	if ((fd = conn_fd(x->px)) == -1 || (got = x->out->relay(x->out->ctx, fd, x->clen - x->bytes -
+	    PROXY_TAIL, ms, &end)) == -1) {
+		x->splice_ok = 0;
+		return 0;
+	}
+	x->bytes += got;
+	x->spliced = got;
+	if (end == RELAY_DONE) {
+		got = relay_read(fd, tail, PROXY_TAIL, ms, &end);
+		if (got > 0 && x->out->write(x->out->ctx, tail, (size_t)got) ==
+		    -1)
+			end = RELAY_CLIENT;
+		else
+			x->bytes += got;
+	}
+	switch (end) {
+	case RELAY_DONE:
+		x->relay_done = 1;
+		break;
+	case RELAY_CLIENT:
+		x->client_gone = 1;
+		break;
+	case RELAY_STALL:
+		x->stalled = 1;
+		break;
+	case RELAY_UPSTREAM:
+		x->relay_short = x->clen - x->bytes;
+		break;
+	}
+	return 1;
 }
 
 /* CURLOPT_WRITEFUNCTION: the body, as it arrives. */
@@ -693,6 +892,11 @@ on_body(char *p, size_t sz, size_t nmemb, void *arg)
 		goto gone;
 	/* time spent blocked on a slow client is no upstream stall */
 	x->t_data = now_ms();
+	if (x->splice_ok && x->clen - x->bytes >= PROXY_SPLICE_MIN &&
+	    splice_rest(x))
+		/* done, one way or the other: libcurl lets go of the
+		 * connection, whose response it has not seen end */
+		return CURL_WRITEFUNC_ERROR;
 	return n;
 gone:
 	/* stop reading the upstream now: curl closes the connection */
@@ -768,6 +972,10 @@ xfer_setup(struct xfer *x, const char *url, struct curl_slist *hdrs,
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, px);
+	curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+	curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, px);
 	if (px->cainfo != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, px->cainfo);
 	if (px->capath != NULL)
@@ -822,6 +1030,10 @@ xfer_why(const struct xfer *x, CURLcode rc, const char *what)
 		buf_adds(&b, "malformed status line");
 	else if (x->redir == PROXY_REDIR_BAD)
 		buf_adds(&b, "unusable Location in a redirect");
+	else if (x->relay_short > 0)
+		/* libcurl's words for the same end of a copied body */
+		buf_printf(&b, "transfer closed with %lld bytes remaining "
+		    "to read", x->relay_short);
 	else if (x->px->errbuf[0] != '\0')
 		buf_adds(&b, x->px->errbuf);
 	else
@@ -1013,7 +1225,7 @@ proxy_serve(struct proxy *px, const struct gw_ctx *ctx,
 		}
 		if (x.head_sent) {
 			ev->status = x.status;
-			if (rc != CURLE_OK) {
+			if (rc != CURLE_OK && !x.relay_done) {
 				/* the client was promised more: cut */
 				t = is_timeout(&x, rc);
 				out->abort(out->ctx);
@@ -1061,6 +1273,12 @@ proxy_serve(struct proxy *px, const struct gw_ctx *ctx,
 		break;
 	}
 	ev->bytes += x.bytes;
+	if (ctx != NULL && ctx->stats != NULL && x.bytes > 0) {
+		atomic_fetch_add(&ctx->stats->proxy_bytes_spliced,
+		    (unsigned long)x.spliced);
+		atomic_fetch_add(&ctx->stats->proxy_bytes_copied,
+		    (unsigned long)(x.bytes - x.spliced));
+	}
 	resp->status = ev->status;
 	xfer_free(&x);
 	free(url);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "relay.h"
 
 struct gw_config;
 struct gw_ctx;
@@ -32,6 +33,15 @@ struct gw_out {
 	 * (FastCGI: shutdown(2) of the connection before finishing,
 	 * webservers.md §10.3; CGI: exit without a clean end). */
 	void	(*abort)(void *ctx);
+	/*
+	 * Optional (NULL: never offered).  relay_splice() from the upstream
+	 * socket fd to the client's connection with the front end's framing,
+	 * after everything written before has gone out: returns the body
+	 * bytes the client side took and *end, or -1 when it cannot start
+	 * (nothing read: the proxy copies on).
+	 */
+	long long (*relay)(void *ctx, int fd, long long n, int timeout_ms,
+		    enum relay_end *end);
 };
 
 struct proxy;			/* one per worker thread: a reused CURL handle */

@@ -11,6 +11,10 @@
 #   offload     (not by default) as gateway, but a second gateway started with
 #               --offload-prefix answers X-Accel-Redirect and nginx fetches
 #               the registry itself (deploy/nginx-offload.conf)
+#   gateway_copy
+#               (not by default) as gateway, but a third gateway started
+#               with GATEWAY_SPLICE=0 copies every body byte through user
+#               space instead of splicing
 #
 # and prints a markdown report: per blob size, the median (best)
 # throughput of each way, the gateway to proxy_pass ratio, the gateway's
@@ -29,7 +33,7 @@
 #                  gateway, untimed, and check the sha256 of the body
 #   BENCH_THREADS  the gateway's --threads (default 4)
 #   BENCH_WAYS     the ways to compare (default "direct proxy_pass gateway";
-#                  also: proxy_pass_buffered, offload)
+#                  also: proxy_pass_buffered, offload, gateway_copy)
 #   BENCH_OUT      also write the report to this file
 #   BENCH_PERF     record `perf record -g` of the gateway and the nginx
 #                  worker during the fetches into this file
@@ -170,6 +174,23 @@ case " $WAYS " in
 	    die "the offload gateway does not start: $(cat "$T/gateway2.err")"
 	;;
 esac
+# way gateway_copy: a third gateway with splicing off (GATEWAY_SPLICE=0),
+# every body byte copied through libcurl and libfcgi's records
+COPYPORT=$(free_port)
+COPYSOCK=$T/gw-copy.sock
+GW3=
+case " $WAYS " in
+*" gateway_copy "*)
+	start_bg gateway3 env GATEWAY_BIN="$FCGI" \
+	    GATEWAY_MANIFEST="$T/manifest.json" GATEWAY_LOG="$T/events3.log" \
+	    GATEWAY_THREADS="$THREADS" GATEWAY_POLL=0 GATEWAY_SPLICE=0 \
+	    SPAWN_SOCKET="$COPYSOCK" SPAWN_SOCKET_MODE=0666 \
+	    SPAWN_FOREGROUND=1 sh "$DEPLOY/spawn-fcgi.sh"
+	GW3=$(pid_of gateway3)
+	wait_socket "$COPYSOCK" >/dev/null ||
+	    die "the copying gateway does not start: $(cat "$T/gateway3.err")"
+	;;
+esac
 
 render "$DEPLOY/nginx.conf" "$T/nginx-site.conf" BIND=127.0.0.1 \
     PORT="$PORT" UPSTREAM="unix:$SOCK" || die "deploy/nginx.conf does not render"
@@ -226,6 +247,14 @@ if [ -n "$GW2" ]; then
 	    -e "s|^\( *\)client_max_body_size .*|&\n\1include $T/nginx-offload.conf;|" \
 	    "$T/nginx-off.conf.in" >>"$T/nginx-site.conf"
 fi
+if [ -n "$GW3" ]; then
+	render "$DEPLOY/nginx.conf" "$T/nginx-copy.conf.in" BIND=127.0.0.1 \
+	    PORT="$COPYPORT" UPSTREAM="unix:$COPYSOCK" ||
+	    die "deploy/nginx.conf does not render"
+	sed -e 's/scarf_gateway/scarf_gateway_copy/g' \
+	    -e 's/ default_server;/;/' \
+	    "$T/nginx-copy.conf.in" >>"$T/nginx-site.conf"
+fi
 render "$DEPLOY/nginx-standalone.conf" "$T/nginx.conf" STATEDIR="$T" ||
     die "deploy/nginx-standalone.conf does not render"
 cp /etc/nginx/fastcgi_params "$T/"
@@ -252,6 +281,7 @@ url() {
 			echo "http://127.0.0.1:$BUFPORT/v2/$REPO/blobs/$2" ;;
 	gateway)	echo "http://127.0.0.1:$PORT/v2/$REPO/blobs/$2" ;;
 	offload)	echo "http://127.0.0.1:$OFFPORT/v2/$REPO/blobs/$2" ;;
+	gateway_copy)	echo "http://127.0.0.1:$COPYPORT/v2/$REPO/blobs/$2" ;;
 	esac
 }
 
@@ -307,10 +337,11 @@ fetch() {
 }
 
 # cpus WAY: CPU ticks of the registry, the nginx worker and the gateway
-# (the offloading one for way offload)
+# (the offloading one for way offload, the copying one for gateway_copy)
 cpus() {
 	local g=$GW
 	[ "$1" != offload ] || g=$GW2
+	[ "$1" != gateway_copy ] || g=$GW3
 	echo "$(cpu "$(pid_of registry)") $(cpu "$NGW") $(cpu "$g")"
 }
 
@@ -338,7 +369,7 @@ for s in $SIZES; do
 			read -r a0 b0 c0 <<<"$(cpus "$w")"
 			if v=$(fetch "$w" "$s"); then
 				read -r a1 b1 c1 <<<"$(cpus "$w")"
-				echo "$s $w $v $((a1 - a0)) $((b1 - b0)) $((c1 - c0))" \
+				echo "$s $w $v $((a1 - a0)) $((b1 - b0)) $((c1 - c0)) $r" \
 				    >>"$T/samples"
 				say "$s MiB round $((r + 1)) $w: $(awk -v b="${v% *}" \
 				    -v t="${v#* }" 'BEGIN { printf "%.0f", b / t / 1e6 }') MB/s"
@@ -385,14 +416,16 @@ samples, rss, tick, ways = sys.argv[1], sys.argv[2], int(sys.argv[3]), \
 NAMES = {"direct": "direct", "proxy_pass": "nginx proxy_pass",
          "proxy_pass_buffered": "nginx proxy_pass buffered",
          "gateway": "nginx + gateway",
+         "gateway_copy": "nginx + gateway, copying",
          "offload": "nginx + gateway offload"}
-mbps, cpu, nbytes, sizes = {}, {}, {}, []
+mbps, cpu, nbytes, sizes, byround = {}, {}, {}, [], {}
 for line in open(samples):
-    s, w, b, t, ra, ng, gw = line.split()
+    s, w, b, t, ra, ng, gw, r = line.split()
     s, b, t = int(s), int(b), float(t)
     if s not in sizes:
         sizes.append(s)
     mbps.setdefault((s, w), []).append(b / t / 1e6)
+    byround[(s, w, int(r))] = b / t / 1e6
     c = cpu.setdefault((s, w), [0, 0, 0])
     for i, v in enumerate((ra, ng, gw)):
         c[i] += int(v)
@@ -419,22 +452,35 @@ def ratio(a, b):
     return "%.2fx" % (a / b) if a and b else "-"
 
 
-off = "offload" in ways
+def paired(s, w, ref="proxy_pass"):
+    # the median of the per-round ratios: each round fetched both ways
+    # back to back, so slow drifts of the machine's load cancel out
+    v = [byround[k] / byround[(s, ref, k[2])] for k in byround
+         if k[0] == s and k[1] == w and (s, ref, k[2]) in byround]
+    return "%.2fx" % statistics.median(v) if v else "-"
+
+
+extra = [w for w in ("gateway_copy", "offload") if w in ways]
 print("| blob | " + " | ".join(NAMES[w] + " MB/s" for w in ways) +
       " | gateway / proxy_pass | gateway / direct |" +
-      (" offload / proxy_pass |" if off else "") + " gateway peak RSS |")
-print("|---" * (len(ways) + 4 + off) + "|")
+      "".join(" %s / proxy_pass |" % w for w in extra) +
+      " gateway peak RSS |")
+print("|---" * (len(ways) + 4 + len(extra)) + "|")
 for s in sizes:
     g = med(s, "gateway")
     print("| %d MiB | " % s + " | ".join(cell(s, w) for w in ways) +
-          " | %s | %s |" % (
-              ratio(g, med(s, "proxy_pass")), ratio(g, med(s, "direct"))) +
-          (" %s |" % ratio(med(s, "offload"), med(s, "proxy_pass"))
-           if off else "") +
+          " | %s (%s) | %s |" % (
+              ratio(g, med(s, "proxy_pass")), paired(s, "gateway"),
+              ratio(g, med(s, "direct"))) +
+          "".join(" %s (%s) |" % (ratio(med(s, w), med(s, "proxy_pass")),
+                                  paired(s, w))
+                  for w in extra) +
           " %s |" % ("%.1f MiB" % (hwm[s] / 1024) if g else "-"))
 print()
 print("Median (best) of the rounds; MB = 10^6 bytes; curl -o /dev/null.  "
-      "Peak RSS: the gateway's VmHWM while that size was fetched.")
+      "Ratios: of the medians (in brackets: the median of the per-round "
+      "ratios).  Peak RSS: the gateway's VmHWM while that size was "
+      "fetched.")
 print()
 print("CPU seconds per GiB fetched, by process (registry / nginx worker / "
       "gateway):")
@@ -466,5 +512,6 @@ cat "$T/report.md"
 stop_pid "$NG"
 stop_pid "$GW"
 [ -z "$GW2" ] || stop_pid "$GW2"
+[ -z "$GW3" ] || stop_pid "$GW3"
 stop registry
 [ "$ERRORS" -eq 0 ]
