@@ -80,6 +80,11 @@ is "$rc" 2 "a bad environment value exits 2"
 like "$(cat err)" 'GATEWAY_POLL' "a bad environment value is named"
 GATEWAY_POLL=soon run out err --manifest good.json --poll 3 --check
 is "$rc" 2 "environment values are checked even when a flag overrides them"
+run out err --manifest good.json --splice maybe --check
+is "$rc" 2 "--splice maybe: exits 2"
+like "$(cat err)" '--splice maybe: must be 1 or 0' "--splice maybe: says what it takes"
+GATEWAY_SPLICE=off run out err --manifest good.json --check
+is "$rc" 0 "GATEWAY_SPLICE=off: taken"
 
 # --check (§1.5, §14.1)
 run out err --manifest good.json --check

@@ -9,7 +9,9 @@
 #      client, followed, one too many), HEAD, 304, 401 with its challenge,
 #      forwarded headers (six Accept lines, Authorization), gzip bytes
 #      relayed as they are, chunked and large bodies, connection reuse,
-#      and a client that goes away mid-body;
+#      and a client that goes away mid-body; large bodies both spliced
+#      (proxy.c "Splicing": reset, stall, client gone, the exact bytes)
+#      and copied (chunked, and a second program with --splice 0);
 #   2. the same program through cgi-fcgi (no web server): the joined
 #      Accept form and the absent Accept;
 #   3. the CGI program on the same upstream; with PROXY_FAULTS_VALGRIND=1
@@ -154,6 +156,21 @@ pattern() {
 n = int(sys.argv[1])
 p = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
 sys.stdout.buffer.write((p * (n // len(p) + 1))[:n])' "$1"
+}
+
+# metric PATH: gateway_proxy_body_bytes_total{path=PATH} of the program
+# behind nginx (or of the one on the socket given as $2, over cgi-fcgi)
+metric() {
+	if [ -n "${2:-}" ]; then
+		fcgi_req "$2" GET reg.test /-/metrics
+	else
+		curl -s -m 5 -H 'Host: reg.test' "$URL/-/metrics"
+	fi | sed -n "s/^gateway_proxy_body_bytes_total{path=\"$1\"} //p"
+}
+
+# sha_of N: the sha256 of the fixture's body of N bytes
+sha_of() {
+	pattern "$1" | sha256sum | cut -d' ' -f1
 }
 
 J502='{"errors":[{"code":"UNAVAILABLE","detail":{},"message":"upstream registry unreachable"}]}'
@@ -335,13 +352,52 @@ get chunked /v2/chunked/x/blobs/sha256:5?size=100000
 is "$CODE $SIZE" "200 100000" "a chunked upstream body: complete"
 ok "chunked: no Content-Length invented" sh -c "! grep -qi '^Content-Length' '$T/chunked.head'"
 
+# 1 MiB and more with a Content-Length from an http:// registry: spliced
+s0=$(metric splice) c0=$(metric copy)
 get big /v2/ok/x/blobs/sha256:6?size=20000000
 is "$CODE $SIZE" "200 20000000" "20 MB: complete"
-is "$(sha256sum <"$T/big.body" | cut -d' ' -f1)" \
-    "$(pattern 20000000 | sha256sum | cut -d' ' -f1)" "20 MB: the same bytes"
+is "$(sha256sum <"$T/big.body" | cut -d' ' -f1)" "$(sha_of 20000000)" \
+    "20 MB: the same bytes"
+s1=$(metric splice) c1=$(metric copy)
+ok "20 MB: spliced, all but the first chunk and the last 8 KiB ($((s1 - s0)) bytes)" \
+    test $((s1 - s0)) -ge 19000000 -a $((s1 - s0)) -lt 20000000
+is $((s1 - s0 + c1 - c0)) 20000000 "20 MB: spliced + copied = the body"
+is "$(ev big bytes) $(ev big error)" "20000000 null" \
+    "20 MB: event bytes, no error"
+# the connection that carried it is closed after a splice (libcurl lost
+# track of it); the next request opens a new one and works
+get afterbig /v2/ok/x/manifests/latest
+is "$CODE $(cat "$T/afterbig.body")" '200 {"stub":"ok"}' \
+    "after a spliced body: the next request is answered"
+
+# chunked: libcurl decodes the framing, so every byte is copied
+s1=$(metric splice) c1=$(metric copy)
+get bigchunked /v2/chunked/x/blobs/sha256:6?size=5000000
+is "$CODE $SIZE" "200 5000000" "5 MB chunked: complete"
+is "$(sha256sum <"$T/bigchunked.body" | cut -d' ' -f1)" "$(sha_of 5000000)" \
+    "5 MB chunked: the same bytes"
+s2=$(metric splice) c2=$(metric copy)
+is "$((s2 - s1)) $((c2 - c1))" "0 5000000" "5 MB chunked: copied, not spliced"
+
+# failures after the splice took over: the same outcomes as copied
+get bigreset "/v2/reset/x/blobs/sha256:1?size=8388608"
+is "$CODE $(hdr bigreset Content-Length)" "200 8388608" \
+    "spliced, reset mid-body: the head was 200 with the length"
+is "$RC" 18 "spliced, reset mid-body: the client sees a truncated transfer"
+ok "spliced, reset mid-body: about half arrived ($SIZE bytes)" \
+    test "$SIZE" -ge 4000000 -a "$SIZE" -lt 8388608
+like "$(ev bigreset error)" 'failed mid-body' \
+    "spliced, reset mid-body: event error"
+get bigstall "/v2/stall/x/blobs/sha256:2?size=8388608&delay=20"
+is "$CODE $RC" "200 18" "spliced, stall mid-body: aborted, truncated"
+ok "spliced, stall mid-body: after about 2 s ($SECS s)" lt "$SECS" 6
+like "$(ev bigstall error)" 'stalled mid-body: no data for 2 s' \
+    "spliced, stall mid-body: event error"
+ok "spliced, failures: bytes were spliced" test "$(metric splice)" -gt "$s2"
 
 # --- the client goes away ----------------------------------------------------------------
-# 64 MiB at 64 KiB every 20 ms takes 20 s; the client leaves after 1 s
+# 64 MiB at 64 KiB every 20 ms takes 20 s (spliced); the client leaves
+# after 1 s
 curl -s -m 1 -o /dev/null -H 'Host: reg.test' \
     "$URL/v2/trickle/x/blobs/sha256:7?id=gone"
 gone_rc=$?
@@ -360,15 +416,35 @@ ok "the upstream never finished sending" \
 is "$(ev gone error)" '"client went away"' "client gone: event error"
 ok "client gone: event bytes below 64 MiB" \
     test "$(ev gone bytes)" -lt 67108864
+# the same below the splice threshold (copied): 900000 bytes at 64 KiB
+# every 200 ms take about 3 s
+n_before=$(grep -c 'send-failed' "$T/upstream.log")
+curl -s -m 1 -o /dev/null -H 'Host: reg.test' \
+    "$URL/v2/trickle/x/blobs/sha256:7?size=900000&ms=200&id=gone2"
+t_gone=$(date +%s.%N)
+for _ in $(seq 60); do
+	[ "$(grep -c 'send-failed' "$T/upstream.log")" -gt "$n_before" ] &&
+	    break
+	sleep 0.05
+done
+if [ "$(grep -c 'send-failed' "$T/upstream.log")" -gt "$n_before" ]; then
+	t_fail=$(grep '"event": "send-failed", "mode": "trickle"' \
+	    "$T/upstream.log" | tail -n 1 | jget t)
+	ok "copied: the upstream read stopped within a second of the client ($t_fail - $t_gone)" \
+	    lt "$(python3 -c "print($t_fail - $t_gone)")" 1.0
+else
+	fail "copied: the upstream read stopped within a second of the client"
+fi
+is "$(ev gone2 error)" '"client went away"' "copied, client gone: event error"
 
 # --- metrics ----------------------------------------------------------------------------------
 metrics=$(curl -s -m 5 -H 'Host: reg.test' "$URL/-/metrics")
-like "$metrics" 'gateway_upstream_errors_total\{kind="timeout"\} 2$' \
-    "metrics: timeouts counted (slow headers, stall)"
-nconnect=6		# one more with the TLS refusal
-[ -n "$TLS" ] && nconnect=7
+like "$metrics" 'gateway_upstream_errors_total\{kind="timeout"\} 3$' \
+    "metrics: timeouts counted (slow headers, two stalls)"
+nconnect=7		# one more with the TLS refusal
+[ -n "$TLS" ] && nconnect=8
 like "$metrics" "gateway_upstream_errors_total\\{kind=\"connect\"\\} $nconnect\$" \
-    "metrics: the other failures counted (refused, TLS, garbage, two header blocks, reset, redirects)"
+    "metrics: the other failures counted (refused, TLS, garbage, two header blocks, two resets, redirects)"
 
 # --- through cgi-fcgi: the joined Accept form, no Accept at all ------------------------------
 direct() {
@@ -383,6 +459,28 @@ is "$(body <"$T/joined.out")" \
 direct "/v2/echo/x/manifests/latest?id=noaccept" >"$T/noaccept.out"
 is "$(body <"$T/noaccept.out")" '[["Host", "127.0.0.1:'"$UP"'"]]' \
     "no Accept from the client: none upstream (not libcurl's own)"
+
+# --- a second program with --splice 0: the same large body, copied -------------------------
+# cgi_sha FILE: the sha256 of the body of a CGI response in FILE
+cgi_sha() {
+	python3 -c 'import hashlib, sys
+d = open(sys.argv[1], "rb").read()
+print(hashlib.sha256(d[d.index(b"\r\n\r\n") + 4:]).hexdigest())' "$1"
+}
+SOCK0=$T/gw0.sock
+start_bg gateway0 "$FCGI" --manifest "$T/manifest.json" \
+    --listen "unix:$SOCK0" --log "$T/events0.log" --upstream-timeout 2 \
+    --threads 2 --splice 0
+GW0=$(pid_of gateway0)
+ok "--splice 0: the program listens" wait_socket "$SOCK0" 200
+fcgi_req "$SOCK0" GET reg.test "/v2/ok/x/blobs/sha256:6?size=20000000" \
+    >"$T/nosplice.out"
+is "$(status <"$T/nosplice.out") $(cgi_sha "$T/nosplice.out")" \
+    "200 $(sha_of 20000000)" "--splice 0: the same 20 MB"
+is "$(metric splice "$SOCK0") $(metric copy "$SOCK0")" "0 20000000" \
+    "--splice 0: every byte copied"
+stop_pid "$GW0" 20
+is "$?" 0 "--splice 0: the program exits 0 on SIGTERM"
 
 # --- the FastCGI program: clean stop ----------------------------------------------------------
 stop_pid "$NG"
@@ -402,13 +500,14 @@ for line in open(sys.argv[1]):
     if m:
         seen[m.group(1)] = seen.get(m.group(1), 0) + 1
 print(" ".join(i for i in sys.argv[2:] if seen.get(i) != 1) or "all")' \
-    "$T/events.log" "${IDS[@]}" refused gone joined noaccept \
+    "$T/events.log" "${IDS[@]}" refused gone gone2 joined noaccept \
     ${TLS:+tls1})" all \
     "exactly one event line for every request"
 
 # --- the CGI program ----------------------------------------------------------------------------
 # cgi ID METHOD HOST URI [NAME=VALUE...]: one run, stdout in $T/ID.cgi,
-# exit status in CGI_RC; under valgrind with PROXY_FAULTS_VALGRIND=1
+# exit status in CGI_RC; under valgrind with PROXY_FAULTS_VALGRIND=1, and
+# under the command in CGI_WRAP (if set) outside of that
 CGI_RUNS=0
 cgi() {
 	local id=$1 method=$2 host=$3 uri=$4 query= vg=()
@@ -426,7 +525,8 @@ cgi() {
 	    QUERY_STRING="$query" REMOTE_ADDR=127.0.0.1 \
 	    GATEWAY_MANIFEST="$T/manifest.json" \
 	    GATEWAY_LOG="$T/cgi-events.log" GATEWAY_UPSTREAM_TIMEOUT=2 "$@" \
-	    timeout 30 "${vg[@]}" "$CGI" >"$T/$id.cgi" 2>"$T/$id.cgierr" </dev/null
+	    timeout 30 ${CGI_WRAP:-} "${vg[@]}" "$CGI" >"$T/$id.cgi" \
+	    2>"$T/$id.cgierr" </dev/null
 	CGI_RC=$?
 	if [ -n "$VALGRIND" ] && [ -s "$T/$id.vg" ]; then
 		diag "valgrind on $id:" "$(head -n 30 "$T/$id.vg")"
@@ -451,6 +551,33 @@ is "$(status <"$T/creset.cgi")" 200 "CGI: reset mid-body, head 200"
 is "$CGI_RC" 1 "CGI: reset mid-body, exit status 1 (no clean end)"
 ok "CGI: reset mid-body, body shorter than its Content-Length" \
     test "$(body <"$T/creset.cgi" | wc -c)" -lt 1048576
+# large bodies: spliced onto stdout, or copied with GATEWAY_SPLICE=0
+# (strace counts the splice(2) calls that moved them, when installed)
+STRACE=
+command -v strace >/dev/null && STRACE=strace
+CGI_WRAP=${STRACE:+strace -f -qq -e trace=splice -o $T/cbig.strace} \
+    cgi cbig GET reg.test "/v2/ok/x/blobs/sha256:6?size=5000000"
+is "$CGI_RC $(status <"$T/cbig.cgi") $(cgi_sha "$T/cbig.cgi")" \
+    "0 200 $(sha_of 5000000)" "CGI: 5 MB spliced onto stdout, the same bytes"
+CGI_WRAP=${STRACE:+strace -f -qq -e trace=splice -o $T/cbig0.strace} \
+    cgi cbig0 GET reg.test "/v2/ok/x/blobs/sha256:6?size=5000000" \
+    GATEWAY_SPLICE=0
+is "$CGI_RC $(status <"$T/cbig0.cgi") $(cgi_sha "$T/cbig0.cgi")" \
+    "0 200 $(sha_of 5000000)" "CGI: 5 MB copied (GATEWAY_SPLICE=0), the same bytes"
+if [ -n "$STRACE" ]; then
+	ok "CGI: splice(2) moved the 5 MB ($(grep -c 'splice(' "$T/cbig.strace") calls)" \
+	    test "$(grep -c 'splice(' "$T/cbig.strace")" -gt 2
+	is "$(grep -c 'splice(' "$T/cbig0.strace")" 0 \
+	    "CGI: GATEWAY_SPLICE=0, no splice(2) at all"
+else
+	skip "CGI: splice(2) calls: strace not installed"
+	skip "CGI: splice(2) calls: strace not installed"
+fi
+cgi cbigreset GET reg.test "/v2/reset/x/blobs/sha256:1?size=8388608"
+is "$CGI_RC $(status <"$T/cbigreset.cgi")" "1 200" \
+    "CGI: spliced, reset mid-body: head 200, exit status 1"
+ok "CGI: spliced, reset mid-body: body shorter than its Content-Length" \
+    test "$(($(wc -c <"$T/cbigreset.cgi") - $(sed '/^\r$/q' "$T/cbigreset.cgi" | wc -c)))" -lt 8388608
 cgi cout GET reg.test "/v2/redirect-out/x/blobs/sha256:3"
 is "$CGI_RC $(status <"$T/cout.cgi") $(header Location <"$T/cout.cgi")" \
     "0 307 https://cdn.example.test/blob?sig=1" "CGI: redirect outside /v2, 307"
