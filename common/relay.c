@@ -44,6 +44,16 @@ wait_in(int fd, int timeout_ms)
 	return rc == 0 ? 0 : 1;
 }
 
+/* The waits are poll()'s, with the timeout. */
+static void
+nonblock(int fd)
+{
+	int	 fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) != -1 && !(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
 /* All of p[0..n) to a blocking fd; 0 or -1. */
 static int
 put_all(int fd, const unsigned char *p, size_t n)
@@ -107,15 +117,13 @@ relay_splice(int from, const struct relay_to *to, long long n,
 	long long	 out = 0;
 	ssize_t		 got;
 	size_t		 cap, want, c, h, moved;
-	int		 p[2], rc, fl, copy = 0, e;
+	int		 p[2], rc, copy = 0, e;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
 	rc = fcntl(p[1], F_SETPIPE_SZ, RELAY_PIPE);
 	cap = rc > 0 ? (size_t)rc : 64 * 1024;
-	/* the wait is poll()'s, with the timeout */
-	if ((fl = fcntl(from, F_GETFL)) != -1 && !(fl & O_NONBLOCK))
-		fcntl(from, F_SETFL, fl | O_NONBLOCK);
+	nonblock(from);
 	*end = RELAY_DONE;
 	while (out < n) {
 		want = n - out > (long long)cap ? cap : (size_t)(n - out);
@@ -171,7 +179,6 @@ relay_splice(int from, const struct relay_to *to, long long n,
 	(void)timeout_ms;
 	*end = RELAY_CLIENT;
 	(void)put_all;
-	(void)wait_in;
 	return -1;
 }
 #endif
@@ -184,6 +191,7 @@ relay_read(int from, char *buf, size_t n, int timeout_ms,
 	ssize_t	 r;
 
 	*end = RELAY_DONE;
+	nonblock(from);
 	while (done < n) {
 		r = read(from, buf + done, n - done);
 		if (r == -1 && errno == EINTR)
