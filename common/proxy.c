@@ -802,28 +802,34 @@ conn_fd(struct proxy *px)
 
 /*
  * Takes the rest of the body over from libcurl (Splicing, above), if it
- * can: libcurl has no byte of the connection left that it has not handed
- * over (its download counter equals what this response's callbacks got,
- * which needs the identity encoding: no Transfer-Encoding), the socket
- * is found, and the front end offers a relay.  Returns 0 when it did not
- * (the caller copies on, and may try again at the next chunk), 1 when the
- * response is finished: complete (relay_done), or cut short with the
- * reason set (client_gone, stalled, relay_short).
+ * can.  libcurl must have no byte of the connection left that it has not
+ * handed over: its download counter (dl) equals what this response's
+ * write callbacks got (which takes the identity encoding: no
+ * Transfer-Encoding).  Both callbacks ask.  libcurl 7.88 counts a batch
+ * of reads before it writes it (measured), so in the write callback the
+ * two are equal right after the batch's last piece: the earliest moment,
+ * before more is read.  A libcurl that counts after writing never matches
+ * there, but by the progress callback, which comes after every batch, any
+ * version has written what it read.  Then the socket must be found and
+ * the front end must offer a relay.  Returns 0 when it did not take over
+ * (the caller copies on), 1 when the response is finished: complete
+ * (relay_done), or cut short with the reason set (client_gone, stalled,
+ * relay_short).
  */
 static int
-splice_rest(struct xfer *x)
+splice_rest(struct xfer *x, curl_off_t dl)
 {
 	char		 tail[PROXY_TAIL];
-	curl_off_t	 dl = -1;
 	long long	 got;
 	enum relay_end	 end;
 	int		 fd, ms = (int)(x->px->timeout * 1000);
 
-	if (curl_easy_getinfo(x->px->curl, CURLINFO_SIZE_DOWNLOAD_T, &dl) !=
-	    CURLE_OK || dl != x->bytes)
+	if (!x->splice_ok || !x->head_sent || dl != x->bytes ||
+	    x->clen - x->bytes < PROXY_SPLICE_MIN)
 		return 0;
-	if ((fd = conn_fd(x->px)) == -1 || (got = x->out->relay(x->out->ctx, fd, x->clen - x->bytes -
-	    PROXY_TAIL, ms, &end)) == -1) {
+	if ((fd = conn_fd(x->px)) == -1 ||
+	    (got = x->out->relay(x->out->ctx, fd,
+	    x->clen - x->bytes - PROXY_TAIL, ms, &end)) == -1) {
 		x->splice_ok = 0;
 		return 0;
 	}
@@ -860,6 +866,7 @@ on_body(char *p, size_t sz, size_t nmemb, void *arg)
 {
 	struct xfer	*x = arg;
 	size_t		 n = sz * nmemb, tail = 0;
+	curl_off_t	 dl;
 	int		 last;
 
 	switch (x->body) {
@@ -892,8 +899,8 @@ on_body(char *p, size_t sz, size_t nmemb, void *arg)
 		goto gone;
 	/* time spent blocked on a slow client is no upstream stall */
 	x->t_data = now_ms();
-	if (x->splice_ok && x->clen - x->bytes >= PROXY_SPLICE_MIN &&
-	    splice_rest(x))
+	if (x->splice_ok && curl_easy_getinfo(x->px->curl,
+	    CURLINFO_SIZE_DOWNLOAD_T, &dl) == CURLE_OK && splice_rest(x, dl))
 		/* done, one way or the other: libcurl lets go of the
 		 * connection, whose response it has not seen end */
 		return CURL_WRITEFUNC_ERROR;
@@ -929,6 +936,9 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		x->stalled = 1;
 		return 1;
 	}
+	/* (as in on_body) */
+	if (splice_rest(x, dlnow))
+		return 1;
 	return 0;
 }
 
