@@ -39,6 +39,7 @@ static const char *const env_names[] = {
 	"GATEWAY_POLL",
 	"GATEWAY_OFFLOAD_PREFIX",
 	"GATEWAY_SPLICE",
+	"GATEWAY_ABORT_MODE",
 };
 
 void
@@ -278,6 +279,15 @@ gw_config_set(struct gw_config *cfg, const char *name, const char *value,
 	} else if (strcmp(name, "GATEWAY_SPLICE") == 0) {
 		if (parse_bool(value, &cfg->splice) == -1) {
 			*err = "must be 1 or 0";
+			return -1;
+		}
+	} else if (strcmp(name, "GATEWAY_ABORT_MODE") == 0) {
+		if (strcmp(value, "reset") == 0)
+			cfg->abort_end = 0;
+		else if (strcmp(value, "end") == 0)
+			cfg->abort_end = 1;
+		else {
+			*err = "must be reset or end";
 			return -1;
 		}
 	} else {

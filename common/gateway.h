@@ -38,6 +38,9 @@ struct gw_config {
 	/* Large plain-http proxied bodies relayed with splice(2) (relay.h);
 	 * 0: every byte copied through libcurl. */
 	int		 splice;
+	/* FastCGI: an answer cut short ends with END_REQUEST (mod_fcgid),
+	 * not with a broken connection (fcgi/main.c fcgi_out_abort). */
+	int		 abort_end;
 };
 void	 gw_config_defaults(struct gw_config *);
 /* Reads GATEWAY_* from the environment. Returns -1 with *err on a bad value. */

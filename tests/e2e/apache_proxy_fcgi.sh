@@ -13,7 +13,7 @@
 [ -x "$FCGI" ] || skip_all "fcgi/scarf-gateway not built"
 command -v curl >/dev/null || skip_all "curl not found"
 command -v spawn-fcgi >/dev/null || skip_all "spawn-fcgi not installed"
-apache_init proxy proxy_fcgi
+apache_init proxy proxy_fcgi env
 # a copy under $T: only this test's program runs it (pids_of_exe)
 apache_stage "$FCGI"
 SOCK=$T/scarf-gateway.sock

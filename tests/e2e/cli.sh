@@ -85,6 +85,12 @@ is "$rc" 2 "--splice maybe: exits 2"
 like "$(cat err)" '--splice maybe: must be 1 or 0' "--splice maybe: says what it takes"
 GATEWAY_SPLICE=off run out err --manifest good.json --check
 is "$rc" 0 "GATEWAY_SPLICE=off: taken"
+run out err --manifest good.json --abort-mode close --check
+is "$rc" 2 "--abort-mode close: exits 2"
+like "$(cat err)" '--abort-mode close: must be reset or end' \
+    "--abort-mode close: says what it takes"
+GATEWAY_ABORT_MODE=end run out err --manifest good.json --check
+is "$rc" 0 "GATEWAY_ABORT_MODE=end: taken"
 
 # --check (§1.5, §14.1)
 run out err --manifest good.json --check
