@@ -88,6 +88,20 @@ sha() {
 	sha256sum "$1" | cut -d' ' -f1
 }
 
+# pattern N: fixtures/bad_upstream.py's body of N bytes (?size=N, N other
+# than 13), to stdout
+pattern() {
+	python3 -c 'import sys
+n = int(sys.argv[1])
+p = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
+sys.stdout.buffer.write((p * (n // len(p) + 1))[:n])' "$1"
+}
+
+# sha_of N: the sha256 of fixtures/bad_upstream.py's body of N bytes
+sha_of() {
+	pattern "$1" | sha256sum | cut -d' ' -f1
+}
+
 # jfield KEY: a field of the JSON object on stdin (strings bare)
 jfield() {
 	python3 -c 'import json, sys

@@ -150,14 +150,6 @@ lt() {
 sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' "$1" "$2"
 }
 
-# pattern N: the fixture's body of N bytes, to stdout
-pattern() {
-	python3 -c 'import sys
-n = int(sys.argv[1])
-p = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
-sys.stdout.buffer.write((p * (n // len(p) + 1))[:n])' "$1"
-}
-
 # metric PATH: gateway_proxy_body_bytes_total{path=PATH} of the program
 # behind nginx (or of the one on the socket given as $2, over cgi-fcgi)
 metric() {
@@ -166,11 +158,6 @@ metric() {
 	else
 		curl -s -m 5 -H 'Host: reg.test' "$URL/-/metrics"
 	fi | sed -n "s/^gateway_proxy_body_bytes_total{path=\"$1\"} //p"
-}
-
-# sha_of N: the sha256 of the fixture's body of N bytes
-sha_of() {
-	pattern "$1" | sha256sum | cut -d' ' -f1
 }
 
 J502='{"errors":[{"code":"UNAVAILABLE","detail":{},"message":"upstream registry unreachable"}]}'
