@@ -726,11 +726,12 @@ fcgi_put_records(FCGX_Request *r, const char *p, size_t n)
  * A proxied answer may be large: the web server's connection gets a send
  * buffer of FCGI_SNDBUF (the kernel doubles it; net.core.wmem_max caps
  * it, 208 KiB on a stock Linux, 4 MiB on this project's test machines).
- * With the default (net.core.wmem_default, 208 KiB) nginx found about
- * 200 KiB waiting at each wake-up and spent about 0.6 CPU seconds per GiB
- * relaying it; with 1 MiB it reads more per wake-up and spent about 0.45,
- * and the throughput rose by 15-30 % (tests/bench/proxy_bench.sh).  It is
- * a limit, not an allocation: a small answer costs nothing more.
+ * With the default (net.core.wmem_default, 208 KiB) nginx's worker spent
+ * 0.6-0.7 CPU seconds per GiB relaying the records of a spliced body;
+ * with 1 MiB, 0.41-0.48 (as much as for its own proxy_pass), and the
+ * throughput rose from 0.74-0.92x to 0.88-1.07x of proxy_pass
+ * (tests/bench/proxy_bench.sh, README "Performance").  It is a limit, not
+ * an allocation: a small answer costs nothing more.
  */
 #define FCGI_SNDBUF	(1024 * 1024)
 
