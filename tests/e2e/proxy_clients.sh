@@ -405,6 +405,12 @@ $(hdr Docker-Content-Digest token/curl.h) sha256:$(sha token/curl.body)" \
     "200 $PUSHED $PUSHED" \
     "(c) curl with the token: the manifest through the gateway"
 
+# the layer (over 2 MiB: fixtures/make_oci.py) went through splice(2)
+spliced=$(curl -s "$URL/-/metrics" |
+    sed -n 's/^gateway_proxy_body_bytes_total{path="splice"} //p')
+ok "the layer was spliced on its way to the clients (${spliced:-no} bytes)" \
+    test "${spliced:-0}" -gt 2000000
+
 # Authorization values and tokens never reach the event log
 unlike "$(cat events.log)" "$(printf %s "$USER_PW" | base64)|eyJ|s3cret" \
     "no credential or token in the event log"
