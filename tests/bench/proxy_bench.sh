@@ -151,27 +151,30 @@ cat >"$T/manifest.json" <<EOF
   "package-id": "bench", "repository-name": "$REPO",
   "registry": "$REG"}]}
 EOF
-start_bg gateway env GATEWAY_BIN="$FCGI" GATEWAY_MANIFEST="$T/manifest.json" \
-    GATEWAY_LOG="$T/events.log" GATEWAY_THREADS="$THREADS" GATEWAY_POLL=0 \
-    SPAWN_SOCKET="$SOCK" SPAWN_SOCKET_MODE=0666 SPAWN_FOREGROUND=1 \
-    sh "$DEPLOY/spawn-fcgi.sh"
+# start_gateway NAME SOCK LOG [NAME=VALUE...]: a gateway under the shipped
+# deploy/spawn-fcgi.sh on the Unix socket SOCK, with these settings
+start_gateway() {
+	local name=$1 sock=$2 log=$3
+	shift 3
+	start_bg "$name" env GATEWAY_BIN="$FCGI" \
+	    GATEWAY_MANIFEST="$T/manifest.json" GATEWAY_LOG="$log" \
+	    GATEWAY_THREADS="$THREADS" GATEWAY_POLL=0 "$@" \
+	    SPAWN_SOCKET="$sock" SPAWN_SOCKET_MODE=0666 \
+	    SPAWN_FOREGROUND=1 sh "$DEPLOY/spawn-fcgi.sh"
+	wait_socket "$sock" >/dev/null ||
+	    die "the $name gateway does not start: $(cat "$T/$name.err")"
+}
+start_gateway gateway "$SOCK" "$T/events.log"
 GW=$(pid_of gateway)
-wait_socket "$SOCK" >/dev/null || die "the gateway does not start: $(cat "$T/gateway.err")"
 # way offload: a second gateway, handing its proxied GETs to nginx
 OFFPORT=$(free_port)
 OFFSOCK=$T/gw-offload.sock
 GW2=
 case " $WAYS " in
 *" offload "*)
-	start_bg gateway2 env GATEWAY_BIN="$FCGI" \
-	    GATEWAY_MANIFEST="$T/manifest.json" GATEWAY_LOG="$T/events2.log" \
-	    GATEWAY_THREADS="$THREADS" GATEWAY_POLL=0 \
-	    GATEWAY_OFFLOAD_PREFIX=/_gw_offload \
-	    SPAWN_SOCKET="$OFFSOCK" SPAWN_SOCKET_MODE=0666 \
-	    SPAWN_FOREGROUND=1 sh "$DEPLOY/spawn-fcgi.sh"
+	start_gateway gateway2 "$OFFSOCK" "$T/events2.log" \
+	    GATEWAY_OFFLOAD_PREFIX=/_gw_offload
 	GW2=$(pid_of gateway2)
-	wait_socket "$OFFSOCK" >/dev/null ||
-	    die "the offload gateway does not start: $(cat "$T/gateway2.err")"
 	;;
 esac
 # way gateway_copy: a third gateway with splicing off (GATEWAY_SPLICE=0),
@@ -181,14 +184,8 @@ COPYSOCK=$T/gw-copy.sock
 GW3=
 case " $WAYS " in
 *" gateway_copy "*)
-	start_bg gateway3 env GATEWAY_BIN="$FCGI" \
-	    GATEWAY_MANIFEST="$T/manifest.json" GATEWAY_LOG="$T/events3.log" \
-	    GATEWAY_THREADS="$THREADS" GATEWAY_POLL=0 GATEWAY_SPLICE=0 \
-	    SPAWN_SOCKET="$COPYSOCK" SPAWN_SOCKET_MODE=0666 \
-	    SPAWN_FOREGROUND=1 sh "$DEPLOY/spawn-fcgi.sh"
+	start_gateway gateway3 "$COPYSOCK" "$T/events3.log" GATEWAY_SPLICE=0
 	GW3=$(pid_of gateway3)
-	wait_socket "$COPYSOCK" >/dev/null ||
-	    die "the copying gateway does not start: $(cat "$T/gateway3.err")"
 	;;
 esac
 
@@ -317,10 +314,10 @@ hwm() {
 	sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"
 }
 
-# fetch WAY SIZE: one timed download to /dev/null; prints bytes and
+# timed_fetch WAY SIZE: one timed download to /dev/null; prints bytes and
 # seconds.  The status, the length and the registry's Docker-Content-Digest
 # are checked.
-fetch() {
+timed_fetch() {
 	local way=$1 size=$2 dg=${DIGEST[$2]} out code len secs hd
 	out=$(curl -s -o /dev/null -D "$T/h" --max-time 240 \
 	    -w '%{http_code} %{size_download} %{time_total}' \
@@ -367,7 +364,7 @@ for s in $SIZES; do
 		for ((i = 0; i < r % $#; i++)); do set -- "${@:2}" "$1"; done
 		for w in "$@"; do
 			read -r a0 b0 c0 <<<"$(cpus "$w")"
-			if v=$(fetch "$w" "$s"); then
+			if v=$(timed_fetch "$w" "$s"); then
 				read -r a1 b1 c1 <<<"$(cpus "$w")"
 				echo "$s $w $v $((a1 - a0)) $((b1 - b0)) $((c1 - c0)) $r" \
 				    >>"$T/samples"

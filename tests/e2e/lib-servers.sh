@@ -97,6 +97,21 @@ p = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
 sys.stdout.buffer.write((p * (n // len(p) + 1))[:n])' "$1"
 }
 
+# fetch ID PATH [CURL ARGS...]: GET $URL$PATH with Host $FETCH_HOST
+# (default reg.test) and id=ID added to the query, at most $FETCH_MAX
+# seconds (default 20); sets CODE, RC (curl's exit status), SIZE (body
+# bytes) and SECS; the body is $T/ID.body, the response head $T/ID.head
+fetch() {
+	local id=$1 path=$2 sep='?' out
+	shift 2
+	case $path in *\?*) sep='&' ;; esac
+	out=$(curl -s -m "${FETCH_MAX:-20}" -o "$T/$id.body" \
+	    -D "$T/$id.head" -w '%{http_code} %{size_download} %{time_total}' \
+	    -H "Host: ${FETCH_HOST:-reg.test}" "$@" "$URL$path${sep}id=$id")
+	RC=$?
+	read -r CODE SIZE SECS <<<"$out"
+}
+
 # sha_of N: the sha256 of fixtures/bad_upstream.py's body of N bytes
 sha_of() {
 	pattern "$1" | sha256sum | cut -d' ' -f1

@@ -104,15 +104,8 @@ URL=http://127.0.0.1:$PORT
 # the response head $T/ID.head.
 IDS=()
 get() {
-	local id=$1 path=$2 sep=? out
-	shift 2
-	IDS+=("$id")
-	case $path in *\?*) sep='&' ;; esac
-	out=$(curl -s -m 15 -o "$T/$id.body" -D "$T/$id.head" \
-	    -w '%{http_code} %{size_download} %{time_total}' \
-	    -H 'Host: reg.test' "$@" "$URL$path${sep}id=$id")
-	RC=$?
-	read -r CODE SIZE SECS <<<"$out"
+	IDS+=("$1")
+	FETCH_MAX=15 fetch "$@"
 }
 
 # hdr ID NAME: a response header of request ID (first one)

@@ -108,21 +108,6 @@ chmod 0644 "$T/manifest.json"
 
 # --- helpers --------------------------------------------------------------------
 
-# fetch ID PATH [CURL ARGS...]: GET $URL/PATH with Host reg.test and
-# &id=ID added to the query, at most 20 s; sets CODE, RC (curl's exit
-# status), SIZE (body bytes), SECS; the body is $T/ID.body, the head
-# $T/ID.head
-fetch() {
-	local id=$1 path=$2 sep='?' out
-	shift 2
-	case $path in *\?*) sep='&' ;; esac
-	out=$(curl -s -m 20 -o "$T/$id.body" -D "$T/$id.head" \
-	    -w '%{http_code} %{size_download} %{time_total}' \
-	    -H 'Host: reg.test' "$@" "$URL$path${sep}id=$id")
-	RC=$?
-	read -r CODE SIZE SECS <<<"$out"
-}
-
 # hdr ID NAME: a response header of request ID
 hdr() {
 	tr -d '\r' <"$T/$1.head" | sed -n "s/^$2: //Ip" | head -n 1
