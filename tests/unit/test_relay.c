@@ -110,7 +110,7 @@ writer_start(struct writer *w, int fd, long long n, long long extra,
 	pthread_create(&w->t, NULL, writer_main, w);
 }
 
-/* --- the web server -------------------------------------------------------- */
+/* --- the web server ---------------------------------------------------- */
 
 struct reader {
 	int		 fd;
@@ -150,7 +150,7 @@ reader_start(struct reader *r, int fd, long long stop_after)
 	pthread_create(&r->t, NULL, reader_main, r);
 }
 
-/* --- framing ------------------------------------------------------------------ */
+/* --- framing ----------------------------------------------------------- */
 
 static size_t
 frame8(void *arg, size_t len, unsigned char hdr[RELAY_HDRMAX])
