@@ -313,8 +313,8 @@ metrics_body(const struct gw_ctx *ctx, struct buf *b)
 	    st ? atomic_load(&st->npm_cache_hits) : 0UL);
 	buf_printf(b, "gateway_npm_cache_total{result=\"miss\"} %lu\n",
 	    st ? atomic_load(&st->npm_cache_misses) : 0UL);
-	buf_adds(b, "# HELP gateway_proxy_body_bytes_total Proxied body bytes "
-	    "sent: spliced or copied.\n"
+	buf_adds(b, "# HELP gateway_proxy_body_bytes_total Body bytes of "
+	    "streamed proxied answers: spliced or copied.\n"
 	    "# TYPE gateway_proxy_body_bytes_total counter\n");
 	buf_printf(b, "gateway_proxy_body_bytes_total{path=\"splice\"} %lu\n",
 	    st ? atomic_load(&st->proxy_bytes_spliced) : 0UL);
