@@ -405,7 +405,7 @@ run_apache_proxy_fcgi() {
 		return
 	fi
 	mkdir -p "$T"
-	apache_missing "$n" proxy proxy_fcgi && return
+	apache_missing "$n" proxy proxy_fcgi env && return
 	apache_init proxy proxy_fcgi env
 	apache_stage "$FCGI"
 	# ours, instead of the check list's
