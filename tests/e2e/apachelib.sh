@@ -134,16 +134,6 @@ pids_of_exe() {
 	return 0
 }
 
-# descendants PID: every live process below PID, one pid a line (from
-# /proc, by parent pid; never by name)
-descendants() {
-	local k
-	for k in $(child_pids "$1"); do
-		alive "$k" || continue
-		echo "$k"
-		descendants "$k"
-	done
-}
 
 # below PID ANCESTOR: true when ANCESTOR is PID's parent, grandparent, ...
 below() {
@@ -158,14 +148,6 @@ below() {
 	return 1
 }
 
-# still_alive PID...: those of the PIDs still running (zombies excluded)
-still_alive() {
-	local k
-	for k in "$@"; do
-		alive "$k" && echo "$k"
-	done
-	return 0
-}
 
 # http_code [CURL ARGS...]: the status code curl gets
 http_code() {

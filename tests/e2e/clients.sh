@@ -201,7 +201,7 @@ ok "the gateway accepts the test manifest" \
 # clients NAME PORT LOG: every client through the web server NAME on PORT,
 # whose gateway logs to LOG
 clients() {
-	local n=$1 port=$2 log=$3 d=$T/$1 out m f bad pd
+	local n=$1 port=$2 log=$3 d=$T/$1 out m f pd
 	local base=127.0.0.1:$2
 	mkdir -p "$d"
 
@@ -212,18 +212,8 @@ clients() {
 	    --src-tls-verify=false "docker://$base/e2e/hello:latest" \
 	    "dir:$d/skopeo"; then
 		pass "[$n] skopeo copy through the gateway"
-		bad=
-		for f in "$d"/skopeo/*; do
-			case ${f##*/} in
-			manifest.json)
-				[ "sha256:$(sha "$f")" = "$PUSHED" ] ||
-				    bad="$bad manifest" ;;
-			version) ;;
-			*)	[ "$(sha "$f")" = "${f##*/}" ] ||
-				    bad="$bad ${f##*/}" ;;
-			esac
-		done
-		is "$bad" "" "[$n] skopeo: manifest and blobs match their digests"
+		is "$(skopeo_mismatches "$d/skopeo")" "" \
+		    "[$n] skopeo: manifest and blobs match their digests"
 		ok "[$n] skopeo: the config and the layer as pushed" \
 		    test -f "$d/skopeo/${CONFIG#sha256:}" -a \
 		    -f "$d/skopeo/${LAYER#sha256:}"
@@ -351,35 +341,6 @@ print(tinypkg.hello(), upstreampkg.hello())' 2>&1)" \
 # --- the web servers ---------------------------------------------------------------
 # Each: render the shipped file(s) into $T/NAME, start, clients, stop by
 # pid, and check that nothing the server started is left.
-
-# descendants PID: every process below PID
-descendants() {
-	local k
-	for k in $(child_pids "$1"); do
-		echo "$k"
-		descendants "$k"
-	done
-}
-
-# gone PID...: waits up to 5 s for every PID to be gone (a server may exit
-# before the children it signalled have finished)
-gone() {
-	local i=0
-	while [ -n "$(still_running "$@")" ] && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	none_alive "$@"
-}
-
-# still_running PID...: those still running (zombies excluded)
-still_running() {
-	local k
-	for k in "$@"; do
-		alive "$k" && echo "$k"
-	done
-	return 0
-}
 
 # proc_state PID: its state letter and name from /proc (for diagnostics)
 proc_state() {

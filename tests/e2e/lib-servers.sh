@@ -83,6 +83,55 @@ none_alive() {
 	done
 }
 
+# descendants PID: every live process below PID, one pid a line (from
+# /proc, by parent pid; never by name)
+descendants() {
+	local k
+	for k in $(child_pids "$1"); do
+		alive "$k" || continue
+		echo "$k"
+		descendants "$k"
+	done
+}
+
+# still_alive PID...: those of the PIDs still running (zombies excluded)
+still_alive() {
+	local k
+	for k in "$@"; do
+		alive "$k" && echo "$k"
+	done
+	return 0
+}
+
+# gone PID...: waits up to 5 s for every PID to be gone (a server may exit
+# before the children it signalled have finished), then none_alive
+gone() {
+	local i=0
+	while [ -n "$(still_alive "$@")" ] && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	none_alive "$@"
+}
+
+# skopeo_mismatches DIR: the files of a skopeo dir: layout that do not
+# match their digests (manifest.json against $PUSHED, every blob against
+# its name), space-separated; empty when all match
+skopeo_mismatches() {
+	local f bad=
+	for f in "$1"/*; do
+		case ${f##*/} in
+		manifest.json)
+			[ "sha256:$(sha "$f")" = "$PUSHED" ] ||
+			    bad="$bad manifest" ;;
+		version) ;;
+		*)	[ "$(sha "$f")" = "${f##*/}" ] ||
+			    bad="$bad ${f##*/}" ;;
+		esac
+	done
+	echo "$bad"
+}
+
 # sha FILE: its sha256, hex
 sha() {
 	sha256sum "$1" | cut -d' ' -f1

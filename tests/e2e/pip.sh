@@ -366,32 +366,6 @@ setenv.set-request-header = ( "Accept" => "text/html" )
 EOF
 }
 
-# descendants PID: every process below PID
-descendants() {
-	local k
-	for k in $(child_pids "$1"); do
-		echo "$k"
-		descendants "$k"
-	done
-}
-
-# gone PID...: waits up to 5 s for every PID to be gone (lighttpd may exit
-# before the gateway it signalled has finished), then none_alive
-# shellcheck disable=SC2317
-gone() {
-	local i=0 k left
-	while [ "$i" -lt 100 ]; do
-		left=
-		for k in "$@"; do
-			alive "$k" && left=1
-		done
-		[ -z "$left" ] && break
-		sleep 0.05
-		i=$((i + 1))
-	done
-	none_alive "$@"
-}
-
 # --- lighttpd, spawning the gateway itself ---------------------------------------
 # run_lighttpd REPR
 run_lighttpd() {

@@ -256,7 +256,7 @@ fi
 # pulls P CREDS...: skopeo and podman through the gateway, which points at
 # registry P; CREDS (user:password) for the clients that pass some
 pulls() {
-	local p=$1 sk_creds=$2 pod_creds=$3 port d=$T/$1 f bad out reg m
+	local p=$1 sk_creds=$2 pod_creds=$3 port d=$T/$1 out reg m
 	eval "port=\$REG_$p"
 	reg=http://127.0.0.1:$port
 	mkdir -p "$d"
@@ -281,18 +281,8 @@ pulls() {
 	    --src-tls-verify=false ${sk_creds:+--src-creds "$sk_creds"} \
 	    "docker://$BASE/e2e/hello:latest" "dir:$d/skopeo"; then
 		pass "($p) skopeo copy through the gateway"
-		bad=
-		for f in "$d"/skopeo/*; do
-			case ${f##*/} in
-			manifest.json)
-				[ "sha256:$(sha "$f")" = "$PUSHED" ] ||
-				    bad="$bad manifest" ;;
-			version) ;;
-			*)	[ "$(sha "$f")" = "${f##*/}" ] ||
-				    bad="$bad ${f##*/}" ;;
-			esac
-		done
-		is "$bad" "" "($p) skopeo: manifest and blobs match their digests"
+		is "$(skopeo_mismatches "$d/skopeo")" "" \
+		    "($p) skopeo: manifest and blobs match their digests"
 		ok "($p) skopeo: the config and the layer as pushed" \
 		    test -f "$d/skopeo/${CONFIG#sha256:}" -a \
 		    -f "$d/skopeo/${LAYER#sha256:}"
