@@ -127,7 +127,7 @@ usage(FILE *f)
 	    "on fd 0,\n"
 	    "                            or systemd's LISTEN_FDS)\n"
 	    "  --threads N               GATEWAY_THREADS (default: CPUs)\n"
-	    "  --log PATH|stderr|syslog|none\n"
+	    "  --log PATH|stderr|stdout|syslog|none\n"
 	    "                            GATEWAY_LOG (default: stderr)\n"
 	    "  --trust-forwarded-host    GATEWAY_TRUST_FORWARDED_HOST=1\n"
 	    "  --public-scheme https|http|auto\n"
