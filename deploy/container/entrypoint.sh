@@ -69,7 +69,8 @@ until [ -S "$SOCK" ]; do
 	i=$((i + 1))
 	sleep 0.1
 done
-/usr/sbin/nginx -c /etc/nginx/scarf-gateway.conf &
+# -e: not the compiled-in /var/log/nginx/error.log (unwritable here)
+/usr/sbin/nginx -e stderr -c /etc/nginx/scarf-gateway.conf &
 ng=$!
 
 stopping=

@@ -94,8 +94,9 @@ chmod 0644 "$T/manifest.json"
 chmod 0755 "$T"
 PORT=$(free_port)
 made_ctr=1
+# --read-only (a tmpfs on /tmp), as deploy/kubernetes runs it
 if ! podman "${RUNTIME[@]}" run -d --name "$NAME" --health-interval=disable \
-    "${RUNARGS[@]}" -p "127.0.0.1:$PORT:8080" \
+    "${RUNARGS[@]}" --read-only -p "127.0.0.1:$PORT:8080" \
     -v "$T/manifest.json:/etc/manifest/manifest.json:ro" \
     -e GATEWAY_MANIFEST=/etc/manifest/manifest.json \
     -e REAL_IP_FROM=0.0.0.0/0 \
@@ -150,6 +151,8 @@ bad=$(grep -cv '^{' "$T/stdout")
 is "$bad" 0 "stdout holds only JSON lines"
 like "$(cat "$T/stderr")" 'serving /etc/manifest/manifest.json' \
     "diagnostics go to stderr"
+unlike "$(cat "$T/stderr")" '\[(alert|emerg|crit|error)\]' \
+    "nginx reports no error (read-only root filesystem)"
 users=$(podman "${RUNTIME[@]}" top "$NAME" user 2>/dev/null | sed 1d |
     sort -u | tr '\n' ' ')
 is "$users" "scarf-gateway " "every process runs as the image's user"
