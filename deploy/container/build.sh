@@ -85,6 +85,8 @@ if [ -n "${REBUILD:-}" ] || [ ! -s "$rootfs" ]; then
 	# No documentation or translations; an unprivileged user for the
 	# image (USER 10001 in the Containerfile); apt's lists and caches
 	# are not kept (the image has no apt at all: variant essential).
+	# The hooks' $1 (the root directory) is mmdebstrap's, not ours.
+	# shellcheck disable=SC2016
 	mmdebstrap --quiet --variant=essential --include="$pkgs" \
 	    --format=tar \
 	    --dpkgopt='path-exclude=/usr/share/man/*' \
