@@ -32,7 +32,7 @@ enum logsink_kind {
 struct logsink {
 	enum logsink_kind	 kind;
 	char			*path;		/* FILE */
-	int			 fd;		/* FILE, STDERR, STDOUT */
+	int			 fd;		/* all but SYSLOG, NONE */
 	pthread_rwlock_t	 lock;		/* guards fd */
 };
 
@@ -44,8 +44,8 @@ logsink_open_file(const char *path)
 
 /*
  * Opens a destination: "stderr", "stdout", "syslog", "none" or a file path
- * (created 0640 when missing).  Returns the sink (the caller closes it), or NULL
- * with *err pointing to a static description of the failure.
+ * (created 0640 when missing).  Returns the sink (the caller closes it), or
+ * NULL with *err pointing to a static description of the failure.
  */
 struct logsink *
 logsink_open(const char *dest, const char **err)
