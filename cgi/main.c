@@ -271,7 +271,13 @@ main(int argc, char *argv[])
 		why = xstrdup(err);
 		gw_config_defaults(&cfg);
 	}
-	if ((log = logsink_open(cfg.log, &err)) == NULL) {
+	/* stdout carries the response: never the event log */
+	if (strcmp(cfg.log, "stdout") == 0) {
+		log = NULL;
+		err = "stdout carries the CGI response";
+	} else
+		log = logsink_open(cfg.log, &err);
+	if (log == NULL) {
 		fprintf(stderr, PROG ": GATEWAY_LOG %s: %s; logging to "
 		    "stderr\n", cfg.log, err);
 		log = logsink_open("stderr", &err);

@@ -67,6 +67,10 @@ struct gw_stats {
 	atomic_ulong	 npm_cache_misses;
 	atomic_ulong	 proxy_bytes_spliced;	/* body bytes, relay.h */
 	atomic_ulong	 proxy_bytes_copied;	/* through libcurl */
+	/* when the source last confirmed the served manifest unchanged
+	 * (a 304, the same body, an unchanged file): Unix seconds, or 0;
+	 * /-/metrics reports the later of this and the manifest's load */
+	atomic_llong	 manifest_confirmed;
 };
 
 /* Request body reader: returns bytes read, 0 at the end, -1 on error. */

@@ -71,6 +71,9 @@ struct msource {
 	/* URL: digest of the last 200 body, for servers that never say 304 */
 	int		 have_digest;
 	unsigned char	 digest[32];
+	/* the last load attempt that read the source found a valid
+	 * manifest: an unchanged source then confirms the served one */
+	int		 last_valid;
 };
 
 /*
@@ -127,7 +130,7 @@ usage(FILE *f)
 	    "on fd 0,\n"
 	    "                            or systemd's LISTEN_FDS)\n"
 	    "  --threads N               GATEWAY_THREADS (default: CPUs)\n"
-	    "  --log PATH|stderr|syslog|none\n"
+	    "  --log PATH|stderr|stdout|syslog|none\n"
 	    "                            GATEWAY_LOG (default: stderr)\n"
 	    "  --trust-forwarded-host    GATEWAY_TRUST_FORWARDED_HOST=1\n"
 	    "  --public-scheme https|http|auto\n"
@@ -278,8 +281,9 @@ source_load(struct msource *src, int conditional, struct manifest **out,
 		/* before reading: a write during the read shows up as one
 		 * more change at the next poll */
 		source_stat(src);
-		return (enum load_result)manifest_load_file(src->where, out,
-		    d);
+		res = (enum load_result)manifest_load_file(src->where, out, d);
+		src->last_valid = res == LOAD_OK;
+		return res;
 	}
 	memset(&f, 0, sizeof(f));
 	res = source_fetch(src, conditional, &f, d);
@@ -294,6 +298,8 @@ source_load(struct msource *src, int conditional, struct manifest **out,
 	if (res == LOAD_OK && manifest_parse(src->where, f.body.p ?
 	    f.body.p : "", f.body.n, out, d) == -1)
 		res = LOAD_INVALID;
+	if (res == LOAD_OK || res == LOAD_INVALID)
+		src->last_valid = res == LOAD_OK;
 	upstream_resp_free(&f);
 	return res;
 }
@@ -381,6 +387,27 @@ state_publish(struct gw_state *st)
 }
 
 /*
+ * The source still holds the served manifest (a 304, the same body, an
+ * unchanged file): recorded for /-/metrics; an error left by an earlier
+ * failed fetch (the server was down) no longer applies and is cleared.
+ */
+static void
+manifest_confirmed(void)
+{
+	struct gw_state	*cur;
+
+	atomic_store(&g.stats.manifest_confirmed, (long long)time(NULL));
+	cur = state_get();
+	if (cur->reload_error != NULL) {
+		fprintf(stderr, PROG ": %s: the source holds the served "
+		    "manifest again\n", g.src.where);
+		manifest_ref(cur->manifest);
+		state_publish(state_new(cur->manifest, NULL));
+	}
+	state_put(cur);
+}
+
+/*
  * Reloads the manifest (§15): parse and validate it completely, then swap
  * it in; running requests keep theirs.  A bad manifest is reported on
  * stderr, counted, and kept as last-reload-error; the old one stays.
@@ -396,8 +423,11 @@ manifest_reload(const char *why, int conditional)
 
 	memset(&d, 0, sizeof(d));
 	res = source_load(&g.src, conditional, &m, &d);
-	if (res == LOAD_UNCHANGED)
+	if (res == LOAD_UNCHANGED) {
+		if (g.src.last_valid)
+			manifest_confirmed();
 		goto done;
+	}
 	print_lines(&d.warnings);
 	if (res == LOAD_OK) {
 		fprintf(stderr, PROG ": manifest reloaded (%s): %s, %zu "
@@ -1194,6 +1224,8 @@ control_loop(const sigset_t *set)
 		    elapsed_ms(&last) >= g.config.poll * 1000LL) {
 			if (source_changed(&g.src))
 				manifest_reload("changed", 1);
+			else if (g.src.last_valid)
+				manifest_confirmed();
 			now_mono(&last);
 		}
 	}

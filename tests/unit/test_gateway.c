@@ -235,6 +235,7 @@ main(void)
 	struct gw_ctx		 ctx;
 	struct gw_response	 resp;
 	struct buf		 b = BUF_INIT;
+	char			 want[96];
 	size_t			 i;
 	cJSON			*j;
 
@@ -265,6 +266,8 @@ main(void)
 	    "health age");
 	is_str(cJSON_GetObjectItem(j, "last-reload-error")->valuestring,
 	    ctx.last_reload_error, "health last-reload-error");
+	ok(cJSON_IsTrue(cJSON_GetObjectItem(j, "manifest-stale")),
+	    "health: stale after a failed reload");
 	is_str(resp_get_header(&resp, "Cache-Control"), "no-store",
 	    "health not cached");
 	cJSON_Delete(j);
@@ -283,6 +286,30 @@ main(void)
 	    "metrics count other statuses");
 	ok(strstr(buf_cstr(&resp.body), "gateway_manifest_rules 9\n") != NULL,
 	    "metrics rules gauge");
+	ok(strstr(buf_cstr(&resp.body), "gateway_manifest_stale 1\n") != NULL,
+	    "metrics: stale after a failed reload");
+	snprintf(want, sizeof(want),
+	    "gateway_manifest_last_success_timestamp_seconds %lld\n",
+	    (long long)m->loaded_at);
+	ok(strstr(buf_cstr(&resp.body), want) != NULL,
+	    "metrics: last success = the load, when nothing confirmed it");
+	gw_response_free(&resp);
+	atomic_store(&stats.manifest_confirmed, (long long)m->loaded_at + 5);
+	ctx.last_reload_error = NULL;
+	serve_one(&ctx, "/-/metrics", &resp);
+	ok(strstr(buf_cstr(&resp.body), "gateway_manifest_stale 0\n") != NULL,
+	    "metrics: not stale");
+	snprintf(want, sizeof(want),
+	    "gateway_manifest_last_success_timestamp_seconds %lld\n",
+	    (long long)m->loaded_at + 5);
+	ok(strstr(buf_cstr(&resp.body), want) != NULL,
+	    "metrics: last success = the later confirmation");
+	gw_response_free(&resp);
+	serve_one(&ctx, "/-/health", &resp);
+	j = cJSON_Parse(buf_cstr(&resp.body));
+	ok(j != NULL && cJSON_IsFalse(cJSON_GetObjectItem(j, "manifest-stale")),
+	    "health: not stale");
+	cJSON_Delete(j);
 	gw_response_free(&resp);
 
 	/* §2.4: no manifest: 500 for rules, 503 health, reserved still up */
