@@ -275,5 +275,7 @@ fi
 # --- the CGI program -------------------------------------------------------------
 run_cases cgi
 after cgi
+unlike "$(cat "$T"/cgi-*.cgierr)" 'Sanitizer|runtime error' \
+    "[cgi] no sanitizer report"
 
 done_testing
