@@ -596,14 +596,39 @@ docker_registry_base(const char *registry, char **base, char **logname)
 }
 
 /*
- * §3.3: redirect or proxy, with the registry URL of §3.4.  scope_len is
- * how much of the raw path a redirect the proxy follows must keep: up to
- * the '/' after the image name ("/v2/lib/a/": that repository only), or
- * 3 for the API root ("/v2", matched exactly; proxy.h).
+ * The scope of the redirects the proxy may follow for the registry URL
+ * url (proxy.h, proxy_redirect_decide): the API root "/v2" alone for
+ * /v2 and /v2/, else the repository, the path without its last two
+ * segments (keyword and reference, or "tags/list"): "/v2/<name>/".
+ * Taken from the URL the proxy will fetch, so it always agrees with it.
+ * Caller frees.
  */
+static char *
+upstream_scope(const char *url)
+{
+	size_t		 off, alen, n;
+	const char	*path, *last = NULL, *prev = NULL, *p;
+
+	if (url_authority(url, &off, &alen) == -1)
+		return NULL;
+	path = url + off + alen;
+	n = strcspn(path, "?#");
+	if ((n == 3 || n == 4) && strncmp(path, "/v2/", n) == 0)
+		return xstrndup(url, (size_t)(path + 3 - url));
+	for (p = path; p < path + n; p++)
+		if (*p == '/') {
+			prev = last;
+			last = p;
+		}
+	if (prev == NULL || prev == path)
+		return NULL;
+	return xstrndup(url, (size_t)(prev + 1 - url));
+}
+
+/* §3.3: redirect or proxy, with the registry URL of §3.4. */
 static void
 redirect_or_proxy(const struct gw_ctx *ctx, const struct rule *r,
-    const struct gw_request *req, size_t scope_len, struct gw_response *resp,
+    const struct gw_request *req, struct gw_response *resp,
     struct gw_event *ev)
 {
 	struct buf	 url = BUF_INIT;
@@ -629,9 +654,8 @@ redirect_or_proxy(const struct gw_ctx *ctx, const struct rule *r,
 	if (proxy) {
 		resp->proxy = 1;
 		resp->upstream = buf_steal(&url);
-		buf_adds(&url, r->registry_base);
-		buf_add(&url, req->raw_path, scope_len);
-		resp->upstream_scope = buf_steal(&url);
+		/* redirects are followed only inside the repository */
+		resp->upstream_scope = upstream_scope(resp->upstream);
 	} else {
 		resp_redirect(resp, 307, buf_cstr(&url));
 		ev->location = xstrdup(resp_get_header(resp, "Location"));
@@ -680,7 +704,7 @@ docker_handle(const struct gw_ctx *ctx, const struct ruleset *rs,
 {
 	const struct rule	*first, *r;
 	const char		*path = req->raw_path;
-	size_t			 ndocker, i, nname, nref, scope;
+	size_t			 ndocker, i, nname, nref;
 	struct buf		 image = BUF_INIT;
 
 	if (strcmp(path, "/v2") != 0 && strncmp(path, "/v2/", 4) != 0)
@@ -700,7 +724,7 @@ docker_handle(const struct gw_ctx *ctx, const struct ruleset *rs,
 		goto whole_registry;
 	}
 	if (strcmp(path, "/v2") == 0 || strcmp(path, "/v2/") == 0) {
-		redirect_or_proxy(ctx, first, req, 3, resp, ev);
+		redirect_or_proxy(ctx, first, req, resp, ev);
 		goto whole_registry;
 	}
 
@@ -728,14 +752,7 @@ docker_handle(const struct gw_ctx *ctx, const struct ruleset *rs,
 			buf_addc(&image, '/');
 		buf_add(&image, segs[1 + i], lens[1 + i]);
 	}
-	/* the raw path through the '/' that ends the name: past the
-	 * (nname + 2)th '/' */
-	for (i = 0, scope = 0; path[scope] != '\0'; scope++)
-		if (path[scope] == '/' && ++i == nname + 2)
-			break;
-	if (path[scope] == '/')
-		scope++;
-	redirect_or_proxy(ctx, r, req, scope, resp, ev);
+	redirect_or_proxy(ctx, r, req, resp, ev);
 	log_rule(ev, r, 1);
 	event_strn(ev, "image", buf_cstr(&image), image.n);
 	event_strn(ev, "reference", segs[nsegs - 1], lens[nsegs - 1]);

@@ -301,6 +301,8 @@ main(void)
 			    "http://127.0.0.1:5000/v2/acme/%74ool/" },
 			{ __LINE__, "/v2/acme/tool/tags/list?n=1",
 			    "http://127.0.0.1:5000/v2/acme/tool/" },
+			{ __LINE__, "/v2/acme/blobs/manifests/x",
+			    "http://127.0.0.1:5000/v2/acme/blobs/" },
 			{ __LINE__, "/v2/library/hello/manifests/latest",
 			    "https://registry-1.docker.io/v2/library/hello/" },
 			{ __LINE__, "/v2/", "https://registry-1.docker.io/v2" },
