@@ -593,7 +593,10 @@ done:
  * proxy.h.  The Location is escaped first (SPEC §0: any byte outside
  * 0x21-0x7E as %XX), so that a control byte, a space or a non-ASCII byte
  * from the upstream ends in the 307 escaped instead of failing the
- * exchange.
+ * exchange.  A Location handed back that is already absolute
+ * ("scheme://...") goes to the client as the registry wrote it, not as
+ * libcurl rewrites it ("0x7f000001" stays, dot segments stay): the client
+ * judges it for itself.  A relative or scheme-relative one is resolved.
  */
 enum proxy_redirect
 proxy_redirect_decide(int status, const char *base, const char *location,
@@ -601,6 +604,8 @@ proxy_redirect_decide(int status, const char *base, const char *location,
 {
 	CURLU			*u;
 	char			*url = NULL, *esc;
+	const char		*sch, *auth;
+	size_t			 schn, authn;
 	enum proxy_redirect	 res = PROXY_REDIR_BAD;
 
 	*target = NULL;
@@ -617,9 +622,14 @@ proxy_redirect_decide(int status, const char *base, const char *location,
 	    CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK)
 		goto done;
-	*target = url_escape_ctl(url);
-	res = scope != NULL && in_scope(u, esc, scope) ? PROXY_REDIR_FOLLOW :
-	    PROXY_REDIR_CLIENT;
+	if (scope != NULL && in_scope(u, esc, scope)) {
+		res = PROXY_REDIR_FOLLOW;
+		*target = url_escape_ctl(url);
+	} else {
+		res = PROXY_REDIR_CLIENT;
+		*target = ref_parts(esc, &sch, &schn, &auth, &authn) == 1 &&
+		    sch != NULL ? xstrdup(esc) : url_escape_ctl(url);
+	}
 done:
 	free(esc);
 	curl_free(url);

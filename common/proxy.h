@@ -146,7 +146,9 @@ enum proxy_redirect {
  * equal to it with or without a final '/', with no segment that decodes
  * to "." or "..".  Everything else is CLIENT.  For FOLLOW and CLIENT,
  * *target is the absolute URL (bytes outside 0x21-0x7E as %XX, also when
- * the Location had them; caller frees); otherwise NULL.
+ * the Location had them; caller frees): for FOLLOW the resolved URL the
+ * proxy fetches, for CLIENT the Location as written when it is absolute,
+ * else resolved against base; otherwise NULL.
  */
 enum proxy_redirect proxy_redirect_decide(int status, const char *base,
 	    const char *location, const char *scope, char **target);

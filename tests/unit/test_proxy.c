@@ -157,9 +157,10 @@ static const struct {
 	{ __LINE__, 307, B, "//mirror.test/v2/lib/a/blobs/x", S, C,
 	    "https://mirror.test/v2/lib/a/blobs/x" },
 	{ __LINE__, 307, B, "///v2/lib/a/blobs/x", S, C, NULL },
-	{ __LINE__, 307, B, "https:/v2/lib/a/blobs/x", S, C, NULL },
+	{ __LINE__, 307, B, "https:/v2/lib/a/blobs/x", S, C,
+	    "https://v2/lib/a/blobs/x" },	/* libcurl's reading */
 	{ __LINE__, 307, B, "https://evil/v2/lib/a/../../../../v2/lib/a/x",
-	    S, C, NULL },
+	    S, C, "https://evil/v2/lib/a/../../../../v2/lib/a/x" },
 	/* userinfo, even naming the registry, and backslashes */
 	{ __LINE__, 307, B, "https://r.test@evil/v2/lib/a/blobs/x", S, C,
 	    NULL },
@@ -172,7 +173,7 @@ static const struct {
 	/* numeric hosts that are not written as the registry's */
 	{ __LINE__, 307, "http://127.0.0.1/v2/x/blobs/z",
 	    "http://0x7f000001/v2/x/blobs/q", "http://127.0.0.1/v2/x/", C,
-	    NULL },
+	    "http://0x7f000001/v2/x/blobs/q" },	/* as written */
 	{ __LINE__, 307, "http://127.0.0.1/v2/x/blobs/z",
 	    "http://127.1/v2/x/blobs/q", "http://127.0.0.1/v2/x/", C, NULL },
 	{ __LINE__, 307, "http://127.0.0.1/v2/x/blobs/z",
