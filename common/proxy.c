@@ -515,21 +515,29 @@ path_has_dots(const char *p)
 static int
 in_scope(CURLU *u, const char *ref, const char *scope)
 {
-	const char	*ss, *sa, *sh, *sp, *rs, *ra, *rh;
+	const char	*ss, *sa, *sh, *sp, *rs, *ra, *rh, *p;
 	size_t		 ssn, san, shn, spn, rsn, ran, rhn, pn;
 	long		 sport, rport;
 	char		*v = NULL;
 	int		 rc, yes = 0;
 
-	/* the scope: "scheme://host[:port]/path" from the manifest */
+	/* the scope: "scheme://[userinfo@]host[:port]/path" from the
+	 * manifest (an npm registry may carry its credentials) */
 	if (ref_parts(scope, &ss, &ssn, &sa, &san) != 1 || ss == NULL ||
-	    default_port(ss, ssn) == -1 ||
-	    auth_split(sa, san, &sh, &shn, &sport) == -1)
+	    default_port(ss, ssn) == -1)
+		return 0;
+	sp = sa + san;
+	spn = strcspn(sp, "?#");
+	for (p = sa + san; p > sa; p--)
+		if (p[-1] == '@') {
+			san -= (size_t)(p - sa);
+			sa = p;
+			break;
+		}
+	if (auth_split(sa, san, &sh, &shn, &sport) == -1)
 		return 0;
 	if (sport == -1)
 		sport = default_port(ss, ssn);
-	sp = sa + san;
-	spn = strcspn(sp, "?#");
 
 	/* the Location as written */
 	if (strchr(ref, '\\') != NULL ||
@@ -547,10 +555,11 @@ in_scope(CURLU *u, const char *ref, const char *scope)
 			return 0;
 	}
 
-	/* libcurl's reading of the resolved URL */
-	if (curl_url_get(u, CURLUPART_USER, &v, 0) != CURLUE_NO_USER)
-		goto done;
-	if (curl_url_get(u, CURLUPART_PASSWORD, &v, 0) != CURLUE_NO_PASSWORD)
+	/* libcurl's reading of the resolved URL (a relative Location keeps
+	 * the registry's own userinfo, if any) */
+	if (rc == 1 && (curl_url_get(u, CURLUPART_USER, &v, 0) !=
+	    CURLUE_NO_USER || curl_url_get(u, CURLUPART_PASSWORD, &v, 0) !=
+	    CURLUE_NO_PASSWORD))
 		goto done;
 	if (curl_url_get(u, CURLUPART_SCHEME, &v, 0) != CURLUE_OK ||
 	    strlen(v) != ssn || strncasecmp(v, ss, ssn) != 0)
@@ -625,10 +634,27 @@ proxy_redirect_decide(int status, const char *base, const char *location,
 	if (scope != NULL && in_scope(u, esc, scope)) {
 		res = PROXY_REDIR_FOLLOW;
 		*target = url_escape_ctl(url);
-	} else {
+	} else if (ref_parts(esc, &sch, &schn, &auth, &authn) == 1 &&
+	    sch != NULL) {
 		res = PROXY_REDIR_CLIENT;
-		*target = ref_parts(esc, &sch, &schn, &auth, &authn) == 1 &&
-		    sch != NULL ? xstrdup(esc) : url_escape_ctl(url);
+		*target = xstrdup(esc);
+	} else {
+		/* resolved against the registry's URL, whose userinfo (npm
+		 * registry credentials in the manifest) the client must not
+		 * see */
+		res = PROXY_REDIR_CLIENT;
+		if (ref_parts(esc, &sch, &schn, &auth, &authn) == 0) {
+			curl_url_set(u, CURLUPART_USER, NULL, 0);
+			curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+			curl_free(url);
+			url = NULL;
+			if (curl_url_get(u, CURLUPART_URL, &url, 0) !=
+			    CURLUE_OK) {
+				res = PROXY_REDIR_BAD;
+				goto done;
+			}
+		}
+		*target = url_escape_ctl(url);
 	}
 done:
 	free(esc);

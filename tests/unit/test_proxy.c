@@ -219,6 +219,20 @@ static const struct {
 	    "https://n.test/npm/", C, NULL },
 	{ __LINE__, 301, "https://n.test/npm/pkg", "/npmx/pkg",
 	    "https://n.test/npm/", C, NULL },
+	/* an npm registry with credentials in the manifest: followed on
+	 * its origin; what is handed back never shows them */
+	{ __LINE__, 302, "https://u:p@n.test/npm/pkg", "/npm/x",
+	    "https://u:p@n.test/npm/", F, "https://u:p@n.test/npm/x" },
+	{ __LINE__, 302, "https://u:p@n.test/npm/pkg", "/other/x",
+	    "https://u:p@n.test/npm/", C, "https://n.test/other/x" },
+	{ __LINE__, 302, "https://u:p@n.test/npm/pkg", "x?y",
+	    "https://u:p@n.test/npm/", F, "https://u:p@n.test/npm/x?y" },
+	{ __LINE__, 302, "https://u:p@n.test/npm/pkg",
+	    "https://n.test/other/x", "https://u:p@n.test/npm/", C,
+	    "https://n.test/other/x" },
+	{ __LINE__, 302, "https://u:p@n.test/npm/pkg",
+	    "https://u:p@n.test/npm/x", "https://u:p@n.test/npm/", C,
+	    "https://u:p@n.test/npm/x" },	/* (its own, as written) */
 	/* control bytes, spaces and non-ASCII: escaped, never a 502 */
 	{ __LINE__, 307, B, "https://cdn.test/a b", S, C,
 	    "https://cdn.test/a%20b" },
