@@ -35,7 +35,8 @@ static const struct {
 	{ __LINE__, "JSONStream", 1 },		/* capitals: older packages */
 	{ __LINE__, "@Types/Node", 1 },
 	{ __LINE__, "under_score", 1 },
-	{ __LINE__, "tilde~bang!star*(p)'q", 1 },	/* validForOldPackages */
+	/* validForOldPackages */
+	{ __LINE__, "tilde~bang!star*(p)'q", 1 },
 	{ __LINE__, "@s/_private", 1 },		/* npm checks '.' only there */
 	{ __LINE__, "a..b", 1 },
 	{ __LINE__, LONG200 "aaaaaaaaaaaaaa", 1 },	/* 214 */
@@ -158,8 +159,8 @@ static const struct {
 	    "https://up.test/prefix/@s%2fp/latest", "https://up.test/prefix/",
 	    NULL, NULL },
 	{ __LINE__, "HEAD", "s.test", "/-/package/@s/p/dist-tags", 200, NULL,
-	    "https://up.test/s/-/package/@s%2fp/dist-tags", "https://up.test/s/",
-	    NULL, NULL },
+	    "https://up.test/s/-/package/@s%2fp/dist-tags",
+	    "https://up.test/s/", NULL, NULL },
 	/* the finding: "/%2e%2e/%2e%2e" climbed out of /prefix/ */
 	{ __LINE__, "GET", "n.test", "/%2e%2e/%2e%2e", 400,
 	    "{\"error\":\"invalid package name: a name or scope cannot start "
