@@ -595,6 +595,36 @@ docker_registry_base(const char *registry, char **base, char **logname)
 	return 0;
 }
 
+/*
+ * The scope of the redirects the proxy may follow for the registry URL
+ * url (proxy.h, proxy_redirect_decide): the API root "/v2" alone for
+ * /v2 and /v2/, else the repository, the path without its last two
+ * segments (keyword and reference, or "tags/list"): "/v2/<name>/".
+ * Taken from the URL the proxy will fetch, so it always agrees with it.
+ * Caller frees.
+ */
+static char *
+upstream_scope(const char *url)
+{
+	size_t		 off, alen, n;
+	const char	*path, *last = NULL, *prev = NULL, *p;
+
+	if (url_authority(url, &off, &alen) == -1)
+		return NULL;
+	path = url + off + alen;
+	n = strcspn(path, "?#");
+	if ((n == 3 || n == 4) && strncmp(path, "/v2/", n) == 0)
+		return xstrndup(url, (size_t)(path + 3 - url));
+	for (p = path; p < path + n; p++)
+		if (*p == '/') {
+			prev = last;
+			last = p;
+		}
+	if (prev == NULL || prev == path)
+		return NULL;
+	return xstrndup(url, (size_t)(prev + 1 - url));
+}
+
 /* §3.3: redirect or proxy, with the registry URL of §3.4. */
 static void
 redirect_or_proxy(const struct gw_ctx *ctx, const struct rule *r,
@@ -624,6 +654,8 @@ redirect_or_proxy(const struct gw_ctx *ctx, const struct rule *r,
 	if (proxy) {
 		resp->proxy = 1;
 		resp->upstream = buf_steal(&url);
+		/* redirects are followed only inside the repository */
+		resp->upstream_scope = upstream_scope(resp->upstream);
 	} else {
 		resp_redirect(resp, 307, buf_cstr(&url));
 		ev->location = xstrdup(resp_get_header(resp, "Location"));

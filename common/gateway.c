@@ -41,6 +41,7 @@ gw_response_free(struct gw_response *resp)
 		free(resp->hdr[i].value);
 	buf_free(&resp->body);
 	free(resp->upstream);
+	free(resp->upstream_scope);
 	memset(resp, 0, sizeof(*resp));
 }
 

@@ -129,6 +129,10 @@ struct gw_response {
 	 * proxy_serve() (proxy.h) produce the response. */
 	int		 proxy;
 	char		*upstream;	/* owned: the URL to fetch */
+	/* owned: "scheme://host[:port]/path" of the registry the rule
+	 * names; the proxy follows only redirects inside it (proxy.c,
+	 * "Redirects"), NULL: none */
+	char		*upstream_scope;
 };
 
 void	 gw_response_init(struct gw_response *);

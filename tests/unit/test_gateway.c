@@ -312,6 +312,40 @@ main(void)
 	cJSON_Delete(j);
 	gw_response_free(&resp);
 
+	/*
+	 * The scope a proxied docker request's redirects must stay in
+	 * (proxy.c, "Redirects"): the registry + the raw path through the
+	 * image name, or the API root alone.
+	 */
+	{
+		static const struct {
+			int		 line;
+			const char	*uri, *scope;
+		} scopes[] = {
+			{ __LINE__, "/v2/acme/tool/manifests/1",
+			    "http://127.0.0.1:5000/v2/acme/tool/" },
+			{ __LINE__, "/v2/acme/%74ool/blobs/sha256:ab?x=/",
+			    "http://127.0.0.1:5000/v2/acme/%74ool/" },
+			{ __LINE__, "/v2/acme/tool/tags/list?n=1",
+			    "http://127.0.0.1:5000/v2/acme/tool/" },
+			{ __LINE__, "/v2/acme/blobs/manifests/x",
+			    "http://127.0.0.1:5000/v2/acme/blobs/" },
+			{ __LINE__, "/v2/library/hello/manifests/latest",
+			    "https://registry-1.docker.io/v2/library/hello/" },
+			{ __LINE__, "/v2/", "https://registry-1.docker.io/v2" },
+			{ __LINE__, "/v2", "https://registry-1.docker.io/v2" },
+		};
+		for (i = 0; i < sizeof(scopes) / sizeof(*scopes); i++) {
+			serve_one(&ctx, scopes[i].uri, &resp);
+			is_int_at(scopes[i].line, resp.proxy, 1, "%s: proxied",
+			    scopes[i].uri);
+			is_str_at(scopes[i].line, resp.upstream_scope,
+			    scopes[i].scope, "%s: redirect scope",
+			    scopes[i].uri);
+			gw_response_free(&resp);
+		}
+	}
+
 	/* §2.4: no manifest: 500 for rules, 503 health, reserved still up */
 	ctx.manifest = NULL;
 	ctx.manifest_error = "m.json: cannot be read";
