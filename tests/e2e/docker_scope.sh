@@ -252,6 +252,7 @@ cgi() {
 	    HTTP_ACCEPT="$OCI_MT" HTTP_USER_AGENT=docker/27.0 \
 	    "$CGI" >cgi.out 2>cgi.err </dev/null
 	rc=$?
+	cat cgi.err >>cgi-all.err
 }
 cgi 127.0.0.1 /v2/myorg/app/manifests/latest
 body <cgi.out >cgi.body
@@ -290,4 +291,7 @@ is "$?" 0 "nginx exits 0 on SIGTERM"
 stop_pid "$NGINX_GW"
 is "$?" 0 "the gateway exits 0 on SIGTERM"
 stop registry-serve
+# (meaningful in a --enable-sanitizers build)
+unlike "$(cat nginx-gateway.err cgi-all.err)" 'Sanitizer|runtime error|LeakSan' \
+    "no sanitizer report from either program"
 done_testing
