@@ -77,7 +77,6 @@ EOF
 
 python3 "$FIX/make_oci.py" "$T/oci" latest >oci.json
 LAYER=$(jfield layer <oci.json)
-CONFIG=$(jfield config <oci.json)
 MDIGEST=$(jfield manifest <oci.json)
 mkdir -p registry
 REG_push=$(free_port)
@@ -133,6 +132,7 @@ if REGISTRY_AUTH_FILE=$NOAUTH in_session skopeo skopeo --insecure-policy \
     copy --src-tls-verify=false "docker://127.0.0.1:$PORT/myorg/app:latest" \
     "dir:$T/pulled"; then
 	pass "skopeo pulls myorg/app:latest through nginx and the gateway"
+	# shellcheck disable=SC2034 # read by skopeo_mismatches
 	PUSHED=$MDIGEST
 	is "$(skopeo_mismatches "$T/pulled")" "" \
 	    "skopeo: manifest and blobs match their digests"
