@@ -67,7 +67,7 @@ d-decimal|docker|http://2130706433:$R$REPO/manifests/ok|307 http://2130706433:$R
 d-octal|docker|http://0177.0.0.1:$R$REPO/manifests/ok|307 http://0177.0.0.1:$R$REPO/manifests/ok
 d-mapped|docker|http://[::ffff:127.0.0.1]:$R$REPO/manifests/ok|307 http://[::ffff:127.0.0.1]:$R$REPO/manifests/ok
 d-hexsame|docker|http://0x7f000001:$H$REPO/manifests/ok|307 http://0x7f000001:$H$REPO/manifests/ok
-d-metadata|docker|http://169.254.169.254/latest/meta-data/|307 http://169.254.169.254/latest/meta-data/
+d-metadata|docker|http://127.0.0.3:9/latest/meta-data/|307 http://127.0.0.3:9/latest/meta-data/
 d-otherrepo|docker|/v2/other/secret/manifests/latest|307 http://127.0.0.1:$H/v2/other/secret/manifests/latest
 d-dotdot|docker|$REPO/../../other/secret/manifests/a|307 http://127.0.0.1:$H/v2/other/secret/manifests/a
 d-encdots|docker|$REPO/%2e%2e/%2E%2e/other/secret/manifests/b|307 http://127.0.0.1:$H$REPO/%2e%2e/%2E%2e/other/secret/manifests/b
@@ -80,7 +80,7 @@ n-schemerel|npm|//127.0.0.1:$R/npm/x|307 http://127.0.0.1:$R/npm/x
 n-userinfo|npm|http://127.0.0.1:$H@127.0.0.1:$R/npm/x|307 http://127.0.0.1:$H@127.0.0.1:$R/npm/x
 n-hex|npm|http://0x7f000001:$R/npm/x|307 http://0x7f000001:$R/npm/x
 n-short|npm|http://127.1:$R/npm/x|307 http://127.1:$R/npm/x
-n-metadata|npm|http://169.254.169.254/latest/meta-data/|307 http://169.254.169.254/latest/meta-data/
+n-metadata|npm|http://127.0.0.3:9/latest/meta-data/|307 http://127.0.0.3:9/latest/meta-data/
 n-outside|npm|/admin/secret|307 http://127.0.0.1:$H/admin/secret
 n-dotdot|npm|/npm/../admin|307 http://127.0.0.1:$H/admin
 n-encdots|npm|/npm/%2e%2e/admin|307 http://127.0.0.1:$H/npm/%2e%2e/admin
@@ -258,7 +258,7 @@ if [ -x "$NGINX" ] && [ -f /etc/nginx/fastcgi_params ]; then
 	is "$(grep '"path":"/v2/evil/x/manifests/d-metadata"' "$T/events.log" |
 	    head -n 1 | jget status)" 307 "[nginx] event: status 307"
 	is "$(grep '"path":"/n-metadata"' "$T/events.log" | head -n 1 |
-	    jget location)" '"http://169.254.169.254/latest/meta-data/"' \
+	    jget location)" '"http://127.0.0.3:9/latest/meta-data/"' \
 	    "[nginx] npm event: the Location handed back"
 	stop_pid "$NG" 10
 	ok "[nginx] the gateway exits 0 on SIGTERM" stop gateway

@@ -36,6 +36,10 @@ static const char manifest_text[] =
 " \"incoming-path\":\"/ev?ignored=1\",\"access-tokens\":[]}"
 "]}";
 
+/* A well-formed digest (sha256 takes 64 lower-case hex digits). */
+#define DG "sha256:" \
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 struct row {
 	int		 line;
 	const char	*method, *host, *uri;
@@ -71,17 +75,19 @@ static const struct row rows[] = {
 	    "HTTP_USER_AGENT=docker/27.0", 307,
 	    "https://registry-1.docker.io/v2/library/hello/tags/list?n=2&last=a",
 	    0, NULL, "docker", 0, "\"reference\":\"list\"" },
-	{ __LINE__, "GET", "d.test", "/v2/acme/tool/blobs/sha256:ab",
+	{ __LINE__, "GET", "d.test", "/v2/acme/tool/blobs/" DG,
 	    "HTTP_USER_AGENT=skopeo/1.9", 200, NULL, 1,
-	    "http://127.0.0.1:5000/v2/acme/tool/blobs/sha256:ab", "docker", 1,
+	    "http://127.0.0.1:5000/v2/acme/tool/blobs/" DG, "docker", 1,
 	    "\"rule-id\":\"r2\"" },
-	{ __LINE__, "GET", "d.test", "/v2/acme/tool/blobs/sha256:ab",
+	{ __LINE__, "GET", "d.test", "/v2/acme/tool/blobs/" DG,
 	    "HTTP_AUTHORIZATION=basic dXNlcg==", 200, NULL, 1,
-	    "http://127.0.0.1:5000/v2/acme/tool/blobs/sha256:ab", "docker", 1,
+	    "http://127.0.0.1:5000/v2/acme/tool/blobs/" DG, "docker", 1,
 	    NULL },
-	{ __LINE__, "GET", "d.test", "/v2/acme/tool/referrers/sha256:ab?artifactType=x",
+	{ __LINE__, "GET", "d.test", "/v2/acme/tool/referrers/" DG
+	    "?artifactType=x",
 	    "HTTP_USER_AGENT=docker/27", 307,
-	    "http://127.0.0.1:5000/v2/acme/tool/referrers/sha256:ab?artifactType=x",
+	    "http://127.0.0.1:5000/v2/acme/tool/referrers/" DG
+	    "?artifactType=x",
 	    0, NULL, "docker", 1, NULL },
 	{ __LINE__, "GET", "d.test", "/v2/acme/a/b/manifests/x", NULL, 404,
 	    NULL, 0, NULL, "none", -1, NULL },
@@ -94,6 +100,25 @@ static const struct row rows[] = {
 	    "\"package-id\":null" },
 	{ __LINE__, "GET", "d.test", "/other", NULL, 404, NULL, 0, NULL,
 	    "none", -1, NULL },
+	/* docker paths outside the OCI grammar: 400 before any rule, never
+	 * forwarded (issue 9); a valid name is rebuilt, not copied */
+	{ __LINE__, "GET", "d.test", "/v2/acme/..%2Flibrary%2Fhello/tags/list",
+	    "HTTP_USER_AGENT=skopeo/1.9", 400, NULL, 0, NULL, "none", -1,
+	    "\"error\":\"invalid repository name\"" },
+	{ __LINE__, "GET", "d.test", "/v2/library/hello/manifests/"
+	    "..%2F..%2F..%2Facme%2Fx%2Fmanifests%2Ftop", "HTTP_USER_AGENT=x",
+	    400, NULL, 0, NULL, "none", -1, "\"error\":\"invalid tag\"" },
+	{ __LINE__, "GET", "d.test", "/v2/library/hello/blobs/sha256:ab",
+	    "HTTP_USER_AGENT=docker/27", 400, NULL, 0, NULL, "none", -1,
+	    "\"error\":\"invalid digest\"" },
+	{ __LINE__, "HEAD", "d.test", "/v2/acme/%2e%2e/manifests/1.0", NULL,
+	    400, NULL, 0, NULL, "none", -1, NULL },
+	{ __LINE__, "PUT", "d.test", "/v2/acme/..%2Fx/manifests/1.0", NULL,
+	    405, NULL, 0, NULL, "docker", 0, NULL },
+	{ __LINE__, "GET", "d.test", "/v2/acme/%74ool/manifests/1.0?a=%2F..",
+	    "HTTP_USER_AGENT=docker/27", 307,
+	    "http://127.0.0.1:5000/v2/acme/tool/manifests/1.0?a=%2F..", 0, NULL,
+	    "docker", 1, "\"image\":\"acme/tool\",\"reference\":\"1.0\"" },
 	/* npm */
 	{ __LINE__, "GET", "n.test", "/left-pad", NULL, 200, NULL, 1,
 	    "https://r.test/npm/left-pad", "npm", 3, "\"version\":null" },
@@ -324,8 +349,11 @@ main(void)
 		} scopes[] = {
 			{ __LINE__, "/v2/acme/tool/manifests/1",
 			    "http://127.0.0.1:5000/v2/acme/tool/" },
-			{ __LINE__, "/v2/acme/%74ool/blobs/sha256:ab?x=/",
-			    "http://127.0.0.1:5000/v2/acme/%74ool/" },
+			/* the name rebuilt from its decoded parts */
+			{ __LINE__, "/v2/acme/%74ool/blobs/sha256:"
+			    "0123456789abcdef0123456789abcdef"
+			    "0123456789abcdef0123456789abcdef?x=/",
+			    "http://127.0.0.1:5000/v2/acme/tool/" },
 			{ __LINE__, "/v2/acme/tool/tags/list?n=1",
 			    "http://127.0.0.1:5000/v2/acme/tool/" },
 			{ __LINE__, "/v2/acme/blobs/manifests/x",

@@ -541,6 +541,13 @@ static const struct {
 	    NAME ": rules[0] (pixel-v1): \"domain\": port \":8080\" ignored "
 	    "(rules match any port)\n" },
 	{ __LINE__, ONE(PIX "'domain':'A.Example.'"), "" },
+	{ __LINE__, ONE("'type':'docker-v1','domain':'a','package-id':'p',"
+	    "'registry':'r.test','repository-name':'MyOrg/app'"),
+	    NAME ": rules[0] (docker-v1): \"repository-name\": \"MyOrg/app\" "
+	    "is not a valid OCI repository name; requests for it are "
+	    "refused\n" },
+	{ __LINE__, ONE("'type':'docker-v1','domain':'a','package-id':'p',"
+	    "'registry':'r.test','repository-name':'my-org/a__b.c'"), "" },
 	{ __LINE__, ONE("'type':'file-v1','domain':'a','package-id':'p',"
 	    "'incoming-path':'/x','outgoing-url':'/relative/x'"),
 	    NAME ": rules[0] (file-v1): \"outgoing-url\": must be an absolute "
