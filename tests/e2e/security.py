@@ -239,9 +239,9 @@ def rows(reg, evil):
           % reg)
     redir("r-other-repo", "/v2/other/secret/manifests/latest",
           R + "/v2/other/secret/manifests/latest")
-    redir("r-other-repo-dotdot", "/v2/myorg/app/../../other/secret/"
+    redir("r-repo-dotdot", "/v2/myorg/app/../../other/secret/"
           "manifests/latest", None)
-    redir("r-other-repo-2F", "/v2/myorg/app%2F..%2F..%2Fother/manifests/x",
+    redir("r-repo-2F", "/v2/myorg/app%2F..%2F..%2Fother/manifests/x",
           None)
     redir("r-https-downgrade", "https://127.0.0.1:%d/v2/myorg/app/"
           "manifests/tls" % reg)
@@ -252,7 +252,7 @@ def rows(reg, evil):
     # rows whose handed-back Location is not fixed in advance: only
     # "not followed" matters (the registry logs the first request alone)
     for r in t:
-        if r["id"] in ("r-other-repo-dotdot", "r-other-repo-2F"):
+        if r["id"] in ("r-repo-dotdot", "r-repo-2F"):
             r["location"] = None
             r["never"] = ["other"]
 
