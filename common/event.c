@@ -39,6 +39,7 @@ gw_event_free(struct gw_event *ev)
 	free(ev->location);
 	free(ev->error);
 	buf_free(&ev->extra);
+	buf_free(&ev->warnings);
 	memset(ev, 0, sizeof(*ev));
 	ev->rule_index = -1;
 }
@@ -63,6 +64,20 @@ event_strn(struct gw_event *ev, const char *key, const char *val, size_t n)
 {
 	extra_key(ev, key);
 	buf_add_jstr(&ev->extra, val, n);
+}
+
+void
+event_warn(struct gw_event *ev, int rule_index, const char *field,
+    const char *message)
+{
+	if (ev->warnings.n > 0)
+		buf_addc(&ev->warnings, ',');
+	buf_printf(&ev->warnings, "{\"rule-index\":%d,\"field\":",
+	    rule_index);
+	buf_add_jstrz(&ev->warnings, field);
+	buf_adds(&ev->warnings, ",\"message\":");
+	buf_add_jstrz(&ev->warnings, message);
+	buf_addc(&ev->warnings, '}');
 }
 
 void
@@ -148,5 +163,11 @@ event_format(const struct gw_event *ev, const struct gw_request *req,
 	buf_add_jstrz(out, ev->error);
 	if (ev->extra.n)
 		buf_add(out, ev->extra.p, ev->extra.n);
+	if (ev->warnings.n) {
+		key(out, "warnings");
+		buf_addc(out, '[');
+		buf_add(out, ev->warnings.p, ev->warnings.n);
+		buf_addc(out, ']');
+	}
 	buf_adds(out, "}\n");
 }
