@@ -1680,8 +1680,13 @@ tmpl_authority_reach(const struct tmpl *t, char *msg, size_t msglen)
 		return 1;
 	}
 	for (i = a0; i < len; i++)
-		if (auth_end((unsigned char)lit[i]))
-			return 0;
+		if (auth_end((unsigned char)lit[i])) {
+			if (i > a0)
+				return 0;
+			snprintf(msg, msglen, "the host is empty; every "
+			    "expansion is refused");
+			return 1;
+		}
 	/* literal text after an expression, before the authority ends */
 	for (k = (size_t)(e1 - t->el) + 1; k < t->nel; k++) {
 		el = &t->el[k];

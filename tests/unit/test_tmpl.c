@@ -1196,6 +1196,7 @@ static const struct {
 	{ __LINE__, "https://{+h}", "h=evil.test", -2, NULL },
 	{ __LINE__, "https://{+h}", "h=/evil.test", -2, NULL },
 	{ __LINE__, "https://{+h}/x", "h=", -2, NULL },
+	{ __LINE__, "https://?{sub}exle.com@/p", "sub=evil", -2, NULL },
 	/* the scheme not fixed */
 	{ __LINE__, "{+u}", "u=https://evil.test/", -2, NULL },
 	{ __LINE__, "http{s}://a.example/", "s=s", -2, NULL },
@@ -1281,6 +1282,9 @@ static const struct {
 	{ __LINE__, "{+url}", "can set the scheme and host" },
 	{ __LINE__, "{x}https://a.example/", "can set the scheme" },
 	{ __LINE__, "http{s}://a.example/", "{s} at offset 4 can set" },
+	/* fuzz_tmpl_authority: the runtime refused, --check was silent */
+	{ __LINE__, "https://?{sub}exle.com@/p", "the host is empty" },
+	{ __LINE__, "https:///{x}", "the host is empty" },
 };
 
 static void
