@@ -1567,6 +1567,10 @@ tmpl_expand_empty(const struct tmpl *t, struct buf *out)
  *    template fixes, ".example.com"), S must hold a whole label of the host
  *    (it starts with '.' or follows a '.'), and the whole authority must be
  *    a valid host[:port] (host_port_valid: no userinfo, no encoded ASCII).
+ *
+ * check_authority() finds the element that wrote a byte from the output
+ * offsets expand() records, so text a variable happens to share with the
+ * template's literal never counts as literal.
  *    So a variable can add labels in front of S, never change or extend
  *    the host's end.
  */
@@ -1588,8 +1592,12 @@ scheme_len(const char *s, size_t n)
 	return 0;
 }
 
-int
-tmpl_check_authority(const struct tmpl *t, const char *u, size_t n,
+/*
+ * The check on an expansion u[0..n) of t, where ends[i] is the length of u
+ * after element i.  0, or -1 with a static reason in *why.
+ */
+static int
+check_authority(const struct tmpl *t, const char *u, size_t n,
     const size_t *ends, const char **why)
 {
 	size_t	 a0, a1, k, s0, hl, i;
@@ -1630,7 +1638,8 @@ tmpl_check_authority(const struct tmpl *t, const char *u, size_t n,
 		return 0;
 	/* S = u[s0..a1) must begin a label and hold one whole label */
 	if (u[s0] != '.' && u[s0 - 1] != '.') {
-		*why = "a variable would share a label with the template's host";
+		*why = "a variable would share a label with the template's "
+		    "host";
 		return -1;
 	}
 	for (hl = 0; s0 + hl < a1 && u[s0 + hl] != ':'; hl++)
@@ -1654,7 +1663,7 @@ tmpl_expand_url(const struct tmpl *t, const struct tmpl_vars *vs,
 		return -1;
 	for (k = 0; k < t->nel; k++)
 		ends[k] -= base;
-	if (tmpl_check_authority(t, out->p != NULL ? out->p + base : "",
+	if (check_authority(t, out->p != NULL ? out->p + base : "",
 	    out->n - base, ends, why) == -1)
 		return -2;
 	return 0;
@@ -1708,9 +1717,9 @@ tmpl_authority_reach(const struct tmpl *t, char *msg, size_t msglen)
 		    "plain host name ending in the literal \"%.*s\"",
 		    (int)e1->len, t->src + e1->off, e1->off, (int)sfxlen, sfx);
 	else
-		snprintf(msg, msglen, "expression %.*s at offset %zu can change "
-		    "the host \"%.*s\"; an expansion that changes it is refused "
-		    "(404); write a literal '/' after the host",
+		snprintf(msg, msglen, "expression %.*s at offset %zu can "
+		    "change the host \"%.*s\"; an expansion that changes it is "
+		    "refused (404); write a literal '/' after the host",
 		    (int)e1->len, t->src + e1->off, e1->off,
 		    (int)(len - a0), lit + a0);
 	return 1;

@@ -68,19 +68,12 @@ int	 tmpl_expand(const struct tmpl *, const struct tmpl_vars *,
 /*
  * Expands an outgoing-url (§5.4) and checks that the result keeps the
  * scheme and host the template's literal text fixes (README "Where we
- * differ"; the rules are above tmpl_check_authority in tmpl.c).  Returns 0,
+ * differ"; the rules are above check_authority in tmpl.c).  Returns 0,
  * -1 when a variable is undefined, -2 when the expansion would leave the
  * template's authority (*why: a static reason).  out as for tmpl_expand.
  */
 int	 tmpl_expand_url(const struct tmpl *, const struct tmpl_vars *,
 	    struct buf *out, const char **why);
-/*
- * The check itself, on an expansion u[0..n) of t where ends[i] is the
- * length of u after element i (exposed for the fuzz target).  0 or -1 with
- * *why.
- */
-int	 tmpl_check_authority(const struct tmpl *, const char *u, size_t n,
-	    const size_t *ends, const char **why);
 /*
  * For --check (§1.5 warnings): 1 when an expression of the template can
  * reach the scheme or the authority of the expansion, with a sentence

@@ -576,7 +576,8 @@ static const struct {
 	    "'outgoing-url':'https://{+sub}.example.com/p'}]}",
 	    NAME ": rules[1] (file-v2): \"outgoing-url\": expression {+sub} at "
 	    "offset 8 is inside the host; an expansion is refused (404) unless "
-	    "it is a plain host name ending in the literal \".example.com\"\n" },
+	    "it is a plain host name ending in the literal "
+	    "\".example.com\"\n" },
 	{ __LINE__, ONE("'type':'file-v1','domain':'a','package-id':'p',"
 	    "'incoming-path':'/{v}','outgoing-url':'http{v}://a.example/'"),
 	    NAME ": rules[0] (file-v1): \"outgoing-url\": expression {v} at "
