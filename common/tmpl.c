@@ -1567,12 +1567,14 @@ tmpl_expand_empty(const struct tmpl *t, struct buf *out)
  *    template fixes, ".example.com"), S must hold a whole label of the host
  *    (it starts with '.' or follows a '.'), and the whole authority must be
  *    a valid host[:port] (host_port_valid: no userinfo, no encoded ASCII).
+ *    So a variable can add labels in front of S, never change or extend
+ *    the host's end.
  *
  * check_authority() finds the element that wrote a byte from the output
  * offsets expand() records, so text a variable happens to share with the
- * template's literal never counts as literal.
- *    So a variable can add labels in front of S, never change or extend
- *    the host's end.
+ * template's literal never counts as literal.  Literal runs and
+ * expressions alternate, so a template has at most 2 * TMPL_MAXEXPRS + 1
+ * elements (the size of the offsets array of tmpl_expand_url).
  */
 
 static int
