@@ -39,6 +39,7 @@ gw_event_free(struct gw_event *ev)
 	free(ev->location);
 	free(ev->error);
 	buf_free(&ev->extra);
+	buf_free(&ev->warnings);
 	memset(ev, 0, sizeof(*ev));
 	ev->rule_index = -1;
 }
@@ -51,18 +52,77 @@ extra_key(struct gw_event *ev, const char *key)
 	buf_addc(&ev->extra, ':');
 }
 
+/*
+ * `,"k":"v"` for a string field of the line (null for NULL).  Request data
+ * need not be UTF-8, and JSON strings must be: buf_add_jstr writes each
+ * byte that is not part of valid UTF-8 as U+FFFD, which is lossy, so such
+ * a value gets a second field `,"k-raw":"..."` with its exact bytes, every
+ * byte outside 0x21-0x7E and every '%' written %XX (upper-case hex).  A
+ * reader decodes k-raw with any percent-decoder (Python:
+ * urllib.parse.unquote_to_bytes) and never mistakes an invalid byte for
+ * the Latin-1 character of the same value, as a "\u00XX" escape would
+ * have it (README "Event log").
+ */
+static void
+field_str(struct buf *out, const char *k, const char *v, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf	 raw = BUF_INIT;
+	const unsigned char *u = (const unsigned char *)v;
+	size_t		 i;
+
+	buf_addc(out, ',');
+	buf_add_jstrz(out, k);
+	buf_addc(out, ':');
+	if (v == NULL) {
+		buf_adds(out, "null");
+		return;
+	}
+	buf_add_jstr(out, v, n);
+	if (utf8_valid(v, n))
+		return;
+	for (i = 0; i < n; i++)
+		if (u[i] < 0x21 || u[i] > 0x7e || u[i] == '%') {
+			buf_addc(&raw, '%');
+			buf_addc(&raw, hex[u[i] >> 4]);
+			buf_addc(&raw, hex[u[i] & 15]);
+		} else
+			buf_addc(&raw, u[i]);
+	buf_printf(out, ",\"%s-raw\":", k);
+	buf_add_jstr(out, raw.p != NULL ? raw.p : "", raw.n);
+	buf_free(&raw);
+}
+
+static void
+field_strz(struct buf *out, const char *k, const char *v)
+{
+	field_str(out, k, v, v != NULL ? strlen(v) : 0);
+}
+
 void
 event_str(struct gw_event *ev, const char *key, const char *val)
 {
-	extra_key(ev, key);
-	buf_add_jstrz(&ev->extra, val);
+	field_strz(&ev->extra, key, val);
 }
 
 void
 event_strn(struct gw_event *ev, const char *key, const char *val, size_t n)
 {
-	extra_key(ev, key);
-	buf_add_jstr(&ev->extra, val, n);
+	field_str(&ev->extra, key, val, n);
+}
+
+void
+event_warn(struct gw_event *ev, int rule_index, const char *field,
+    const char *message)
+{
+	if (ev->warnings.n > 0)
+		buf_addc(&ev->warnings, ',');
+	buf_printf(&ev->warnings, "{\"rule-index\":%d,\"field\":",
+	    rule_index);
+	buf_add_jstrz(&ev->warnings, field);
+	buf_adds(&ev->warnings, ",\"message\":");
+	buf_add_jstrz(&ev->warnings, message);
+	buf_addc(&ev->warnings, '}');
 }
 
 void
@@ -109,14 +169,10 @@ event_format(const struct gw_event *ev, const struct gw_request *req,
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	buf_adds(out, "{\"time\":");
 	buf_printf(out, "\"%s.%03ldZ\"", ts, req->start.tv_nsec / 1000000L);
-	key(out, "host");
-	buf_add_jstrz(out, req->host ? req->host : "");
-	key(out, "method");
-	buf_add_jstrz(out, req->method ? req->method : "");
-	key(out, "path");
-	buf_add_jstrz(out, req->raw_path ? req->raw_path : "");
-	key(out, "query");
-	buf_add_jstrz(out, req->raw_query ? req->raw_query : "");
+	field_strz(out, "host", req->host ? req->host : "");
+	field_strz(out, "method", req->method ? req->method : "");
+	field_strz(out, "path", req->raw_path ? req->raw_path : "");
+	field_strz(out, "query", req->raw_query ? req->raw_query : "");
 	key(out, "status");
 	buf_printf(out, "%d", ev->status);
 	key(out, "type");
@@ -126,27 +182,26 @@ event_format(const struct gw_event *ev, const struct gw_request *req,
 		buf_adds(out, "null");
 	else
 		buf_printf(out, "%d", ev->rule_index);
-	key(out, "package-id");
-	buf_add_jstrz(out, ev->package_id);
-	key(out, "rule-id");
-	buf_add_jstrz(out, ev->rule_id);
-	key(out, "location");
-	buf_add_jstrz(out, ev->location);
+	field_strz(out, "package-id", ev->package_id);
+	field_strz(out, "rule-id", ev->rule_id);
+	field_strz(out, "location", ev->location);
 	key(out, "proxied");
 	buf_adds(out, ev->proxied ? "true" : "false");
 	key(out, "bytes");
 	buf_printf(out, "%lld", ev->bytes);
 	key(out, "duration_ms");
 	buf_printf(out, "%lld", ev->duration_ms);
-	key(out, "user-agent");
-	buf_add_jstrz(out, gw_param(req, "HTTP_USER_AGENT"));
-	key(out, "referer");
-	buf_add_jstrz(out, gw_param(req, "HTTP_REFERER"));
-	key(out, "client-ip");
-	buf_add_jstrz(out, req->client_ip ? req->client_ip : "");
-	key(out, "error");
-	buf_add_jstrz(out, ev->error);
+	field_strz(out, "user-agent", gw_param(req, "HTTP_USER_AGENT"));
+	field_strz(out, "referer", gw_param(req, "HTTP_REFERER"));
+	field_strz(out, "client-ip", req->client_ip ? req->client_ip : "");
+	field_strz(out, "error", ev->error);
 	if (ev->extra.n)
 		buf_add(out, ev->extra.p, ev->extra.n);
+	if (ev->warnings.n) {
+		key(out, "warnings");
+		buf_addc(out, '[');
+		buf_add(out, ev->warnings.p, ev->warnings.n);
+		buf_addc(out, ']');
+	}
 	buf_adds(out, "}\n");
 }

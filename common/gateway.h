@@ -172,6 +172,9 @@ struct gw_event {
 	char		*error;		/* owned or NULL */
 	/* Type-specific fields, already serialised as `,"key":value` runs. */
 	struct buf	 extra;
+	/* Rules refused on the way (event_warn): `{...}` objects joined by
+	 * commas, logged as "warnings" whichever rule answers. */
+	struct buf	 warnings;
 };
 
 void	 gw_event_init(struct gw_event *);
@@ -181,6 +184,14 @@ void	 event_strn(struct gw_event *, const char *key, const char *val,
 	    size_t n);
 void	 event_raw(struct gw_event *, const char *key, const char *json);
 void	 event_bool(struct gw_event *, const char *key, int);
+/*
+ * Records that rule rule_index was refused for a reason an operator should
+ * see (an outgoing-url expansion that would leave its host): the event gets
+ * "warnings":[{"rule-index":N,"field":F,"message":M},...], kept whichever
+ * rule then answers, the 404 of §11 included.
+ */
+void	 event_warn(struct gw_event *, int rule_index, const char *field,
+	    const char *message);
 /* Sets the rule-related common fields (index, package-id, rule-id). */
 void	 event_rule(struct gw_event *, int rule_index, const char *package_id,
 	    const char *rule_id);

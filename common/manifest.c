@@ -713,7 +713,7 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 {
 	const cJSON	*it;
 	const char	*s;
-	char		 err[256];
+	char		 err[512];
 	struct buf	 b = BUF_INIT;
 
 	take_str(c, o, "package-id", &r->package_id);
@@ -752,7 +752,8 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 			r->out_never = 1;
 		}
 		buf_free(&b);
-	}
+	} else if (tmpl_authority_reach(r->out_tmpl, err, sizeof(err)))
+		rwarn(c, "outgoing-url", "%s", err);	/* README */
 }
 
 /* {"type": string, "hash": string}, both required. */

@@ -33,7 +33,20 @@ static const char manifest_text[] =
 /* 6 */ "{\"type\":\"catch-all-v1\",\"domain\":\"exact.w.test\",\"package-id\":\"exact\"},"
 /* 7 */ "{\"type\":\"pixel-v1\",\"domain\":\"px.test\",\"package-id\":\"px\"},"
 /* 8 */ "{\"type\":\"telemetry-v1\",\"domain\":\"px.test\",\"package-id\":\"t\","
-" \"incoming-path\":\"/ev?ignored=1\",\"access-tokens\":[]}"
+" \"incoming-path\":\"/ev?ignored=1\",\"access-tokens\":[]},"
+/* 9 */ "{\"type\":\"file-v1\",\"domain\":\"f.test\",\"package-id\":\"pre\","
+" \"incoming-path\":\"/pre{+path}\","
+" \"outgoing-url\":\"https://dl.example.com{+path}\"},"
+/* 10 */ "{\"type\":\"file-v1\",\"domain\":\"f.test\",\"package-id\":\"hp\","
+" \"incoming-path\":\"/hp/{+sub}/p\","
+" \"outgoing-url\":\"https://{+sub}.example.com/p\"},"
+/* 11 */ "{\"type\":\"file-v2\",\"domain\":\"f.test\",\"package-id\":\"fb\","
+" \"incoming-path\":\"^/hp/\",\"outgoing-url\":\"https://fallback.example/\"},"
+/* 12 */ "{\"type\":\"python-v1\",\"domain\":\"py.test\","
+" \"package-id\":\"demo\","
+" \"package-name\":\"Demo\",\"file-name\":\"demo-1.0.tar.gz\","
+" \"version\":\"1.0\","
+" \"backend-url\":\"https://files.example/demo-1.0.tar.gz\"}"
 "]}";
 
 /* A well-formed digest (sha256 takes 64 lower-case hex digits). */
@@ -172,6 +185,61 @@ static const struct row rows[] = {
 	/* request checks */
 	{ __LINE__, "GET", "d.test", "/a%zz", NULL, 400, NULL, 0, NULL,
 	    "none", -1, NULL },
+	/* an outgoing-url expansion must keep the template's host (README) */
+	{ __LINE__, "GET", "f.test", "/pre/x", NULL, 307,
+	    "https://dl.example.com/x", 0, NULL, "file", 9,
+	    "\"location\":\"https://dl.example.com/x\"" },
+	{ __LINE__, "GET", "f.test", "/pre?a=1", NULL, 307,
+	    "https://dl.example.com?a=1", 0, NULL, "file", 9, NULL },
+	{ __LINE__, "GET", "f.test", "/pre@evil.test/x", NULL, 404, NULL, 0,
+	    NULL, "none", -1, "\"location\":null,"
+	    "\"proxied\":false" },
+	{ __LINE__, "GET", "f.test", "/pre@evil.test/x", NULL, 404, NULL, 0,
+	    NULL, "none", -1, "\"warnings\":[{\"rule-index\":9,"
+	    "\"field\":\"outgoing-url\",\"message\":\"expansion refused: "
+	    "a variable would write the end of the host\"}]}" },
+	{ __LINE__, "GET", "f.test", "/pre.evil.test/x", NULL, 404, NULL, 0,
+	    NULL, "none", -1, "\"warnings\":[{\"rule-index\":9," },
+	{ __LINE__, "GET", "f.test", "/pre:1@evil.test/x", NULL, 404, NULL, 0,
+	    NULL, "none", -1, "\"warnings\":[{\"rule-index\":9," },
+	{ __LINE__, "GET", "f.test", "/hp/mirror/p", NULL, 307,
+	    "https://mirror.example.com/p", 0, NULL, "file", 10, NULL },
+	/* refused, then the next rule answers: the warning stays */
+	{ __LINE__, "GET", "f.test", "/hp/evil.test%2F/p", NULL, 307,
+	    "https://fallback.example/", 0, NULL, "file", 11,
+	    "\"warnings\":[{\"rule-index\":10,\"field\":\"outgoing-url\"," },
+	{ __LINE__, "GET", "f.test", "/hp/evil.test%23/p", NULL, 307,
+	    "https://fallback.example/", 0, NULL, "file", 11,
+	    "\"rule-index\":10," },
+	/* Host: RFC 3986 host[:port] or 400 (README) */
+	{ __LINE__, "GET", "py.test:8443", "/simple/DEMO", NULL, 301,
+	    "https://py.test:8443/simple/demo/", 0, NULL, "python", 12, NULL },
+	{ __LINE__, "GET", "py.test:[evil.test]", "/simple/DEMO", NULL, 400,
+	    NULL, 0, NULL, "none", -1, NULL },
+	{ __LINE__, "GET", "py.test:8443:1", "/simple/DEMO", NULL, 400,
+	    NULL, 0, NULL, "none", -1, NULL },
+	{ __LINE__, "GET", "py.test:", "/simple/DEMO", NULL, 400,
+	    NULL, 0, NULL, "none", -1, NULL },
+	{ __LINE__, "GET", "::1", "/-/ping", NULL, 400, NULL, 0, NULL,
+	    "none", -1, NULL },
+	{ __LINE__, "GET", "[::1]:8080", "/-/ping", NULL, 200, NULL, 0, NULL,
+	    "reserved", -1, NULL },
+	/* invalid UTF-8 in logged fields: U+FFFD plus "<key>-raw" */
+	{ __LINE__, "GET", "f.test", "/caf\xe9?q=\xff%", NULL, 404, NULL, 0,
+	    NULL, "none", -1, "\"path\":\"/caf\xef\xbf\xbd\","
+	    "\"path-raw\":\"/caf%E9\",\"query\":\"q=\xef\xbf\xbd%\","
+	    "\"query-raw\":\"q=%FF%25\",\"status\"" },
+	{ __LINE__, "GET", "f.test", "/caf\xc3\xa9", "HTTP_USER_AGENT=a\xc3",
+	    404, NULL, 0, NULL, "none", -1, "\"path\":\"/caf\xc3\xa9\","
+	    "\"query\":\"\",\"status\"" },
+	{ __LINE__, "GET", "f.test", "/x", "HTTP_USER_AGENT=a\xc3 b%",
+	    404, NULL, 0, NULL, "none", -1, "\"user-agent\":\"a\xef\xbf\xbd "
+	    "b%\",\"user-agent-raw\":\"a%C3%20b%25\",\"referer\":null" },
+	{ __LINE__, "GET", "d.test", "/v2/library/hello/manifests/\xe9",
+	    "HTTP_USER_AGENT=docker/27.0", 307,
+	    "https://registry-1.docker.io/v2/library/hello/manifests/%E9", 0,
+	    NULL, "docker", 0, "\"reference\":\"\xef\xbf\xbd\","
+	    "\"reference-raw\":\"%E9\"" },
 };
 
 static void
@@ -286,7 +354,8 @@ main(void)
 	serve_one(&ctx, "/-/health", &resp);
 	j = cJSON_Parse(buf_cstr(&resp.body));
 	ok(j != NULL, "health is JSON");
-	is_int(cJSON_GetObjectItem(j, "rules")->valueint, 9, "health rules");
+	is_int(cJSON_GetObjectItem(j, "rules")->valueint, 13,
+	    "health rules");
 	is_int(cJSON_GetObjectItem(j, "manifest-age-seconds")->valueint, 7,
 	    "health age");
 	is_str(cJSON_GetObjectItem(j, "last-reload-error")->valuestring,
@@ -309,7 +378,7 @@ main(void)
 	ok(strstr(buf_cstr(&resp.body),
 	    "gateway_requests_total{type=\"none\",status=\"other\"} 1\n") != NULL,
 	    "metrics count other statuses");
-	ok(strstr(buf_cstr(&resp.body), "gateway_manifest_rules 9\n") != NULL,
+	ok(strstr(buf_cstr(&resp.body), "gateway_manifest_rules 13\n") != NULL,
 	    "metrics rules gauge");
 	ok(strstr(buf_cstr(&resp.body), "gateway_manifest_stale 1\n") != NULL,
 	    "metrics: stale after a failed reload");
@@ -409,6 +478,15 @@ main(void)
 		    "\"status\":null,\"location\":null,\"proxy\":true,"
 		    "\"upstream\":\"http://127.0.0.1:5000/v2/acme/x/manifests/1\","
 		    "\"package-id\":null}\n", "explain a proxy decision");
+		buf_reset(&b);
+		gw_explain(&ctx, "GET", "f.test", "/pre.evil.test/", NULL, 0,
+		    &b);
+		is_str(buf_cstr(&b), "{\"rule-index\":null,\"type\":\"none\","
+		    "\"status\":404,\"location\":null,\"proxy\":false,"
+		    "\"upstream\":null,\"package-id\":null,\"warnings\":["
+		    "{\"rule-index\":9,\"field\":\"outgoing-url\",\"message\":"
+		    "\"expansion refused: a variable would write the end of the "
+		    "host\"}]}\n", "explain shows a refused expansion");
 		buf_free(&b);
 	}
 
