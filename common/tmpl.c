@@ -1566,7 +1566,8 @@ tmpl_expand_empty(const struct tmpl *t, struct buf *out)
  *    must then come from literal text S of the template (the suffix the
  *    template fixes, ".example.com"), S must hold a whole label of the host
  *    (it starts with '.' or follows a '.'), and the whole authority must be
- *    a valid host[:port] (host_port_valid: no userinfo, no encoded ASCII).
+ *    a valid host[:port] of letters, digits, '-', '_' and '.' (ldh_host:
+ *    no userinfo, no %XX, no sub-delims) or a bracketed IPv6 literal.
  *    So a variable can add labels in front of S, never change or extend
  *    the host's end.
  *
@@ -1581,6 +1582,32 @@ static int
 auth_end(int c)
 {
 	return c == '/' || c == '?' || c == '#' || c == '\\';
+}
+
+/*
+ * A host a variable helped to write holds letters, digits, '-', '_' and
+ * '.' only (or is a bracketed IPv6 literal), before an optional ":port".
+ * RFC 3986 also admits sub-delims and %XX in a reg-name, but a browser
+ * percent-decodes the host and maps it through IDNA (WHATWG URL, "host
+ * parsing"), where U+FF0F FULLWIDTH SOLIDUS becomes '/' and U+3002
+ * IDEOGRAPHIC FULL STOP becomes '.': what such a host names is not what
+ * the bytes say.  An internationalised name reaches a template as its
+ * punycode (xn--) form.
+ */
+static int
+ldh_host(const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n > 0 && s[0] == '[')
+		return 1;	/* host_port_valid checked it */
+	for (i = 0; i < n && s[i] != ':'; i++)
+		if (!(s[i] >= 'a' && s[i] <= 'z') &&
+		    !(s[i] >= 'A' && s[i] <= 'Z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '-' &&
+		    s[i] != '_' && s[i] != '.')
+			return 0;
+	return 1;
 }
 
 /* Length of "http://" or "https://" at the start of s[0..n), or 0. */
@@ -1631,7 +1658,7 @@ check_authority(const struct tmpl *t, const char *u, size_t n,
 		return -1;
 	}
 	s0 = ends[k - 1];
-	if (!host_port_valid(u + a0, a1 - a0)) {
+	if (!host_port_valid(u + a0, a1 - a0) || !ldh_host(u + a0, a1 - a0)) {
 		*why = "the expanded authority is not a plain host[:port]";
 		return -1;
 	}
