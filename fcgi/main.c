@@ -44,6 +44,7 @@
 #include "logsink.h"
 #include "manifest.h"
 #include "proxy.h"
+#include "report.h"
 #include "sha256.h"
 #include "xmalloc.h"
 
@@ -119,6 +120,7 @@ usage(FILE *f)
 	    "       " PROG " [options] --check\n"
 	    "       " PROG " [options] explain METHOD HOST PATH "
 	    "[NAME:VALUE ...]\n"
+	    "       " PROG " report [--help] [options] [LOG...]\n"
 	    "\n"
 	    "options (each also read from the environment variable shown):\n"
 	    "  --manifest PATH|URL       GATEWAY_MANIFEST\n"
@@ -1313,6 +1315,10 @@ main(int argc, char *argv[])
 	const char	*setv[NFLAGS], *err;
 	int		 ch, idx, check = 0, rc;
 	size_t		 i;
+
+	/* report [options] [LOG...]: its own flags (common/report.c) */
+	if (argc > 1 && strcmp(argv[1], "report") == 0)
+		return report_main(argc - 1, argv + 1);
 
 	memset(longopts, 0, sizeof(longopts));
 	memset(setv, 0, sizeof(setv));
