@@ -152,6 +152,10 @@ usage(FILE *f)
 	    "short\n"
 	    "                            ends (default: reset; end for "
 	    "mod_fcgid)\n"
+	    "  --log-client-ip full|truncate|hash|hash:FILE|none\n"
+	    "                            GATEWAY_LOG_CLIENT_IP: the client "
+	    "address in\n"
+	    "                            the event log (default: full)\n"
 	    "  --check                   validate the manifest and exit\n"
 	    "  --version, --help\n");
 }
@@ -1302,6 +1306,8 @@ static const struct {
 	{ { "splice", required_argument, NULL, 0 }, "GATEWAY_SPLICE" },
 	{ { "abort-mode", required_argument, NULL, 0 },
 	    "GATEWAY_ABORT_MODE" },
+	{ { "log-client-ip", required_argument, NULL, 0 },
+	    "GATEWAY_LOG_CLIENT_IP" },
 	{ { "check", no_argument, NULL, 'c' }, NULL },
 	{ { "version", no_argument, NULL, 'V' }, NULL },
 	{ { "help", no_argument, NULL, 'h' }, NULL },
@@ -1371,6 +1377,10 @@ main(int argc, char *argv[])
 			usage(stderr);
 			return 2;
 		}
+	if (event_ip_setup(&g.config, &err) == -1) {
+		fprintf(stderr, PROG ": --log-client-ip %s\n", err);
+		return 2;
+	}
 	g.src.where = g.config.manifest;
 	g.src.is_url = is_url(g.src.where);
 
