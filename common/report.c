@@ -683,8 +683,9 @@ input_read(struct report *r, struct rparser *p, const char *name,
 			lineno++;
 			if (!probe)
 				r->lines++;
-			if (nl == buf + have && !eof) {
-				skipping = 1;
+			if ((nl == buf + have && !eof) || len > LINE_MAX_LEN) {
+				/* the same verdict however the reads fell */
+				skipping = nl == buf + have && !eof;
 				if (!probe)
 					note_bad(r, name, lineno, RB_TOO_LONG);
 				continue;
