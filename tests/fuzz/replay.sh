@@ -5,7 +5,7 @@ b=${top_builddir:-.}/tests/fuzz
 s=${top_srcdir:-.}/tests/fuzz/corpus
 n=0
 fail=0
-for t in tmpl manifest request npm_doc; do
+for t in tmpl manifest request npm_doc report; do
 	n=$((n + 1))
 	files=$(find "$s/$t" -type f 2>/dev/null | sort)
 	if [ -z "$files" ]; then

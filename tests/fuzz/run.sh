@@ -11,8 +11,8 @@ mkdir -p "$build" "$src/tests/fuzz/crashes"
 cd "$build"
 [ -f Makefile ] || "$src/configure" CC=clang --enable-fuzzing >/dev/null
 make -j2 tests/fuzz/fuzz_tmpl tests/fuzz/fuzz_manifest tests/fuzz/fuzz_request \
-    tests/fuzz/fuzz_npm_doc
-for t in tmpl manifest request npm_doc; do
+    tests/fuzz/fuzz_npm_doc tests/fuzz/fuzz_report
+for t in tmpl manifest request npm_doc report; do
 	mkdir -p "work-$t"
 	cp "$src/tests/fuzz/corpus/$t"/* "work-$t/" 2>/dev/null || true
 	echo "fuzz_$t: $secs s"
