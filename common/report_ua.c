@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -58,11 +59,17 @@ static const char *
 find(const char *s, size_t n, const char *needle)
 {
 	size_t	 k = strlen(needle), i;
+	int	 lo, up;
 
-	if (k > n)
+	if (k == 0 || k > n)
 		return NULL;
+	/* a cheap test of the first byte before the comparison: this runs
+	 * over every User-Agent of the log */
+	lo = tolower((unsigned char)needle[0]);
+	up = toupper((unsigned char)needle[0]);
 	for (i = 0; i + k <= n; i++)
-		if (strncasecmp(s + i, needle, k) == 0)
+		if ((s[i] == lo || s[i] == up) &&
+		    strncasecmp(s + i + 1, needle + 1, k - 1) == 0)
 			return s + i;
 	return NULL;
 }
