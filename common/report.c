@@ -741,13 +741,16 @@ usage(FILE *f)
 	    "[--format text|html|csv|json]\n"
 	    "           [--table NAME] [--top N] [-o FILE] [LOG...]\n"
 	    "  LOG: event logs, plain or gzip (no LOG: standard input)\n"
-	    "  DATE: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC); --since is "
-	    "inclusive,\n"
-	    "        --until exclusive (a bare date: up to the end of that "
-	    "day)\n"
-	    "  --table (csv, text): rows (default), periods, totals, "
-	    "clients, ci,\n"
-	    "        status, files, referers\n");
+	    "  DATE: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC), today, "
+	    "yesterday or -Nd\n"
+	    "        (N days ago); --since is inclusive, --until exclusive "
+	    "(a day: up to\n"
+	    "        its end)\n"
+	    "  --table (csv): rows (default), periods, totals, clients, ci, "
+	    "status,\n"
+	    "        files, referers\n"
+	    "  --top N: rows in the top-N lists of text and html "
+	    "(default 10)\n");
 }
 
 /* DATE as ms; a bare date given with end set means the next midnight. */
@@ -756,6 +759,24 @@ parse_date(const char *s, int end, long long *ms)
 {
 	int		 y, m, d, h = 0, mi = 0, se = 0, n = 0;
 	size_t		 len = strlen(s);
+	long long	 today = floordiv((long long)time(NULL), 86400), ago;
+	char		*e;
+
+	/* today, yesterday, -Nd: whole UTC days, for cron and timers */
+	ago = -1;
+	if (strcmp(s, "today") == 0)
+		ago = 0;
+	else if (strcmp(s, "yesterday") == 0)
+		ago = 1;
+	else if (s[0] == '-' && s[1] >= '0' && s[1] <= '9') {
+		ago = strtol(s + 1, &e, 10);
+		if (strcmp(e, "d") != 0 || ago > 100000)
+			return -1;
+	}
+	if (ago >= 0) {
+		*ms = (today - ago + (end ? 1 : 0)) * 86400000LL;
+		return 0;
+	}
 
 	if (len == 10 && sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) == 3 &&
 	    n == 10) {

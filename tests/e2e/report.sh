@@ -204,6 +204,44 @@ fi
 out=$("$FCGI" --log-client-ip nope --check 2>&1)
 is "$?" 2 "--log-client-ip with a bad value exits 2"
 
+# --- the shipped systemd units ------------------------------------------
+# Each ExecStart of deploy/systemd/scarf-gateway-report.service, with the
+# program, log directory and $STATE_DIRECTORY pointed here, must write its
+# file; the units pass systemd-analyze verify where it works.
+U=$top_srcdir/deploy/systemd
+mkdir -p units state logs
+cp gen/events.log logs/events.log
+cp gen/events.log.1.gz logs/events.log.1.gz
+sed "s|@BINDIR@|$(dirname "$(readlink -f "$FCGI")")|g" \
+	"$U/scarf-gateway-report.service" >units/scarf-gateway-report.service
+cp "$U/scarf-gateway-report.timer" units/
+python3 - units/scarf-gateway-report.service >units/cmds <<'PY'
+import sys
+text = open(sys.argv[1]).read().replace("\\\n", " ")
+for line in text.splitlines():
+    if line.startswith("ExecStart=/bin/sh -c '"):
+        print(line[len("ExecStart=/bin/sh -c '"):-1])
+PY
+is "$(wc -l <units/cmds)" 3 "the report unit runs three reports"
+while IFS= read -r cmd; do
+	cmd=${cmd//\/var\/log\/scarf-gateway/$T/logs}
+	STATE_DIRECTORY=$T/state sh -c "$cmd" 2>/dev/null
+	is "$?" 0 "unit command: ${cmd:0:60}..."
+done <units/cmds
+ok "it wrote yesterday.html, last-30-days.html and .json" test -s \
+	state/yesterday.html -a -s state/last-30-days.html -a \
+	-s state/last-30-days.json
+if command -v systemd-analyze >/dev/null &&
+    printf '[Unit]\nDescription=p\n[Service]\nExecStart=/bin/true\n' \
+    >units/probe.service && systemd-analyze verify units/probe.service \
+    >/dev/null 2>&1; then
+	out=$(systemd-analyze verify units/scarf-gateway-report.service \
+	    units/scarf-gateway-report.timer 2>&1)
+	is "$?:$out" "0:" "systemd-analyze verify: the report units are clean"
+else
+	skip "systemd-analyze verify does not work here"
+fi
+
 # --- command line -------------------------------------------------------
 "$FCGI" report --format pdf </dev/null >/dev/null 2>&1
 is "$?" 2 "an unknown --format exits 2"
