@@ -667,16 +667,33 @@ report_write_html(struct report *r, FILE *f)
 	free(v);
 	fputs("<table><thead><tr><th>type</th><th>status</th><th class=\"n\">"
 	    "answers</th></tr></thead><tbody>\n", f);
-	for (j = 0, i = 0; i < r->status.n && j < (size_t)r->top; i++) {
-		const struct rstatus_key *sk = fmap_key(&r->status, i);
+	{
+		size_t	*ord = xcalloc(r->status.n + 1, sizeof(*ord)), ne = 0;
 
-		if (sk->status < 400)
-			continue;
-		j++;
-		fprintf(f, "<tr><td><span class=\"tag\">%s</span></td><td>%u"
-		    "</td><td class=\"n\">", type_names[sk->type], sk->status);
-		num(f, *(uint64_t *)fmap_val(&r->status, i));
-		fputs("</td></tr>\n", f);
+		/* the error statuses, most frequent first */
+		for (i = 0; i < r->status.n; i++)
+			if (((const struct rstatus_key *)fmap_key(&r->status,
+			    i))->status >= 400)
+				ord[ne++] = i;
+		for (i = 1; i < ne; i++)
+			for (j = i; j > 0 && *(uint64_t *)fmap_val(&r->status,
+			    ord[j - 1]) < *(uint64_t *)fmap_val(&r->status,
+			    ord[j]); j--) {
+				s = ord[j];
+				ord[j] = ord[j - 1];
+				ord[j - 1] = s;
+			}
+		for (i = 0; i < ne && i < (size_t)r->top; i++) {
+			const struct rstatus_key *sk = fmap_key(&r->status,
+			    ord[i]);
+
+			fprintf(f, "<tr><td><span class=\"tag\">%s</span></td>"
+			    "<td>%u</td><td class=\"n\">",
+			    type_names[sk->type], sk->status);
+			num(f, *(uint64_t *)fmap_val(&r->status, ord[i]));
+			fputs("</td></tr>\n", f);
+		}
+		free(ord);
 	}
 	fputs("</tbody></table>\n<p class=\"note\">4xx and 5xx answers are "
 	    "never downloads.</p>\n</section>\n", f);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "report_int.h"
+#include "util.h"
 #include "xmalloc.h"
 
 static const char *const type_names[RT__COUNT] = {
@@ -223,35 +224,56 @@ void
 report_json_str(FILE *f, const char *s)
 {
 	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n = strlen(s), i = 0, l;
 
 	putc('"', f);
-	for (; *p; p++) {
-		if (*p == '"' || *p == '\\') {
+	while (i < n) {
+		if (p[i] == '"' || p[i] == '\\') {
 			putc('\\', f);
-			putc(*p, f);
-		} else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			putc(*p, f);
+			putc(p[i++], f);
+		} else if (p[i] < 0x20 || p[i] == 0x7f)
+			fprintf(f, "\\u%04x", p[i++]);
+		else if (p[i] < 0x80)
+			putc(p[i++], f);
+		else if ((l = utf8_seq_len(p + i, n - i)) == 0) {
+			/* not UTF-8 (the gateway never writes such bytes,
+			 * a damaged log may): U+FFFD keeps the output JSON */
+			fputs("\\ufffd", f);
+			i++;
+		} else {
+			fwrite(p + i, 1, l, f);
+			i += l;
+		}
 	}
 	putc('"', f);
 }
 
-/* RFC 4180: quoted when it holds a comma, quote, CR or LF. */
+/* RFC 4180: quoted when it holds a comma, quote, CR or LF; bytes that are
+ * not UTF-8 become U+FFFD. */
 static void
 csv_str(FILE *f, const char *s)
 {
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		fputs(s, f);
-		return;
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n = strlen(s), i = 0, l;
+	int			 q = strpbrk(s, ",\"\r\n") != NULL;
+
+	if (q)
+		putc('"', f);
+	while (i < n) {
+		if (p[i] < 0x80) {
+			if (p[i] == '"')
+				putc('"', f);
+			putc(p[i++], f);
+		} else if ((l = utf8_seq_len(p + i, n - i)) == 0) {
+			fputs("\xef\xbf\xbd", f);
+			i++;
+		} else {
+			fwrite(p + i, 1, l, f);
+			i += l;
+		}
 	}
-	putc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			putc('"', f);
-		putc(*s, f);
-	}
-	putc('"', f);
+	if (q)
+		putc('"', f);
 }
 
 /* For a terminal: control bytes shown as '?', cut at max bytes. */
@@ -295,22 +317,31 @@ sum_counts(struct rcounts *dst, const struct rcounts *src)
 	dst->proxied_bytes += src->proxied_bytes;
 }
 
+/* "2026-03-01T12:00:00.123Z" into b (>= 32 bytes). */
 static void
-json_time(FILE *f, const struct report *r, long long ms, int have)
+fmt_time(long long ms, char *b)
 {
-	char	 b[16];
+	char	 d[16];
+
+	report_period_label(&(struct report){ .by = RBY_DAY },
+	    (int32_t)(ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000),
+	    d);
+	snprintf(b, 32, "%sT%02lld:%02lld:%02lld.%03lldZ", d,
+	    ((ms / 3600000) % 24 + 24) % 24, ((ms / 60000) % 60 + 60) % 60,
+	    ((ms / 1000) % 60 + 60) % 60, (ms % 1000 + 1000) % 1000);
+}
+
+static void
+json_time(FILE *f, long long ms, int have)
+{
+	char	 b[32];
 
 	if (!have) {
 		fputs("null", f);
 		return;
 	}
-	report_period_label(&(struct report){ .by = RBY_DAY },
-	    (int32_t)(ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000),
-	    b);
-	(void)r;
-	fprintf(f, "\"%sT%02lld:%02lld:%02lld.%03lldZ\"", b,
-	    ((ms / 3600000) % 24 + 24) % 24, ((ms / 60000) % 60 + 60) % 60,
-	    ((ms / 1000) % 60 + 60) % 60, (ms % 1000 + 1000) % 1000);
+	fmt_time(ms, b);
+	fprintf(f, "\"%s\"", b);
 }
 
 static const char *
@@ -336,9 +367,9 @@ report_write_json(struct report *r, FILE *f)
 	fprintf(f, "{\"schema\":\"scarf-gateway-report/1\",\"by\":\"%s\"",
 	    by_name(r->by));
 	fputs(",\"first-event\":", f);
-	json_time(f, r, r->first_ms, r->events > 0);
+	json_time(f, r->first_ms, r->events > 0);
 	fputs(",\"last-event\":", f);
-	json_time(f, r, r->last_ms, r->events > 0);
+	json_time(f, r->last_ms, r->events > 0);
 	for (k = 1; k < RB__COUNT; k++)
 		skipped += r->bad[k];
 	fprintf(f, ",\"input\":{\"lines\":%lu,\"events\":%lu,"
@@ -675,7 +706,7 @@ report_write_text(struct report *r, FILE *f)
 	struct rcounts		 all, pc;
 	struct rmix		*mix;
 	size_t			*ix, n, i;
-	char			 lab[16], hb[40];
+	char			 lab[16], hb[40], lab2[32];
 	int			 t;
 
 	memset(&all, 0, sizeof(all));
@@ -683,40 +714,42 @@ report_write_text(struct report *r, FILE *f)
 		sum_counts(&all, &r->total[t]);
 	fprintf(f, "scarf-gateway download report, by %s\n", by_name(r->by));
 	if (r->events > 0) {
-		fputs("events from ", f);
-		json_time(f, r, r->first_ms, 1);
-		fputs(" to ", f);
-		json_time(f, r, r->last_ms, 1);
-		putc('\n', f);
+		fmt_time(r->first_ms, lab2);
+		fmt_time(r->last_ms, hb);
+		fprintf(f, "events from %s to %s\n", lab2, hb);
 	}
-	fprintf(f, "\n%-22s %12llu\n%-22s %12lld  (±%.1f %%)\n",
+	fprintf(f, "\n%-30s %12llu\n%-30s %12lld  (\xc2\xb1%.1f %%)\n",
 	    "downloads", (unsigned long long)all.kind[RK_DOWNLOAD],
-	    "unique clients", unique_of(r->range_hll[RU_ALL]),
+	    "unique clients (estimate)", unique_of(r->range_hll[RU_ALL]),
 	    RHLL_ERROR * 100);
-	fprintf(f, "%-22s %12llu\n%-22s %12llu\n%-22s %12llu\n",
+	fprintf(f, "%-30s %12llu\n%-30s %12llu\n%-30s %12llu\n",
 	    "views (index, packument)", (unsigned long long)all.kind[RK_VIEW],
-	    "pixel + telemetry hits", (unsigned long long)all.kind[RK_HIT],
+	    "pixel and telemetry hits", (unsigned long long)all.kind[RK_HIT],
 	    "errors (4xx, 5xx)", (unsigned long long)all.kind[RK_ERROR]);
-	fprintf(f, "%-22s %12llu\n%-22s %12llu  (%s)\n", "redirected",
+	fprintf(f, "%-30s %12llu\n%-30s %12llu  (%s)\n", "redirected (3xx)",
 	    (unsigned long long)all.redirected, "proxied",
 	    (unsigned long long)all.proxied,
 	    human_bytes(all.proxied_bytes, hb));
-	fprintf(f, "%-22s %12lu  (%lu skipped, %lu filtered out)\n",
-	    "events read", r->events + r->filtered, r->lines - r->events -
-	    r->filtered, r->filtered);
+	fprintf(f, "%-30s %12lu  (%lu outside the filters)\n",
+	    "events", r->events + r->filtered, r->filtered);
+	for (t = 1, n = 0; t < RB__COUNT; t++)
+		n += r->bad[t];
+	fprintf(f, "%-30s %12zu\n", "lines skipped (see stderr)", n);
 
-	fprintf(f, "\n%-10s %-11s %10s %10s %8s %8s\n", "TYPE", "", "DOWNLOADS",
-	    "VIEWS", "HITS", "ERRORS");
+	fprintf(f, "\n%-12s %10s %10s %8s %8s %8s\n", "TYPE", "DOWNLOADS",
+	    "VIEWS", "HITS", "ERRORS", "OTHER");
 	for (t = 0; t < RT__COUNT; t++) {
 		if (r->total[t].kind[RK_DOWNLOAD] + r->total[t].kind[RK_VIEW] +
 		    r->total[t].kind[RK_HIT] + r->total[t].kind[RK_ERROR] +
 		    r->total[t].kind[RK_OTHER] == 0)
 			continue;
-		fprintf(f, "%-22s %10llu %10llu %8llu %8llu\n", type_names[t],
+		fprintf(f, "%-12s %10llu %10llu %8llu %8llu %8llu\n",
+		    type_names[t],
 		    (unsigned long long)r->total[t].kind[RK_DOWNLOAD],
 		    (unsigned long long)r->total[t].kind[RK_VIEW],
 		    (unsigned long long)r->total[t].kind[RK_HIT],
-		    (unsigned long long)r->total[t].kind[RK_ERROR]);
+		    (unsigned long long)r->total[t].kind[RK_ERROR],
+		    (unsigned long long)r->total[t].kind[RK_OTHER]);
 	}
 
 	fprintf(f, "\n%-10s %10s %10s %8s\n", "PERIOD", "DOWNLOADS", "CLIENTS",

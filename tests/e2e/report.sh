@@ -260,6 +260,18 @@ sys.exit(not (d["rows"] == [] and d["first-event"] is None))'
 printf '' | "$FCGI" report --format html -o empty.html
 ok "an empty input gives a well-formed page" python3 -c '
 import xml.etree.ElementTree as E; E.parse("empty.html")'
+# bytes that are not UTF-8 (a damaged log) leave every output valid
+printf '{"time":"2026-03-01T10:00:00Z","status":307,"type":"file","package-id":"p\xff\xc3","user-agent":"u\xe9"}\n' >raw.log
+"$FCGI" report --format json raw.log >raw.json 2>/dev/null
+ok "invalid UTF-8 in a log gives valid JSON, as U+FFFD" python3 -c '
+import json, sys
+d = json.load(open("raw.json", encoding="utf-8"))
+sys.exit(d["rows"][0]["package-id"] != "p\ufffd\ufffd")'
+"$FCGI" report --format csv raw.log >raw.csv 2>/dev/null
+ok "and valid UTF-8 CSV" python3 -c 'open("raw.csv", encoding="utf-8").read()'
+"$FCGI" report --format html raw.log >raw.html 2>/dev/null
+ok "and a well-formed page" python3 -c '
+import xml.etree.ElementTree as E; E.parse("raw.html")'
 # shellcheck disable=SC2086
 "$FCGI" report $L >text.txt 2>/dev/null
 like "$(cat text.txt)" "TOP VERSIONS" "the text report has its tables"
