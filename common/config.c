@@ -305,7 +305,8 @@ gw_config_set(struct gw_config *cfg, const char *name, const char *value,
 			cfg->log_ip = GW_IP_HASH;
 			cfg->ip_key_file = value + 5;
 		} else {
-			*err = "must be full, truncate, hash, hash:FILE or none";
+			*err = "must be full, truncate, hash, hash:FILE or "
+			    "none";
 			return -1;
 		}
 	} else {

@@ -68,7 +68,8 @@ enum rbad	 report_parse_line(struct rparser *, const char *s, size_t n,
  * RK_ERROR whatever it asked for.
  */
 enum rkind {
-	RK_DOWNLOAD,	/* docker manifest GET, python file, npm tarball, file */
+	RK_DOWNLOAD,	/* docker manifest GET, python file, npm tarball,
+			 * file rule */
 	RK_VIEW,	/* python index page, npm packument */
 	RK_CHECK,	/* docker HEAD of a manifest */
 	RK_FOLLOW,	/* docker manifest GET that belongs to a counted pull */
@@ -92,7 +93,7 @@ enum rkind	 report_classify(const struct revent *ev, int *is_manifest,
 struct rua {
 	const char	*family;	/* static: "pip", "docker", "other" */
 	int		 major;		/* -1 when unknown */
-	const char	*ci;		/* static CI name, "ci" (unnamed), NULL */
+	const char	*ci;		/* static CI name, "ci", or NULL */
 };
 void		 report_ua_parse(const char *ua, size_t n, struct rua *out);
 

@@ -190,8 +190,8 @@ chart_frame(FILE *f, size_t nper, char (*labels)[16], double max,
 		fprintf(f, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" "
 		    "y1=\"%.1f\" y2=\"%.1f\"/>", ML, CW - MR, py, py);
 		short_num(b, sizeof(b), y);
-		fprintf(f, "<text class=\"yl\" x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-		    ML - 8, py + 5, b);
+		fprintf(f, "<text class=\"yl\" x=\"%.1f\" y=\"%.1f\">%s"
+		    "</text>\n", ML - 8, py + 5, b);
 	}
 	/* at most about 7 x labels, evenly thinned */
 	every = (nper + 6) / 7;

@@ -67,10 +67,11 @@ cmp_id(uint32_t a, uint32_t b)
 static int
 cmp_rows(const void *a, const void *b)
 {
-	const struct rrow_key	*x = fmap_key(&sort_r->rows, *(const size_t *)a);
-	const struct rrow_key	*y = fmap_key(&sort_r->rows, *(const size_t *)b);
+	const struct rrow_key	*x, *y;
 	int			 c;
 
+	x = fmap_key(&sort_r->rows, *(const size_t *)a);
+	y = fmap_key(&sort_r->rows, *(const size_t *)b);
 	if (x->period != y->period)
 		return x->period < y->period ? -1 : 1;
 	if (x->type != y->type)

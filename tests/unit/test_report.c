@@ -81,18 +81,16 @@ static void
 test_ua(void)
 {
 	struct rua	 u;
-	char		 name[160];
 	size_t		 i;
 
 	for (i = 0; i < sizeof(ua_tests) / sizeof(ua_tests[0]); i++) {
 		report_ua_parse(ua_tests[i].ua, ua_tests[i].ua ?
 		    strlen(ua_tests[i].ua) : 0, &u);
-		snprintf(name, sizeof(name), "line %d: family", ua_tests[i].line);
-		is_str(u.family, ua_tests[i].family, "%s", name);
-		snprintf(name, sizeof(name), "line %d: major", ua_tests[i].line);
-		is_int(u.major, ua_tests[i].major, "%s", name);
-		snprintf(name, sizeof(name), "line %d: ci", ua_tests[i].line);
-		is_str(u.ci, ua_tests[i].ci, "%s", name);
+		is_str(u.family, ua_tests[i].family, "line %d: family",
+		    ua_tests[i].line);
+		is_int(u.major, ua_tests[i].major, "line %d: major",
+		    ua_tests[i].line);
+		is_str(u.ci, ua_tests[i].ci, "line %d: ci", ua_tests[i].line);
 	}
 }
 
@@ -117,8 +115,9 @@ test_hll(void)
 	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		h = calloc(1, sizeof(*h));
 		for (i = 0; i < sizes[k]; i++) {
-			len = snprintf(item, sizeof(item), "10.%u.%u.%u|pip/%zu",
-			    i >> 16 & 255, i >> 8 & 255, i & 255, k);
+			len = snprintf(item, sizeof(item),
+			    "10.%u.%u.%u|pip/%zu", i >> 16 & 255,
+			    i >> 8 & 255, i & 255, k);
 			report_hll_add(h, report_hash(item, (size_t)len, 3));
 		}
 		est = report_hll_count(h);
@@ -126,10 +125,12 @@ test_hll(void)
 		snprintf(name, sizeof(name), "%u distinct: estimate %.0f, "
 		    "error %.2f %% <= %.2f %%", sizes[k], est, err * 100,
 		    3 * RHLL_ERROR * 100);
-		ok(err <= 3 * RHLL_ERROR || fabs(est - sizes[k]) < 1, "%s", name);
+		ok(err <= 3 * RHLL_ERROR || fabs(est - sizes[k]) < 1, "%s",
+		    name);
 		for (i = 0; i < sizes[k] && i < 1000; i++) {
-			len = snprintf(item, sizeof(item), "10.%u.%u.%u|pip/%zu",
-			    i >> 16 & 255, i >> 8 & 255, i & 255, k);
+			len = snprintf(item, sizeof(item),
+			    "10.%u.%u.%u|pip/%zu", i >> 16 & 255,
+			    i >> 8 & 255, i & 255, k);
 			report_hll_add(h, report_hash(item, (size_t)len, 3));
 		}
 		snprintf(name, sizeof(name), "%u distinct: repeats do not "
@@ -202,12 +203,14 @@ test_parse(void)
 		snprintf(name, sizeof(name), "line %d: %s", parse_tests[i].line,
 		    report_bad_name(parse_tests[i].want));
 		is_int(report_parse_line(&p, parse_tests[i].in,
-		    strlen(parse_tests[i].in), &ev), parse_tests[i].want, "%s", name);
+		    strlen(parse_tests[i].in), &ev), parse_tests[i].want, "%s",
+		    name);
 	}
 
 	/* values, escapes and the time */
-	l = "{\"time\":\"2025-03-01T12:00:00.123Z\",\"host\":\"dl.example.com\","
-	    "\"method\":\"GET\",\"path\":\"/a\\/b\",\"status\":307,\"type\":"
+	l = "{\"time\":\"2025-03-01T12:00:00.123Z\","
+	    "\"host\":\"dl.example.com\",\"method\":\"GET\","
+	    "\"path\":\"/a\\/b\",\"status\":307,\"type\":"
 	    "\"python\",\"package-id\":null,\"proxied\":true,\"bytes\":42,"
 	    "\"user-agent\":\"x\\\"y\\u00e9\\ud83d\\ude00\\u0000\\ud800z\","
 	    "\"client-ip\":\"192.0.2.1\",\"package\":\"p\",\"version\":\"1.0\","
