@@ -125,6 +125,9 @@ fmap_init(struct fmap *m, size_t ksz, size_t vsz)
 	memset(m, 0, sizeof(*m));
 	m->ksz = ksz;
 	m->vsz = vsz;
+	/* values hold uint64_t and pointers: keep them 8-aligned */
+	m->koff = (ksz + 7) & ~(size_t)7;
+	m->isz = m->koff + ((vsz + 7) & ~(size_t)7);
 }
 
 void
@@ -157,7 +160,7 @@ fmap_rehash(struct fmap *m)
 void *
 fmap_get(struct fmap *m, const void *key)
 {
-	size_t	 j, mask, isz = m->ksz + m->vsz;
+	size_t	 j, mask;
 	uint32_t i;
 
 	if (m->n * 2 >= m->nslot)
@@ -171,7 +174,7 @@ fmap_get(struct fmap *m, const void *key)
 	}
 	if (m->n == m->cap) {
 		m->cap = m->cap ? m->cap * 2 : 64;
-		m->items = xreallocarray(m->items, m->cap, isz);
+		m->items = xreallocarray(m->items, m->cap, m->isz);
 	}
 	memcpy(fmap_key(m, m->n), key, m->ksz);
 	memset(fmap_val(m, m->n), 0, m->vsz);

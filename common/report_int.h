@@ -29,6 +29,7 @@ const char	*strtab_get(const struct strtab *, uint32_t);
 /* A map from fixed-size keys (zero their padding) to fixed-size values. */
 struct fmap {
 	size_t		 ksz, vsz;
+	size_t		 koff, isz;	/* value offset, item size: 8-aligned */
 	unsigned char	*items;		/* n entries of key then value */
 	uint32_t	*slot;		/* index + 1, 0 empty */
 	size_t		 n, cap, nslot;
@@ -41,12 +42,12 @@ void		*fmap_get(struct fmap *, const void *key);
 static inline void *
 fmap_key(const struct fmap *m, size_t i)
 {
-	return m->items + i * (m->ksz + m->vsz);
+	return m->items + i * m->isz;
 }
 static inline void *
 fmap_val(const struct fmap *m, size_t i)
 {
-	return m->items + i * (m->ksz + m->vsz) + m->ksz;
+	return m->items + i * m->isz + m->koff;
 }
 
 enum rby { RBY_DAY, RBY_WEEK, RBY_MONTH };
