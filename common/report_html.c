@@ -163,8 +163,24 @@ short_label(const struct report *r, int32_t p, char *out)
 /* ------------------------------------------------------------------ */
 /* Charts                                                               */
 
-#define CW	600.0	/* viewBox */
-#define CH	280.0
+/*
+ * Each chart is drawn twice, wide (600 x 280 units, about 7 x labels) and
+ * narrow (360 x 300, about 4), and the CSS shows one or the other by the
+ * page width: text in an SVG scales with it, and a 600-unit chart on a
+ * phone would have 9 px labels.  Set by chart_form().
+ */
+static double		 cw = 600, ch = 280;
+static size_t		 xlabels = 7;
+static const char	*form = "w";
+
+static void
+chart_form(int narrow)
+{
+	cw = narrow ? 360 : 600;
+	ch = narrow ? 300 : 280;
+	xlabels = narrow ? 4 : 7;
+	form = narrow ? "n" : "w";
+}
 #define ML	58.0	/* margins */
 #define MR	14.0
 #define MT	14.0
@@ -175,40 +191,48 @@ static void
 chart_frame(FILE *f, size_t nper, char (*labels)[16], double max,
     double *top, const char *title)
 {
-	double	 step, y, x, pw = (CW - ML - MR) / (double)nper;
+	double	 step, y, x, pw = (cw - ML - MR) / (double)nper, prev, half,
+		 left;
 	size_t	 i, every;
+	int	 end;
 	char	 b[32];
 
 	nice_axis(max, top, &step);
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 "
-	    "%.0f %.0f\" role=\"img\" aria-label=\"", CW, CH);
+	    "%.0f %.0f\" role=\"img\" aria-label=\"", cw, ch);
 	report_html_str(f, title);
-	fputs("\" class=\"chart\">\n", f);
+	fprintf(f, "\" class=\"chart %s\">\n", form);
 	for (y = 0; y <= *top + step / 2; y += step) {
-		double	 py = MT + (CH - MT - MB) * (1 - y / *top);
+		double	 py = MT + (ch - MT - MB) * (1 - y / *top);
 
 		fprintf(f, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" "
-		    "y1=\"%.1f\" y2=\"%.1f\"/>", ML, CW - MR, py, py);
+		    "y1=\"%.1f\" y2=\"%.1f\"/>", ML, cw - MR, py, py);
 		short_num(b, sizeof(b), y);
 		fprintf(f, "<text class=\"yl\" x=\"%.1f\" y=\"%.1f\">%s"
 		    "</text>\n", ML - 8, py + 5, b);
 	}
-	/* at most about 7 x labels, evenly thinned */
-	every = (nper + 6) / 7;
+	/* at most about xlabels x labels, evenly thinned, the last one
+	 * always; a label that would overlap the one before is left out
+	 * (widths estimated at 9 units a character of 17-unit text) */
+	every = (nper + xlabels - 1) / xlabels;
 	if (every == 0)
 		every = 1;
-	for (i = 0; i < nper; i++) {
+	for (i = 0, prev = -1e9; i < nper; i++) {
 		if (i % every != 0 && i != nper - 1)
 			continue;
-		if (i == nper - 1 && i % every != 0 && nper > 2 &&
-		    (i % every) * 2 < every)
-			continue;	/* too close to the previous label */
 		x = ML + pw * ((double)i + 0.5);
-		fprintf(f, "<text class=\"xl\" x=\"%.1f\" y=\"%.1f\">%s</text>",
-		    x, CH - MB + 22, labels[i]);
+		half = 4.5 * (double)strlen(labels[i]);
+		end = x + half + 2 > cw;	/* would be cut off */
+		left = end ? cw - 2 - 2 * half : x - half;
+		if (left < prev + 8)
+			continue;
+		prev = end ? cw - 2 : x + half;
+		fprintf(f, "<text class=\"xl\"%s x=\"%.1f\" y=\"%.1f\">%s"
+		    "</text>", end ? " text-anchor=\"end\"" : "",
+		    end ? cw - 2 : x, ch - MB + 22, labels[i]);
 	}
 	fprintf(f, "\n<line class=\"axis\" x1=\"%.1f\" x2=\"%.1f\" "
-	    "y1=\"%.1f\" y2=\"%.1f\"/>\n", ML, CW - MR, CH - MB, CH - MB);
+	    "y1=\"%.1f\" y2=\"%.1f\"/>\n", ML, cw - MR, ch - MB, ch - MB);
 }
 
 /* Lines, one per series, over nper periods; v[s * nper + i]. */
@@ -217,7 +241,7 @@ line_chart(FILE *f, size_t nper, char (*labels)[16], size_t ns,
     const double *v, const char *const *colors, const int *dashed,
     const char *title)
 {
-	double	 max = 0, top, pw = (CW - ML - MR) / (double)nper, x, y;
+	double	 max = 0, top, pw = (cw - ML - MR) / (double)nper, x, y;
 	size_t	 s, i;
 
 	for (i = 0; i < ns * nper; i++)
@@ -231,14 +255,14 @@ line_chart(FILE *f, size_t nper, char (*labels)[16], size_t ns,
 		    " stroke-dasharray=\"6 4\"" : "");
 		for (i = 0; i < nper; i++) {
 			x = ML + pw * ((double)i + 0.5);
-			y = MT + (CH - MT - MB) * (1 - v[s * nper + i] / top);
+			y = MT + (ch - MT - MB) * (1 - v[s * nper + i] / top);
 			fprintf(f, "%s%.1f,%.1f", i ? " " : "", x, y);
 		}
 		fputs("\"/>\n", f);
-		if (nper <= 45)
+		if (nper <= 20)
 			for (i = 0; i < nper; i++) {
 				x = ML + pw * ((double)i + 0.5);
-				y = MT + (CH - MT - MB) *
+				y = MT + (ch - MT - MB) *
 				    (1 - v[s * nper + i] / top);
 				fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" "
 				    "r=\"3.2\" fill=\"%s\"><title>%s: %.0f"
@@ -254,7 +278,7 @@ static void
 bar_chart(FILE *f, size_t nper, char (*labels)[16], size_t ns,
     const double *v, const char *const *colors, const char *title)
 {
-	double	 max = 0, top, pw = (CW - ML - MR) / (double)nper, x, y, h,
+	double	 max = 0, top, pw = (cw - ML - MR) / (double)nper, x, y, h,
 		 sum, bw;
 	size_t	 s, i;
 
@@ -270,11 +294,11 @@ bar_chart(FILE *f, size_t nper, char (*labels)[16], size_t ns,
 		bw = 48;
 	for (i = 0; i < nper; i++) {
 		x = ML + pw * ((double)i + 0.5) - bw / 2;
-		y = CH - MB;
+		y = ch - MB;
 		for (s = 0; s < ns; s++) {
 			if (v[s * nper + i] <= 0)
 				continue;
-			h = (CH - MT - MB) * v[s * nper + i] / top;
+			h = (ch - MT - MB) * v[s * nper + i] / top;
 			y -= h;
 			fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 			    "height=\"%.1f\" fill=\"%s\"><title>%s: %.0f"
@@ -334,6 +358,7 @@ static const char css[] =
 ".wide{grid-column:1/-1}\n"
 ".note{color:var(--mute);font-size:.84rem;margin:6px 0 0}\n"
 "svg.chart{width:100%;height:auto;display:block;font-size:17px}\n"
+"svg.chart.n{display:none}\n"
 "svg .grid{stroke:var(--grid);stroke-width:1}\n"
 "svg .axis{stroke:var(--mute);stroke-width:1}\n"
 "svg text{fill:var(--mute)}\n"
@@ -361,7 +386,8 @@ static const char css[] =
 "border-radius:8px;border:1px solid var(--line);color:var(--mute)}\n"
 "footer{color:var(--mute);font-size:.84rem;padding-bottom:28px}\n"
 "@media (max-width:560px){body{font-size:14px}.tile b{font-size:1.35rem}"
-"th.b,td.b{display:none}th.h,td.h{display:none}.card{padding:12px}}\n";
+"th.b,td.b{display:none}th.h,td.h{display:none}.card{padding:12px}"
+"svg.chart.w{display:none}svg.chart.n{display:block}}\n";
 
 static void
 tile(FILE *f, const char *cls, const char *label, const char *value)
@@ -532,8 +558,11 @@ report_write_html(struct report *r, FILE *f)
 	fputs("<section class=\"card\">\n<h2>Downloads over time, top "
 	    "packages</h2>\n", f);
 	if (np > 0 && dl > 0) {
-		line_chart(f, np, labels, ns + (j != 0), v, cols, dashed,
-		    "downloads per period by package");
+		for (t = 0; t < 2; t++) {
+			chart_form(t);
+			line_chart(f, np, labels, ns + (j != 0), v, cols,
+			    dashed, "downloads per period by package");
+		}
 		legend(f, ns + (j != 0), names, cols, dashed);
 	} else
 		fputs("<p class=\"note\">No downloads in this range.</p>\n", f);
@@ -576,8 +605,11 @@ report_write_html(struct report *r, FILE *f)
 		fputs("<section class=\"card\">\n<h2>Downloads by type</h2>\n",
 		    f);
 		if (np > 0) {
-			bar_chart(f, np, labels, 4, v, tc,
-			    "downloads per period by type");
+			for (t = 0; t < 2; t++) {
+				chart_form(t);
+				bar_chart(f, np, labels, 4, v, tc,
+				    "downloads per period by type");
+			}
 			legend(f, 4, tn, tc, NULL);
 		}
 		fputs("</section>\n", f);
@@ -589,8 +621,11 @@ report_write_html(struct report *r, FILE *f)
 		    "%s</h2>\n", by_word(r->by));
 		if (np > 0) {
 			tc[0] = "#76b7b2";
-			bar_chart(f, np, labels, 1, v, tc,
-			    "unique clients per period");
+			for (t = 0; t < 2; t++) {
+				chart_form(t);
+				bar_chart(f, np, labels, 1, v, tc,
+				    "unique clients per period");
+			}
 		}
 		fprintf(f, "<p class=\"note\">Distinct (address, User-Agent) "
 		    "pairs that downloaded, estimated (\xc2\xb1%.1f %%, one "
@@ -661,7 +696,11 @@ report_write_html(struct report *r, FILE *f)
 		const char *en[2] = { "4xx", "5xx" };
 		const char *ec[2] = { "#edc948", "#e15759" };
 
-		bar_chart(f, np, labels, 2, v, ec, "errors per period");
+		for (t = 0; t < 2; t++) {
+			chart_form(t);
+			bar_chart(f, np, labels, 2, v, ec,
+			    "errors per period");
+		}
 		legend(f, 2, en, ec, NULL);
 	}
 	free(v);
