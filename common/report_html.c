@@ -654,17 +654,19 @@ report_write_html(struct report *r, FILE *f)
 	/* client mix */
 	mix = report_client_mix(r, &nmix);
 	fputs("<section class=\"card\">\n<h2>Client tools</h2>\n<table>"
-	    "<thead><tr><th>client</th><th class=\"n\">requests</th><th "
+	    "<thead><tr><th>client</th><th class=\"n\">downloads</th><th "
 	    "class=\"n h\">share</th><th class=\"b\"></th></tr></thead>"
 	    "<tbody>\n", f);
-	mx = nmix ? mix[0].requests : 0;
+	mx = nmix ? mix[0].downloads : 0;
 	for (i = 0; i < nmix && i < (size_t)r->top + 4; i++) {
 		if (mix[i].major >= 0)
 			snprintf(b, sizeof(b), "%s %d", mix[i].family,
 			    mix[i].major);
 		else
 			snprintf(b, sizeof(b), "%s", mix[i].family);
-		bar_row(f, NULL, b, NULL, mix[i].requests, mx, r->events,
+		if (mix[i].downloads == 0)
+			break;
+		bar_row(f, NULL, b, NULL, mix[i].downloads, mx, dl,
 		    "#f28e2b");
 	}
 	fputs("</tbody></table>\n", f);
@@ -675,8 +677,9 @@ report_write_html(struct report *r, FILE *f)
 			ci += ((struct rreq *)fmap_val(&r->ci, i))->requests;
 			cid += ((struct rreq *)fmap_val(&r->ci, i))->downloads;
 		}
-		fprintf(f, "<p class=\"note\">Families and major versions "
-		    "from the User-Agent. CI systems that say so: ");
+		fprintf(f, "<p class=\"note\">Downloads by client family and "
+		    "major version, from the User-Agent. CI systems that say "
+		    "so: ");
 		num(f, ci);
 		fputs(" requests, ", f);
 		num(f, cid);

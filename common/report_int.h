@@ -144,7 +144,7 @@ struct rtop {
 };
 struct rtop	*report_top(const struct report *, int by_version, size_t *n);
 
-/* The client mix over the whole range, most requests first.  Caller
+/* The client mix over the whole range, most downloads first.  Caller
  * frees; the family strings belong to the report. */
 struct rmix {
 	const char	*family;

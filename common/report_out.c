@@ -177,6 +177,8 @@ cmp_mix(const void *a, const void *b)
 	const struct rmix	*x = a, *y = b;
 	int			 c;
 
+	if (x->downloads != y->downloads)
+		return x->downloads > y->downloads ? -1 : 1;
 	if (x->requests != y->requests)
 		return x->requests > y->requests ? -1 : 1;
 	if ((c = strcmp(x->family, y->family)) != 0)
@@ -791,7 +793,7 @@ report_write_text(struct report *r, FILE *f)
 
 	/* client mix over the whole range */
 	mix = report_client_mix(r, &n);
-	fprintf(f, "\n%-24s %10s %10s\n", "CLIENT", "REQUESTS", "DOWNLOADS");
+	fprintf(f, "\n%-24s %10s %10s\n", "CLIENT", "DOWNLOADS", "REQUESTS");
 	for (i = 0; i < n && i < (size_t)r->top * 2; i++) {
 		if (mix[i].major >= 0)
 			snprintf(hb, sizeof(hb), "%s/%d", mix[i].family,
@@ -799,8 +801,8 @@ report_write_text(struct report *r, FILE *f)
 		else
 			snprintf(hb, sizeof(hb), "%s", mix[i].family);
 		fprintf(f, "%-24s %10llu %10llu\n", hb,
-		    (unsigned long long)mix[i].requests,
-		    (unsigned long long)mix[i].downloads);
+		    (unsigned long long)mix[i].downloads,
+		    (unsigned long long)mix[i].requests);
 	}
 	free(mix);
 
