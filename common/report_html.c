@@ -192,7 +192,7 @@ chart_frame(FILE *f, size_t nper, char (*labels)[16], double max,
     double *top, const char *title)
 {
 	double	 step, y, x, pw = (cw - ML - MR) / (double)nper, prev, half,
-		 left;
+		 left, lastleft;
 	size_t	 i, every;
 	int	 end;
 	char	 b[32];
@@ -212,24 +212,29 @@ chart_frame(FILE *f, size_t nper, char (*labels)[16], double max,
 		    "</text>\n", ML - 8, py + 5, b);
 	}
 	/* at most about xlabels x labels, evenly thinned, the last one
-	 * always; a label that would overlap the one before is left out
-	 * (widths estimated at 9 units a character of 17-unit text) */
+	 * always; a label that would overlap the one before or the last is
+	 * left out (widths estimated at 10 units a character of 17-unit
+	 * text); one cut off at the right edge ends at the edge */
 	every = (nper + xlabels - 1) / xlabels;
 	if (every == 0)
 		every = 1;
+	x = ML + pw * ((double)(nper - 1) + 0.5);
+	half = 5 * (double)strlen(labels[nper - 1]);
+	lastleft = x + half + 2 > cw ? cw - 2 - 2 * half : x - half;
 	for (i = 0, prev = -1e9; i < nper; i++) {
 		if (i % every != 0 && i != nper - 1)
 			continue;
 		x = ML + pw * ((double)i + 0.5);
-		half = 4.5 * (double)strlen(labels[i]);
-		end = x + half + 2 > cw;	/* would be cut off */
+		half = 5 * (double)strlen(labels[i]);
+		end = x + half + 2 > cw;
 		left = end ? cw - 2 - 2 * half : x - half;
-		if (left < prev + 8)
+		if (left < prev + 8 ||
+		    (i != nper - 1 && x + half + 8 > lastleft))
 			continue;
 		prev = end ? cw - 2 : x + half;
-		fprintf(f, "<text class=\"xl\"%s x=\"%.1f\" y=\"%.1f\">%s"
-		    "</text>", end ? " text-anchor=\"end\"" : "",
-		    end ? cw - 2 : x, ch - MB + 22, labels[i]);
+		fprintf(f, "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\">%s"
+		    "</text>", end ? "xe" : "xl", end ? cw - 2 : x,
+		    ch - MB + 22, labels[i]);
 	}
 	fprintf(f, "\n<line class=\"axis\" x1=\"%.1f\" x2=\"%.1f\" "
 	    "y1=\"%.1f\" y2=\"%.1f\"/>\n", ML, cw - MR, ch - MB, ch - MB);
@@ -364,6 +369,7 @@ static const char css[] =
 "svg text{fill:var(--mute)}\n"
 "svg .yl{text-anchor:end}\n"
 "svg .xl{text-anchor:middle}\n"
+"svg .xe{text-anchor:end}\n"
 ".legend{list-style:none;padding:0;margin:8px 0 0;display:flex;"
 "flex-wrap:wrap;gap:4px 16px;font-size:.88rem}\n"
 ".legend li{display:flex;align-items:center;gap:6px;min-width:0;"
