@@ -204,6 +204,23 @@ fi
 out=$("$FCGI" --log-client-ip nope --check 2>&1)
 is "$?" 2 "--log-client-ip with a bad value exits 2"
 
+# --- memory grows with keys, not lines -----------------------------------
+# The same lines ten times over hold the same keys: the peak RSS must not
+# grow with them (a generous 4 MiB allowance for allocator noise).
+if [ -x /usr/bin/time ]; then
+	for i in 1 2 3 4 5 6 7 8 9 10; do cat gen/events.log; done >ten.log
+	/usr/bin/time -f %M -o rss1 "$FCGI" report --format json \
+		gen/events.log >/dev/null 2>&1
+	/usr/bin/time -f %M -o rss10 "$FCGI" report --format json \
+		ten.log >/dev/null 2>&1
+	r1=$(tail -1 rss1) r10=$(tail -1 rss10)
+	ok "ten times the lines, same keys: peak RSS $r1 KiB -> $r10 KiB" \
+		test "$r10" -le $((r1 + 4096))
+	rm -f ten.log
+else
+	skip "/usr/bin/time not installed"
+fi
+
 # --- the shipped systemd units ------------------------------------------
 # Each ExecStart of deploy/systemd/scarf-gateway-report.service, with the
 # program, log directory and $STATE_DIRECTORY pointed here, must write its
