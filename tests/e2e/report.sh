@@ -38,6 +38,26 @@ like "$(cat err.txt)" "11 of [0-9]+ lines skipped \(4 not JSON, 3 wrong type, 1 
 "$FCGI" report --format csv $L >rows.csv 2>/dev/null
 checks gen/truth.json out.json rows.csv
 
+# every CSV table holds the JSON table of that name
+for tb in periods totals clients ci status files referers; do
+	# shellcheck disable=SC2086
+	"$FCGI" report --format csv --table $tb $L >t.csv 2>/dev/null
+	ok "csv --table $tb equals the json $tb" python3 - "$tb" <<'EOF'
+import csv, json, sys
+tb = sys.argv[1]
+j = json.load(open("out.json"))
+rows = j[tb] + ([j["all"]] if tb == "totals" else [])
+c = list(csv.DictReader(open("t.csv", newline="", encoding="utf-8")))
+def norm(r, keys):
+    return tuple("" if r.get(k) is None else str(r.get(k)) for k in keys)
+keys = c[0].keys() if c else []
+a = sorted(norm(r, keys) for r in rows)
+b = sorted(norm(r, keys) for r in c)
+sys.exit(not (c and a == b and
+              set(keys) <= set().union(*(r.keys() for r in rows))))
+EOF
+done
+
 # the checker itself catches a wrong figure
 python3 - out.json >bad.json <<'EOF'
 import json, sys
