@@ -442,7 +442,7 @@ wanted(const struct report *r, const struct revent *ev)
 }
 
 /* Counts one parsed event. */
-static void
+void
 report_add(struct report *r, const struct revent *ev)
 {
 	struct rrow_key		 rk;
@@ -801,7 +801,7 @@ parse_date(const char *s, int end, long long *ms)
 	return -1;
 }
 
-static void
+void
 report_init(struct report *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -821,7 +821,7 @@ report_init(struct report *r)
 	r->pull = xcalloc(PULL_SETS * PULL_WAYS, sizeof(*r->pull));
 }
 
-static void
+void
 report_free(struct report *r)
 {
 	size_t		 i;

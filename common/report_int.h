@@ -125,6 +125,12 @@ struct report {
 	struct rpull	*pull;
 };
 
+/* A report with the default options (by day, no filters, top 10); free
+ * with report_free().  report_add() counts one parsed event. */
+void		 report_init(struct report *);
+void		 report_free(struct report *);
+void		 report_add(struct report *, const struct revent *);
+
 /* Period label ("2025-03-01", or "2025-03" by month) into b (>= 11). */
 void		 report_period_label(const struct report *, int32_t, char *);
 /* Sorted row indices (period, type, host, package-id, package, version). */

@@ -8,6 +8,9 @@
  * with the same status and time; the classification of an accepted line
  * is one of the kinds; the User-Agent classifier returns a family from
  * its table; the HyperLogLog counter never decreases as items are added.
+ * The accepted lines are then counted into a report (by day and, for the
+ * first input byte odd, by week) and written in every format: the JSON
+ * must parse with cJSON and the CSV and text must not be empty.
  *
  *	./fuzz_report tests/fuzz/corpus/report
  */
@@ -19,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
+#include "report_int.h"
 
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -52,7 +56,8 @@ surrogate_escape(const char *s, size_t n)
 }
 
 static void
-one_line(struct rparser *p, const char *line, size_t n, struct rhll *h)
+one_line(struct rparser *p, const char *line, size_t n, struct rhll *h,
+    struct report *r)
 {
 	struct revent	 ev;
 	struct rua	 ua;
@@ -110,32 +115,83 @@ one_line(struct rparser *p, const char *line, size_t n, struct rhll *h)
 	report_ua_parse(ev.user_agent.p, ev.user_agent.n, &ua);
 	if (ua.family == NULL || (ua.major < -1 || ua.major > 99999))
 		abort();
+	report_add(r, &ev);
 	before = report_hll_count(h);
 	report_hll_add(h, report_hash(ev.user_agent.p, ev.user_agent.n, 1));
 	if (report_hll_count(h) < before)
 		abort();
 }
 
+/* Every format into memory; the JSON must be JSON. */
+static void
+write_all(struct report *r)
+{
+	static const char *const tables[] = { "rows", "periods", "totals",
+	    "clients", "ci", "status", "files", "referers" };
+	char	*buf = NULL;
+	size_t	 len = 0, i;
+	FILE	*f;
+	cJSON	*j;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		abort();
+	report_write_json(r, f);
+	fclose(f);
+	if ((j = cJSON_ParseWithLength(buf, len)) == NULL) {
+		fprintf(stderr, "the JSON output is not JSON:\n%.*s\n",
+		    (int)len, buf);
+		abort();
+	}
+	cJSON_Delete(j);
+	free(buf);
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		buf = NULL;
+		if ((f = open_memstream(&buf, &len)) == NULL)
+			abort();
+		r->table = tables[i];
+		report_write_csv(r, f);
+		fclose(f);
+		if (len == 0)
+			abort();
+		free(buf);
+	}
+	buf = NULL;
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		abort();
+	report_write_text(r, f);
+	report_write_html(r, f);
+	fclose(f);
+	if (len == 0)
+		abort();
+	free(buf);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct rhll	 h;
+	struct report		 r;
 	struct rparser		 p;
 	const char		*s = (const char *)data, *nl;
 	struct rua		 ua;
 	size_t			 left = size;
 
 	memset(&h, 0, sizeof(h));
+	report_init(&r);
+	if (size > 0 && (data[0] & 1))
+		r.by = RBY_WEEK;
 	report_parser_init(&p);
 	while (left > 0) {
 		nl = memchr(s, '\n', left);
-		one_line(&p, s, nl != NULL ? (size_t)(nl - s) : left, &h);
+		one_line(&p, s, nl != NULL ? (size_t)(nl - s) : left, &h, &r);
 		if (nl == NULL)
 			break;
 		left -= (size_t)(nl - s) + 1;
 		s = nl + 1;
 	}
 	report_parser_free(&p);
+	write_all(&r);
+	report_free(&r);
 	/* the whole input as a User-Agent */
 	report_ua_parse((const char *)data, size, &ua);
 	if (ua.family == NULL)
