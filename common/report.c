@@ -649,7 +649,9 @@ input_read(struct report *r, struct rparser *p, const char *name,
 	enum rbad	 b;
 
 	if ((z = input_open(name)) == NULL) {
-		fprintf(stderr, PROG ": %s: %s\n", name, strerror(errno));
+		if (!probe)	/* said once, when it is read */
+			fprintf(stderr, PROG ": %s: %s\n", name,
+			    strerror(errno));
 		return -1;
 	}
 	buf = xmalloc(cap + 1);
