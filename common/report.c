@@ -359,35 +359,34 @@ basename_of(const struct rslice *path)
 	return b;
 }
 
-/* The image of a docker event: its "image" key, else from the path. */
+/* The image of a docker event: its "image" key, else (older lines) from
+ * the path "/v2/<image>/<manifests|blobs>/<ref>". */
 static struct rslice
 docker_image(const struct revent *ev)
 {
 	struct rslice	 s = ev->image;
-	const char	*p;
+	const char	*p = ev->path.p;
 	size_t		 i;
+	int		 k;
 
 	if (s.p != NULL && s.n > 0)
 		return s;
 	s.p = NULL;
 	s.n = 0;
-	p = ev->path.p;
 	if (p == NULL || ev->path.n < 5 || memcmp(p, "/v2/", 4) != 0)
 		return s;
-	for (i = ev->path.n; i > 4; i--)
-		if (p[i - 1] == '/') {
-			/* drop "/<ref>" then "/manifests" or "/blobs" */
-			break;
-		}
-	if (i <= 4)
-		return s;
-	i--;
-	while (i > 4 && p[i - 1] != '/')
+	i = ev->path.n;
+	for (k = 0; k < 2; k++) {	/* drop the last two segments */
+		while (i > 4 && p[i - 1] != '/')
+			i--;
+		if (i <= 4)
+			return s;
 		i--;
-	if (i <= 5)
-		return s;
-	s.p = p + 4;
-	s.n = i - 1 - 4;
+	}
+	if (i > 4) {
+		s.p = p + 4;
+		s.n = i - 4;
+	}
 	return s;
 }
 
@@ -480,8 +479,11 @@ report_add(struct report *r, const struct revent *ev)
 	switch (ev->type) {
 	case RT_DOCKER:
 		name = docker_image(ev);
-		ver = kind == RK_BLOB ? (struct rslice){ NULL, 0 } :
-		    ev->reference;
+		ver = ev->reference;
+		if (ver.p == NULL && name.p != NULL)	/* an older line */
+			ver = basename_of(&ev->path);
+		if (kind == RK_BLOB)
+			ver.p = NULL;
 		file.p = NULL;
 		break;
 	case RT_FILE:

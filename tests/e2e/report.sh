@@ -166,6 +166,12 @@ acme/app sha256:1 downloads=3
 acme/app sha256:3 downloads=2
 acme/other 5.0 checks=1" "a digest GET is the pull of the tag its client asked for just before"
 
+# an older line without image and reference: both from the path
+printf '%s\n' '{"time":"2026-04-01T10:00:00Z","method":"GET","path":"/v2/acme/old/manifests/2.0","status":307,"type":"docker"}' |
+	"$FCGI" report --format csv 2>/dev/null >old.csv
+like "$(cat old.csv)" "^2026-04-01,docker,,,acme/old,2.0,1," \
+	"an older docker line: the image and tag from the path"
+
 # --- the event log's client address, read back by the report -----------
 if [ -x "$CGI" ]; then
 	head -c 32 /dev/urandom >key
