@@ -258,7 +258,8 @@ main(int argc, char *argv[])
 		    "settings: GATEWAY_MANIFEST, GATEWAY_LOG, "
 		    "GATEWAY_TRUST_FORWARDED_HOST,\n"
 		    "  GATEWAY_PUBLIC_SCHEME, GATEWAY_METRICS_ALLOW, "
-		    "GATEWAY_UPSTREAM_TIMEOUT\n");
+		    "GATEWAY_UPSTREAM_TIMEOUT,\n"
+		    "  GATEWAY_LOG_CLIENT_IP\n");
 		return help ? 0 : 2;
 	}
 	/* A client that goes away must not kill us before the log line. */
@@ -270,6 +271,10 @@ main(int argc, char *argv[])
 		fprintf(stderr, PROG ": %s\n", err);
 		why = xstrdup(err);
 		gw_config_defaults(&cfg);
+	}
+	if (why == NULL && event_ip_setup(&cfg, &err) == -1) {
+		fprintf(stderr, PROG ": GATEWAY_LOG_CLIENT_IP: %s\n", err);
+		why = xstrdup(err);
 	}
 	/* stdout carries the response: never the event log */
 	if (strcmp(cfg.log, "stdout") == 0) {

@@ -5,12 +5,22 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gateway.h"
+#include "sha256.h"
 #include "xmalloc.h"
+
+/* Set once by event_ip_setup() before any thread logs. */
+static int		 ip_mode = GW_IP_FULL;
+static unsigned char	 ip_secret[32];
 
 static const char *const type_names[GW_T__COUNT] = {
 	"none", "docker", "npm", "file", "python", "pixel", "telemetry",
@@ -149,6 +159,127 @@ event_rule(struct gw_event *ev, int rule_index, const char *package_id,
 	ev->rule_id = xstrdup_null(rule_id);
 }
 
+/* ------------------------------------------------------------------ */
+/* Client address privacy                                               */
+
+/*
+ * hash: the logged value is "h:" and 16 hex digits of
+ * HMAC-SHA256(K_day, address) (RFC 2104), K_day = SHA-256(secret ||
+ * "YYYY-MM-DD") for the UTC day the request started.  The same address
+ * gives the same value all day, so the report's unique clients still work
+ * per day; the next day it gives another, and without the secret no value
+ * leads back to an address (the secret has 256 bits, the hash is one-way).
+ * The secret is hash:FILE's content (at least 16 bytes, e.g. from
+ * "head -c 32 /dev/urandom > FILE"), or with plain "hash" 32 random bytes
+ * drawn at start-up: then values also change when the FastCGI program
+ * restarts, and the CGI program, a new process per request, needs FILE.
+ */
+int
+event_ip_setup(const struct gw_config *cfg, const char **err)
+{
+	unsigned char	 buf[4096];
+	ssize_t		 n;
+	size_t		 got = 0;
+	int		 fd;
+
+	ip_mode = cfg->log_ip;
+	if (ip_mode != GW_IP_HASH)
+		return 0;
+	fd = open(cfg->ip_key_file != NULL ? cfg->ip_key_file :
+	    "/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		*err = "cannot open the hash key file";
+		return -1;
+	}
+	while (got < (cfg->ip_key_file != NULL ? sizeof(buf) : 32)) {
+		n = read(fd, buf + got, (cfg->ip_key_file != NULL ?
+		    sizeof(buf) : 32) - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got < 16) {
+		*err = "the hash key file must hold at least 16 bytes";
+		return -1;
+	}
+	sha256(buf, got, ip_secret);
+	memset(buf, 0, sizeof(buf));
+	return 0;
+}
+
+static void
+hmac_sha256(const unsigned char key[32], const void *msg, size_t n,
+    unsigned char out[32])
+{
+	struct sha256	 c;
+	unsigned char	 pad[64], inner[32];
+	int		 i;
+
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < 32 ? key[i] : 0) ^ 0x36);
+	sha256_init(&c);
+	sha256_update(&c, pad, 64);
+	sha256_update(&c, msg, n);
+	sha256_final(&c, inner);
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < 32 ? key[i] : 0) ^ 0x5c);
+	sha256_init(&c);
+	sha256_update(&c, pad, 64);
+	sha256_update(&c, inner, 32);
+	sha256_final(&c, out);
+}
+
+void
+event_ip_value(const char *ip, time_t t, char *out, size_t outsz)
+{
+	unsigned char	 a[16], kd[32], h[32];
+	char		 day[48];
+	struct tm	 tm;
+	struct sha256	 c;
+	int		 i;
+
+	if (ip == NULL)
+		ip = "";
+	switch (ip_mode) {
+	case GW_IP_NONE:
+		*out = '\0';
+		return;
+	case GW_IP_TRUNCATE:
+		/* IPv4 /24, IPv6 /48; anything else is not logged */
+		*out = '\0';
+		if (inet_pton(AF_INET, ip, a) == 1) {
+			a[3] = 0;
+			inet_ntop(AF_INET, a, out, (socklen_t)outsz);
+		} else if (inet_pton(AF_INET6, ip, a) == 1) {
+			memset(a + 6, 0, 10);
+			inet_ntop(AF_INET6, a, out, (socklen_t)outsz);
+		}
+		return;
+	case GW_IP_HASH:
+		gmtime_r(&t, &tm);
+		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		sha256_init(&c);
+		sha256_update(&c, ip_secret, sizeof(ip_secret));
+		sha256_update(&c, day, strlen(day));
+		sha256_final(&c, kd);
+		hmac_sha256(kd, ip, strlen(ip), h);
+		if (outsz < 19) {
+			*out = '\0';
+			return;
+		}
+		out[0] = 'h';
+		out[1] = ':';
+		for (i = 0; i < 8; i++)
+			snprintf(out + 2 + 2 * i, 3, "%02x", h[i]);
+		return;
+	default:
+		snprintf(out, outsz, "%s", ip);
+	}
+}
+
 static void
 key(struct buf *out, const char *k)
 {
@@ -193,7 +324,15 @@ event_format(const struct gw_event *ev, const struct gw_request *req,
 	buf_printf(out, "%lld", ev->duration_ms);
 	field_strz(out, "user-agent", gw_param(req, "HTTP_USER_AGENT"));
 	field_strz(out, "referer", gw_param(req, "HTTP_REFERER"));
-	field_strz(out, "client-ip", req->client_ip ? req->client_ip : "");
+	if (ip_mode == GW_IP_FULL)
+		field_strz(out, "client-ip",
+		    req->client_ip ? req->client_ip : "");
+	else {
+		char	 ipv[INET6_ADDRSTRLEN + 16];
+
+		event_ip_value(req->client_ip, t, ipv, sizeof(ipv));
+		field_strz(out, "client-ip", ipv);
+	}
 	field_strz(out, "error", ev->error);
 	if (ev->extra.n)
 		buf_add(out, ev->extra.p, ev->extra.n);

@@ -41,6 +41,11 @@ struct gw_config {
 	/* FastCGI: an answer cut short ends with END_REQUEST (mod_fcgid),
 	 * not with a broken connection (fcgi/main.c fcgi_out_abort). */
 	int		 abort_end;
+	/* What the event log keeps of the client address (README, "Event
+	 * log"): GW_IP_FULL, _TRUNCATE (/24, /48), _HASH (keyed, the key
+	 * rotating daily), _NONE; ip_key_file: hash:FILE's FILE or NULL. */
+	enum { GW_IP_FULL, GW_IP_TRUNCATE, GW_IP_HASH, GW_IP_NONE } log_ip;
+	const char	*ip_key_file;
 };
 void	 gw_config_defaults(struct gw_config *);
 /* Reads GATEWAY_* from the environment. Returns -1 with *err on a bad value. */
@@ -195,6 +200,15 @@ void	 event_warn(struct gw_event *, int rule_index, const char *field,
 /* Sets the rule-related common fields (index, package-id, rule-id). */
 void	 event_rule(struct gw_event *, int rule_index, const char *package_id,
 	    const char *rule_id);
+/*
+ * Sets what event_format() writes as client-ip, from the configuration;
+ * reads hash:FILE's secret or draws a random one.  Call once, before any
+ * thread formats an event.  Returns -1 with a static *err.
+ */
+int	 event_ip_setup(const struct gw_config *, const char **err);
+/* The client-ip value as event_format() writes it for a request that
+ * started at unix time t, into out (>= 48 bytes). */
+void	 event_ip_value(const char *ip, time_t t, char *out, size_t outsz);
 /* One JSON line, LF-terminated, appended to out (SPEC §13). */
 void	 event_format(const struct gw_event *, const struct gw_request *,
 	    struct buf *out);

@@ -44,6 +44,7 @@
 #include "logsink.h"
 #include "manifest.h"
 #include "proxy.h"
+#include "report.h"
 #include "sha256.h"
 #include "xmalloc.h"
 
@@ -122,6 +123,7 @@ usage(FILE *f)
 	    "       " PROG " [options] --check\n"
 	    "       " PROG " [options] explain METHOD HOST PATH "
 	    "[NAME:VALUE ...]\n"
+	    "       " PROG " report [--help] [options] [LOG...]\n"
 	    "\n"
 	    "options (each also read from the environment variable shown):\n"
 	    "  --manifest PATH|URL       GATEWAY_MANIFEST\n"
@@ -153,6 +155,10 @@ usage(FILE *f)
 	    "short\n"
 	    "                            ends (default: reset; end for "
 	    "mod_fcgid)\n"
+	    "  --log-client-ip full|truncate|hash|hash:FILE|none\n"
+	    "                            GATEWAY_LOG_CLIENT_IP: the client "
+	    "address in\n"
+	    "                            the event log (default: full)\n"
 	    "  --check                   validate the manifest and exit\n"
 	    "  --version, --help\n");
 }
@@ -1332,6 +1338,8 @@ static const struct {
 	{ { "splice", required_argument, NULL, 0 }, "GATEWAY_SPLICE" },
 	{ { "abort-mode", required_argument, NULL, 0 },
 	    "GATEWAY_ABORT_MODE" },
+	{ { "log-client-ip", required_argument, NULL, 0 },
+	    "GATEWAY_LOG_CLIENT_IP" },
 	{ { "check", no_argument, NULL, 'c' }, NULL },
 	{ { "version", no_argument, NULL, 'V' }, NULL },
 	{ { "help", no_argument, NULL, 'h' }, NULL },
@@ -1345,6 +1353,10 @@ main(int argc, char *argv[])
 	const char	*setv[NFLAGS], *err;
 	int		 ch, idx, check = 0, rc;
 	size_t		 i;
+
+	/* report [options] [LOG...]: its own flags (common/report.c) */
+	if (argc > 1 && strcmp(argv[1], "report") == 0)
+		return report_main(argc - 1, argv + 1);
 
 	memset(longopts, 0, sizeof(longopts));
 	memset(setv, 0, sizeof(setv));
@@ -1397,6 +1409,10 @@ main(int argc, char *argv[])
 			usage(stderr);
 			return 2;
 		}
+	if (event_ip_setup(&g.config, &err) == -1) {
+		fprintf(stderr, PROG ": --log-client-ip %s\n", err);
+		return 2;
+	}
 	g.src.where = g.config.manifest;
 	g.src.is_url = is_url(g.src.where);
 
