@@ -38,15 +38,13 @@ report_hash(const void *key, size_t n, uint64_t seed)
 		h ^= k;
 		h *= m;
 	}
-	k = 0;
-	switch (n & 7) {
-	case 7: k ^= (uint64_t)p[i + 6] << 48;	/* FALLTHROUGH */
-	case 6: k ^= (uint64_t)p[i + 5] << 40;	/* FALLTHROUGH */
-	case 5: k ^= (uint64_t)p[i + 4] << 32;	/* FALLTHROUGH */
-	case 4: k ^= (uint64_t)p[i + 3] << 24;	/* FALLTHROUGH */
-	case 3: k ^= (uint64_t)p[i + 2] << 16;	/* FALLTHROUGH */
-	case 2: k ^= (uint64_t)p[i + 1] << 8;	/* FALLTHROUGH */
-	case 1: k ^= (uint64_t)p[i];
+	/* the tail, as MurmurHash64A's fall-through switch reads it */
+	if ((n & 7) != 0) {
+		size_t	 j;
+
+		k = 0;
+		for (j = n & 7; j > 0; j--)
+			k ^= (uint64_t)p[i + j - 1] << (8 * (j - 1));
 		h ^= k;
 		h *= m;
 	}
