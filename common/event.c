@@ -116,7 +116,13 @@ event_format(const struct gw_event *ev, const struct gw_request *req,
 	key(out, "path");
 	buf_add_jstrz(out, req->raw_path ? req->raw_path : "");
 	key(out, "query");
-	buf_add_jstrz(out, req->raw_query ? req->raw_query : "");
+	if (req->raw_query == NULL)
+		buf_add_jstrz(out, "");
+	else if (req->too_long && strlen(req->raw_query) > GW_QUERY_MAX_BYTES)
+		/* a 414: the line stays bounded (the first bytes say enough) */
+		buf_add_jstr(out, req->raw_query, GW_QUERY_MAX_BYTES);
+	else
+		buf_add_jstrz(out, req->raw_query);
 	key(out, "status");
 	buf_printf(out, "%d", ev->status);
 	key(out, "type");
