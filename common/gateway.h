@@ -31,6 +31,9 @@ struct gw_config {
 	enum { SCHEME_HTTPS, SCHEME_HTTP, SCHEME_AUTO } public_scheme;
 	char		*metrics_allow;		/* CIDR list, or NULL */
 	long		 upstream_timeout;	/* seconds */
+	/* FastCGI: from a request's first byte until its params and body
+	 * have arrived (fcgi/main.c conn_next) */
+	long		 request_timeout;	/* seconds */
 	long		 poll;			/* seconds, 0 = off */
 	/* Docker GET/HEAD proxying handed to the web server with
 	 * X-Accel-Redirect under this path (nginx), or NULL: stream. */

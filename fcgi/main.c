@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -138,6 +139,9 @@ usage(FILE *f)
 	    "  --upstream-timeout SECONDS\n"
 	    "                            GATEWAY_UPSTREAM_TIMEOUT (default: "
 	    "60)\n"
+	    "  --request-timeout SECONDS GATEWAY_REQUEST_TIMEOUT: a request's "
+	    "records\n"
+	    "                            must arrive within (default: 30)\n"
 	    "  --poll SECONDS            GATEWAY_POLL (default: 5, 0 = off)\n"
 	    "  --offload-prefix PATH     GATEWAY_OFFLOAD_PREFIX (nginx "
 	    "X-Accel-Redirect,\n"
@@ -599,20 +603,48 @@ listener_open(void)
 /* Requests                                                             */
 /* ------------------------------------------------------------------ */
 
+/* SO_RCVTIMEO: a blocking read of fd fails with EAGAIN after ms. */
+static void
+conn_read_limit(int fd, long long ms)
+{
+	struct timeval	 tv;
+
+	if (ms < 1)
+		ms = 1;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 struct fcgi_body {
 	FCGX_Stream	*in;
 	long long	 left;
+	int		 fd;		/* the connection */
+	struct timespec	 first;		/* the request's first byte */
 };
 
-/* gw_read_fn over the FastCGI stdin stream, at most CONTENT_LENGTH. */
+static long long elapsed_ms(const struct timespec *);
+
+/*
+ * gw_read_fn over the FastCGI stdin stream, at most CONTENT_LENGTH, and
+ * no later than --request-timeout after the request's first byte (see
+ * conn_next): each read may wait only for what is left of that.
+ */
 static ssize_t
 fcgi_read_body(void *arg, char *buf, size_t n)
 {
 	struct fcgi_body	*b = arg;
+	long long		 left_ms;
 	int			 got;
 
 	if (b->left <= 0 || n == 0)
 		return 0;
+	left_ms = g.config.request_timeout * 1000LL - elapsed_ms(&b->first);
+	if (left_ms <= 0) {
+		b->left = 0;
+		return -1;
+	}
+	conn_read_limit(b->fd, left_ms);
 	if ((long long)n > b->left)
 		n = (size_t)b->left;
 	if (n > INT_MAX)
@@ -626,18 +658,58 @@ fcgi_read_body(void *arg, char *buf, size_t n)
 	return got;
 }
 
-/* Writes n bytes; returns the number accepted before any error. */
-static size_t
-fcgi_put(FCGX_Stream *out, const char *p, size_t n)
+/*
+ * The response side of a request.  libfcgi's stream buffers small writes
+ * (8 KiB); `pending` counts the bytes it holds that have not yet gone out
+ * in a successful flush, so that the event's `bytes` leaves out what never
+ * reached the web server's connection when a flush fails (the web server
+ * hung up).  For that, every byte must leave through fcgi_flush():
+ * fcgi_put() fills libfcgi's buffer only up to its end and flushes it
+ * itself, so libfcgi never empties it on its own.
+ */
+struct fcgi_sink {
+	FCGX_Request	*r;
+	long long	 pending;
+};
+
+/* Pushes what libfcgi holds to the connection.  0 or -1. */
+static int
+fcgi_flush(struct fcgi_sink *s)
 {
-	size_t	 done = 0;
-	int	 chunk;
+	if (FCGX_FFlush(s->r->out) != 0)
+		return -1;
+	s->pending = 0;
+	return 0;
+}
+
+/*
+ * Writes n bytes into libfcgi's buffer, flushing it whenever it is full;
+ * returns the number accepted before any error.  The room left is the
+ * writer's stop minus its wrNext (fcgiapp.h: "writer: last free byte
+ * + 1", "first free byte"): a write that fits is a copy, never a flush.
+ */
+static size_t
+fcgi_put(struct fcgi_sink *s, const char *p, size_t n)
+{
+	FCGX_Stream	*out = s->r->out;
+	size_t		 done = 0, room;
 
 	while (done < n) {
-		chunk = n - done > 65536 ? 65536 : (int)(n - done);
-		if (FCGX_PutStr(p + done, chunk, out) != chunk)
+		room = out->stop > out->wrNext ?
+		    (size_t)(out->stop - out->wrNext) : 0;
+		if (room == 0) {
+			if (fcgi_flush(s) == -1 || out->stop <= out->wrNext)
+				break;
+			continue;
+		}
+		if (room > n - done)
+			room = n - done;
+		if (room > INT_MAX)
+			room = INT_MAX;
+		if (FCGX_PutStr(p + done, (int)room, out) != (int)room)
 			break;
-		done += (size_t)chunk;
+		done += room;
+		s->pending += (long long)room;
 	}
 	return done;
 }
@@ -748,13 +820,13 @@ fcgi_sndbuf_grow(const FCGX_Request *r)
 static int
 fcgi_out_write(void *arg, const void *p, size_t n)
 {
-	FCGX_Request	*r = arg;
+	struct fcgi_sink	*s = arg;
 
 	if (n < RAW_MIN)
-		return fcgi_put(r->out, p, n) == n ? 0 : -1;
-	if (FCGX_FFlush(r->out) != 0)
+		return fcgi_put(s, p, n) == n ? 0 : -1;
+	if (fcgi_flush(s) != 0)
 		return -1;
-	return fcgi_put_records(r, p, n);
+	return fcgi_put_records(s->r, p, n);
 }
 
 /* relay_frame_fn: each spliced piece is one FCGI_STDOUT record. */
@@ -774,26 +846,24 @@ static long long
 fcgi_out_relay(void *arg, int fd, long long n, int timeout_ms,
     enum relay_end *end)
 {
-	FCGX_Request	*r = arg;
-	struct relay_to	 to;
+	struct fcgi_sink	*s = arg;
+	struct relay_to		 to;
 
-	if (FCGX_FFlush(r->out) != 0) {
+	if (fcgi_flush(s) != 0) {
 		*end = RELAY_CLIENT;
 		return 0;
 	}
-	to.fd = fcgi_conn_fd(r);
+	to.fd = fcgi_conn_fd(s->r);
 	to.rec_max = RAW_RECORD;
 	to.frame = fcgi_frame;
-	to.arg = r;
+	to.arg = s->r;
 	return relay_splice(fd, &to, n, timeout_ms, end);
 }
 
 static int
 fcgi_out_flush(void *arg)
 {
-	FCGX_Request	*r = arg;
-
-	return FCGX_FFlush(r->out) == 0 ? 0 : -1;
+	return fcgi_flush(arg);
 }
 
 /*
@@ -836,15 +906,15 @@ static void
 fcgi_out_abort(void *arg)
 {
 	static const unsigned char	 bad[8];	/* version 0 */
-	FCGX_Request			*r = arg;
-	int				 fd = fcgi_conn_fd(r);
+	struct fcgi_sink		*s = arg;
+	int				 fd = fcgi_conn_fd(s->r);
 
 	if (g.config.abort_end) {
 		/* END_REQUEST follows from FCGX_FClose() */
-		FCGX_FFlush(r->out);
+		(void)fcgi_flush(s);
 		return;
 	}
-	if (FCGX_FFlush(r->out) == 0)
+	if (fcgi_flush(s) == 0)
 		(void)!write(fd, bad, sizeof(bad));
 	shutdown(fd, SHUT_RDWR);
 }
@@ -868,7 +938,7 @@ elapsed_ms(const struct timespec *since)
  * with the worker's proxy, made on its first use (*pxp).
  */
 static void
-serve_fcgi(FCGX_Request *r, struct proxy **pxp)
+serve_fcgi(FCGX_Request *r, struct proxy **pxp, const struct timespec *first)
 {
 	struct gw_request	 req;
 	struct gw_response	 resp;
@@ -876,6 +946,7 @@ serve_fcgi(FCGX_Request *r, struct proxy **pxp)
 	struct gw_ctx		 ctx;
 	struct gw_state		*st;
 	struct fcgi_body	 body;
+	struct fcgi_sink	 sink = { r, 0 };
 	struct gw_out		 pout;
 	struct buf		 out = BUF_INIT;
 	size_t			 sent = 0;
@@ -883,6 +954,8 @@ serve_fcgi(FCGX_Request *r, struct proxy **pxp)
 
 	gw_request_init(&req, r->envp, &g.config);
 	body.in = r->in;
+	body.fd = fcgi_conn_fd(r);
+	body.first = *first;
 	body.left = req.content_length >= 0 ? req.content_length : LLONG_MAX;
 	req.read_body = fcgi_read_body;
 	req.body_ctx = &body;
@@ -903,7 +976,7 @@ serve_fcgi(FCGX_Request *r, struct proxy **pxp)
 			*pxp = proxy_new(&g.config);
 		fcgi_sndbuf_grow(r);
 		memset(&pout, 0, sizeof(pout));
-		pout.ctx = r;
+		pout.ctx = &sink;
 		pout.write = fcgi_out_write;
 		pout.flush = fcgi_out_flush;
 		pout.abort = fcgi_out_abort;
@@ -913,19 +986,24 @@ serve_fcgi(FCGX_Request *r, struct proxy **pxp)
 		/* `sent` counts what the stream took; a failure at the
 		 * final flush shows up as ev.error below. */
 		resp_format_head(&resp, &out);
-		if (fcgi_put(r->out, out.p, out.n) == out.n &&
+		if (fcgi_put(&sink, out.p, out.n) == out.n &&
 		    !req.is_head && resp.status != 304 && resp.body.n > 0)
-			sent = fcgi_put(r->out, resp.body.p, resp.body.n);
+			sent = fcgi_put(&sink, resp.body.p, resp.body.n);
 		ev.status = resp.status;
 		ev.bytes = (long long)sent;
 	}
 	FCGX_FClose(r->err);	/* err first: no empty stderr record */
 	FCGX_FClose(r->out);
-	if ((err = FCGX_GetError(r->out)) != 0 && ev.error == NULL) {
-		buf_reset(&out);
-		buf_printf(&out, "response not delivered: %s", err > 0 ?
-		    strerror(err) : "FastCGI protocol error");
-		ev.error = buf_steal(&out);
+	if ((err = FCGX_GetError(r->out)) != 0) {
+		/* what libfcgi still held never reached the web server: the
+		 * last bytes written, so the body's last ones */
+		ev.bytes -= ev.bytes < sink.pending ? ev.bytes : sink.pending;
+		if (ev.error == NULL) {
+			buf_reset(&out);
+			buf_printf(&out, "response not delivered: %s", err > 0 ?
+			    strerror(err) : "FastCGI protocol error");
+			ev.error = buf_steal(&out);
+		}
 	}
 
 	ev.duration_ms = elapsed_ms(&req.mono);
@@ -949,32 +1027,132 @@ accept_transient(int e)
 	    e == EINTR || e == EAGAIN || e == ECONNABORTED || e == EPROTO;
 }
 
-static void *
-worker_main(void *arg)
-{
-	FCGX_Request		 r;
-	struct proxy		*px = NULL;	/* made on first use */
-	struct timespec		 pause = { 0, 100 * 1000000L };
-	int			 rc;
+/*
+ * Slow and stuck peers.  libfcgi reads a request's records with blocking
+ * reads and no time limit, so a peer that sent one byte and stopped held
+ * a worker for ever.  The workers therefore accept the connections
+ * themselves (libfcgi is given no listening socket) and hand one to
+ * FCGX_Accept_r() only once a request has begun, its first byte waiting,
+ * with SO_RCVTIMEO set to --request-timeout: no read of its params waits
+ * longer (FCGX_Accept_r() then drops the connection, and the worker
+ * accepts the next one), and fcgi_read_body() stops at the same deadline
+ * counted from the first byte.
+ *
+ * A connection kept alive between requests (FCGI_KEEP_CONN) is not cut
+ * by that limit: nginx keeps its idle FastCGI connections for
+ * keepalive_timeout (60 s by default) and would fail a request sent on
+ * one the gateway had just closed.  One idle for KEEPALIVE_IDLE seconds,
+ * longer than that, is closed, as it is at shutdown, and its thread
+ * serves others.  A new connection must start its request within
+ * --request-timeout: web servers connect when they have one to send.
+ */
+#define KEEPALIVE_IDLE	300		/* seconds */
+#define WAIT_SLICE	500		/* ms between looks at g.stopping */
 
-	(void)arg;
-	FCGX_InitRequest(&r, g.listen_fd, 0);
-	while (!atomic_load(&g.stopping)) {
-		if ((rc = FCGX_Accept_r(&r)) < 0) {
-			if (atomic_load(&g.stopping))
+/*
+ * Waits up to ms for fd to become readable (or to fail: FCGX_Accept_r()
+ * then finds out).  1 when it did, 0 on timeout or when stopping.
+ */
+static int
+conn_wait(int fd, long long ms)
+{
+	struct pollfd	 pfd;
+	struct timespec	 t0;
+	long long	 left;
+	int		 rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (atomic_load(&g.stopping))
+			return 0;
+		if ((left = ms - elapsed_ms(&t0)) <= 0)
+			return 0;
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, left > WAIT_SLICE ? WAIT_SLICE : (int)left);
+		if (rc > 0 || (rc == -1 && errno != EINTR))
+			return 1;
+	}
+}
+
+/* Closes the connection r holds, without libfcgi's lingering close. */
+static void
+conn_drop(FCGX_Request *r)
+{
+	close(r->ipcFd);
+	r->ipcFd = -1;
+}
+
+/*
+ * Gives r a connection whose next request has begun (see above): the one
+ * it kept alive, or a new one from the listener.  *first is when its
+ * first byte was seen.  Returns 0, or -1 when the worker should stop.
+ * ipcFd and keepConnection are "do not use" fields of FCGX_Request
+ * (fcgiapp.h): with ipcFd set, FCGX_Accept_r() reads from it instead of
+ * accepting, and keepConnection keeps the FCGX_Finish_r() it starts with
+ * from closing it; the request's FCGI_BEGIN_REQUEST then sets it anew.
+ */
+static int
+conn_next(FCGX_Request *r, struct timespec *first)
+{
+	struct timespec	 pause = { 0, 100 * 1000000L };
+	int		 fd;
+
+	for (;;) {
+		if (atomic_load(&g.stopping)) {
+			if (r->ipcFd >= 0)
+				conn_drop(r);
+			return -1;
+		}
+		if (r->ipcFd >= 0) {
+			if (conn_wait(r->ipcFd, KEEPALIVE_IDLE * 1000LL))
 				break;
-			if (rc > -10000 && accept_transient(-rc)) {
+			conn_drop(r);
+			continue;
+		}
+		if ((fd = accept4(g.listen_fd, NULL, NULL, SOCK_CLOEXEC)) ==
+		    -1) {
+			if (atomic_load(&g.stopping))
+				return -1;
+			if (accept_transient(errno)) {
 				/* out of descriptors: pause, as OpenBSD
 				 * httpd does, rather than spin or die */
 				nanosleep(&pause, NULL);
 				continue;
 			}
 			fprintf(stderr, PROG ": worker: accept failed: %s\n",
-			    rc > -10000 ? strerror(-rc) : "FastCGI error");
-			break;
+			    strerror(errno));
+			return -1;
 		}
+		r->ipcFd = fd;
+		r->keepConnection = 1;
+		if (conn_wait(fd, g.config.request_timeout * 1000LL))
+			break;
+		conn_drop(r);
+	}
+	clock_gettime(CLOCK_MONOTONIC, first);
+	conn_read_limit(r->ipcFd, g.config.request_timeout * 1000LL);
+	return 0;
+}
+
+static void *
+worker_main(void *arg)
+{
+	FCGX_Request		 r;
+	struct proxy		*px = NULL;	/* made on first use */
+	struct timespec		 first;
+
+	(void)arg;
+	/* no listening socket: conn_next() hands over each connection */
+	FCGX_InitRequest(&r, -1, 0);
+	while (conn_next(&r, &first) == 0) {
+		/* a failure (a read timed out, the peer left, a protocol
+		 * error) has closed the connection: take the next one */
+		if (FCGX_Accept_r(&r) < 0)
+			continue;
 		atomic_fetch_add(&g.busy, 1);
-		serve_fcgi(&r, &px);
+		serve_fcgi(&r, &px, &first);
 		FCGX_Finish_r(&r);
 		atomic_fetch_sub(&g.busy, 1);
 	}
@@ -1108,9 +1286,9 @@ now_mono(struct timespec *ts)
  * every worker blocked in accept() (EINVAL on Linux), so usually all of
  * them can be joined.  An inherited one (fd 0, systemd) may be shared with
  * sibling processes and is left alone: its idle workers stay in accept()
- * and end with the process.  So do workers waiting on a kept-alive
- * web-server connection (FCGI_KEEP_CONN) for a next request that will
- * not come.  Hence the wait is for `busy` to reach 0, plus a short grace
+ * and end with the process.  (Workers waiting on a kept-alive
+ * web-server connection close it within WAIT_SLICE, conn_next.)  Hence
+ * the wait is for `busy` to reach 0, plus a short grace
  * for idle workers to leave.  A second signal, or the deadline, ends the
  * wait early.  Returns 1 when every worker has ended (they can be joined).
  */
@@ -1294,6 +1472,8 @@ static const struct {
 	    "GATEWAY_METRICS_ALLOW" },
 	{ { "upstream-timeout", required_argument, NULL, 0 },
 	    "GATEWAY_UPSTREAM_TIMEOUT" },
+	{ { "request-timeout", required_argument, NULL, 0 },
+	    "GATEWAY_REQUEST_TIMEOUT" },
 	{ { "poll", required_argument, NULL, 0 }, "GATEWAY_POLL" },
 	{ { "offload-prefix", required_argument, NULL, 0 },
 	    "GATEWAY_OFFLOAD_PREFIX" },
