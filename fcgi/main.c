@@ -930,15 +930,68 @@ elapsed_ms(const struct timespec *since)
 }
 
 /*
+ * Proxies (libcurl handles with their connection caches) are pooled, not
+ * kept one per worker: each held its cached upstream connections and the
+ * two descriptors of libcurl's wake-up socket pair for as long as the
+ * worker lived, so 256 threads that had all proxied once came near the
+ * default limit of 1,024 descriptors (and past it, libfcgi's select()
+ * on a descriptor over 1,023 aborts).  A request takes the proxy put back
+ * last (its connection to the registry most likely still open) or makes
+ * one; at most POOL_IDLE wait between requests, the rest are freed, so
+ * the descriptors follow the number of proxied requests running, not the
+ * number of threads.  Each proxy still tracks the sockets it opened, so
+ * proxy.c's splicing finds the upstream connection as before.
+ */
+#define POOL_IDLE	8
+
+static struct {
+	pthread_mutex_t	 mu;
+	struct proxy	*idle[POOL_IDLE];
+	int		 n;
+} pool = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static struct proxy *
+pool_get(void)
+{
+	struct proxy	*px = NULL;
+
+	pthread_mutex_lock(&pool.mu);
+	if (pool.n > 0)
+		px = pool.idle[--pool.n];
+	pthread_mutex_unlock(&pool.mu);
+	return px != NULL ? px : proxy_new(&g.config);
+}
+
+static void
+pool_put(struct proxy *px)
+{
+	pthread_mutex_lock(&pool.mu);
+	if (pool.n < POOL_IDLE) {
+		pool.idle[pool.n++] = px;
+		px = NULL;
+	}
+	pthread_mutex_unlock(&pool.mu);
+	proxy_free(px);
+}
+
+/* At exit, after the workers. */
+static void
+pool_free(void)
+{
+	while (pool.n > 0)
+		proxy_free(pool.idle[--pool.n]);
+}
+
+/*
  * Serves one accepted request.  The response is completed towards the
  * web server (both output streams closed, which sends END_REQUEST)
  * before the event is formatted and logged; FCGX_Finish_r() comes after
  * that, because it frees r->envp, which the event line still reads
  * (User-Agent, Referer).  A proxied answer is streamed by proxy_serve()
- * with the worker's proxy, made on its first use (*pxp).
+ * with a proxy from the pool (pool_get).
  */
 static void
-serve_fcgi(FCGX_Request *r, struct proxy **pxp, const struct timespec *first)
+serve_fcgi(FCGX_Request *r, const struct timespec *first)
 {
 	struct gw_request	 req;
 	struct gw_response	 resp;
@@ -947,6 +1000,7 @@ serve_fcgi(FCGX_Request *r, struct proxy **pxp, const struct timespec *first)
 	struct gw_state		*st;
 	struct fcgi_body	 body;
 	struct fcgi_sink	 sink = { r, 0 };
+	struct proxy		*px;
 	struct gw_out		 pout;
 	struct buf		 out = BUF_INIT;
 	size_t			 sent = 0;
@@ -972,8 +1026,7 @@ serve_fcgi(FCGX_Request *r, struct proxy **pxp, const struct timespec *first)
 
 	if (resp.proxy) {
 		/* fills ev.status, ev.bytes and ev.error itself */
-		if (*pxp == NULL)
-			*pxp = proxy_new(&g.config);
+		px = pool_get();
 		fcgi_sndbuf_grow(r);
 		memset(&pout, 0, sizeof(pout));
 		pout.ctx = &sink;
@@ -981,7 +1034,8 @@ serve_fcgi(FCGX_Request *r, struct proxy **pxp, const struct timespec *first)
 		pout.flush = fcgi_out_flush;
 		pout.abort = fcgi_out_abort;
 		pout.relay = fcgi_out_relay;
-		proxy_serve(*pxp, &ctx, &req, &resp, &ev, &pout);
+		proxy_serve(px, &ctx, &req, &resp, &ev, &pout);
+		pool_put(px);
 	} else {
 		/* `sent` counts what the stream took; a failure at the
 		 * final flush shows up as ev.error below. */
@@ -1140,7 +1194,6 @@ static void *
 worker_main(void *arg)
 {
 	FCGX_Request		 r;
-	struct proxy		*px = NULL;	/* made on first use */
 	struct timespec		 first;
 
 	(void)arg;
@@ -1152,11 +1205,10 @@ worker_main(void *arg)
 		if (FCGX_Accept_r(&r) < 0)
 			continue;
 		atomic_fetch_add(&g.busy, 1);
-		serve_fcgi(&r, &px, &first);
+		serve_fcgi(&r, &first);
 		FCGX_Finish_r(&r);
 		atomic_fetch_sub(&g.busy, 1);
 	}
-	proxy_free(px);
 	FCGX_Free(&r, 1);
 	atomic_fetch_sub(&g.alive, 1);
 	return NULL;
@@ -1449,6 +1501,7 @@ cmd_serve(void)
 	for (i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);
 	free(tids);
+	pool_free();
 	proxy_free(g.fetcher);
 	return 0;
 }
