@@ -97,6 +97,18 @@ enum load_result {
 	LOAD_UNCHANGED = 3	/* 304 from a manifest URL */
 };
 
+/*
+ * What the main thread watches of a worker reading a request's params
+ * (conn_next): a duplicate of the connection, so that the descriptor
+ * stays the same socket however libfcgi closes its own, and when the
+ * request started.  fd is -1 when there is nothing to watch.
+ */
+struct watch {
+	pthread_mutex_t	 mu;
+	int		 fd;
+	struct timespec	 deadline;	/* CLOCK_MONOTONIC */
+};
+
 static struct {
 	struct gw_config	 config;
 	struct gw_stats		 stats;
@@ -112,6 +124,7 @@ static struct {
 	atomic_int		 busy;		/* requests being served */
 	atomic_int		 alive;		/* worker threads running */
 	atomic_int		 trim;		/* a state was freed */
+	struct watch		*watch;		/* one per worker */
 } g = {
 	.listen_fd = -1,
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -1114,8 +1127,9 @@ accept_transient(int e)
  * FCGX_Accept_r() only once a request has begun, its first byte waiting,
  * with SO_RCVTIMEO set to --request-timeout: no read of its params waits
  * longer (FCGX_Accept_r() then drops the connection, and the worker
- * accepts the next one), and fcgi_read_body() stops at the same deadline
- * counted from the first byte.
+ * accepts the next one), the main thread ends params that are still
+ * coming in after that time (watch_check), and fcgi_read_body() stops at
+ * the same deadline counted from the first byte.
  *
  * A connection kept alive between requests (FCGI_KEEP_CONN) is not cut
  * by that limit: nginx keeps its idle FastCGI connections for
@@ -1215,19 +1229,72 @@ conn_next(FCGX_Request *r, struct timespec *first)
 	return 0;
 }
 
+/*
+ * SO_RCVTIMEO bounds each read of the params, not their sum: a peer that
+ * sends a byte every second would pass it for ever.  So a worker also
+ * arms its watch while FCGX_Accept_r() reads the params, and the main
+ * thread (watch_check, every second) shuts a connection whose deadline
+ * passed down: libfcgi's read returns at once, it drops the connection,
+ * and the worker takes the next.  The body is bounded by
+ * fcgi_read_body() itself.
+ */
+static void
+watch_arm(struct watch *w, int fd, const struct timespec *first)
+{
+	pthread_mutex_lock(&w->mu);
+	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	w->deadline = *first;
+	w->deadline.tv_sec += (time_t)g.config.request_timeout;
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+watch_disarm(struct watch *w)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->fd != -1)
+		close(w->fd);
+	w->fd = -1;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* The main thread: ends the params reads that are past their deadline. */
+static void
+watch_check(void)
+{
+	struct timespec	 now;
+	struct watch	*w;
+	int		 i;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (i = 0; i < g.config.threads; i++) {
+		w = &g.watch[i];
+		pthread_mutex_lock(&w->mu);
+		if (w->fd != -1 && (now.tv_sec > w->deadline.tv_sec ||
+		    (now.tv_sec == w->deadline.tv_sec &&
+		    now.tv_nsec >= w->deadline.tv_nsec)))
+			shutdown(w->fd, SHUT_RDWR);
+		pthread_mutex_unlock(&w->mu);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
 	FCGX_Request		 r;
 	struct timespec		 first;
+	struct watch		*w = arg;
+	int			 rc;
 
-	(void)arg;
 	/* no listening socket: conn_next() hands over each connection */
 	FCGX_InitRequest(&r, -1, 0);
 	while (conn_next(&r, &first) == 0) {
+		watch_arm(w, r.ipcFd, &first);
+		rc = FCGX_Accept_r(&r);
+		watch_disarm(w);
 		/* a failure (a read timed out, the peer left, a protocol
 		 * error) has closed the connection: take the next one */
-		if (FCGX_Accept_r(&r) < 0)
+		if (rc < 0)
 			continue;
 		atomic_fetch_add(&g.busy, 1);
 		serve_fcgi(&r, &first);
@@ -1441,6 +1508,7 @@ control_loop(const sigset_t *set)
 			break;
 		}
 		memory_trim();
+		watch_check();
 		if (atomic_load(&g.alive) == 0) {
 			fprintf(stderr, PROG ": every worker has stopped, "
 			    "exiting\n");
@@ -1503,12 +1571,17 @@ cmd_serve(void)
 
 	n = g.config.threads;
 	tids = xcalloc((size_t)n, sizeof(*tids));
+	g.watch = xcalloc((size_t)n, sizeof(*g.watch));
+	for (i = 0; i < n; i++) {
+		pthread_mutex_init(&g.watch[i].mu, NULL);
+		g.watch[i].fd = -1;
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, STACK_SIZE);
 	for (i = 0; i < n; i++) {
 		atomic_fetch_add(&g.alive, 1);
 		if ((errno = pthread_create(&tids[i], &attr, worker_main,
-		    NULL)) != 0) {
+		    &g.watch[i])) != 0) {
 			fprintf(stderr, PROG ": cannot start a worker: %s\n",
 			    strerror(errno));
 			exit(1);
@@ -1527,6 +1600,9 @@ cmd_serve(void)
 	for (i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);
 	free(tids);
+	for (i = 0; i < n; i++)
+		pthread_mutex_destroy(&g.watch[i].mu);
+	free(g.watch);
 	pool_free();
 	proxy_free(g.fetcher);
 	return 0;

@@ -3,7 +3,8 @@
 # client that misbehaves on purpose (fixtures/fcgi_client.py):
 #
 #   1. --request-timeout: a peer that sends one byte, or part of its
-#      params, and stops is dropped after the timeout, and with --threads 1
+#      params, and stops, or sends a byte at a time, is dropped after the
+#      timeout, and with --threads 1
 #      the next request is served right after; a kept-alive connection
 #      idle for longer than the timeout between two requests is not cut;
 #   2. `bytes` in the event: what reached the web server's connection, not
@@ -99,6 +100,15 @@ ok "part of the params: after the timeout ($(jf "$out" after) s)" \
     eval 'lt 1.5 "$(jf "$out" after)" && lt "$(jf "$out" after)" 6'
 out=$(timeout 20 $CLIENT "$A" get reg.test '/-/ping?id=after2')
 is "$(jf "$out" status)" 200 "served again after it"
+
+# a whole request, one byte every 0.5 s: each read is quick, their sum is
+# not (the main thread's watch, fcgi/main.c watch_check)
+out=$($CLIENT "$A" slow --every 0.5 --wait 15)
+is "$(jf "$out" closed)" true "one byte every 0.5 s: dropped"
+ok "one byte every 0.5 s: after the 2 s timeout ($(jf "$out" after) s)" \
+    eval 'lt 1.5 "$(jf "$out" after)" && lt "$(jf "$out" after)" 6'
+out=$(timeout 20 $CLIENT "$A" get reg.test '/-/ping?id=after3')
+is "$(jf "$out" status)" 200 "served again after the slow one"
 
 # a kept-alive connection idle for longer than the timeout between two
 # requests is not cut (nginx's keepalive pool idles like this)
