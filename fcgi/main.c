@@ -1185,6 +1185,9 @@ conn_drop(FCGX_Request *r)
  * (fcgiapp.h): with ipcFd set, FCGX_Accept_r() reads from it instead of
  * accepting, and keepConnection keeps the FCGX_Finish_r() it starts with
  * from closing it; the request's FCGI_BEGIN_REQUEST then sets it anew.
+ * (libfcgi's own accept also honoured FCGI_WEB_SERVER_ADDRS, a list of
+ * peer addresses allowed on a TCP listener; no configuration in deploy/
+ * sets it, and it no longer applies: listen on loopback or a Unix socket.)
  */
 static int
 conn_next(FCGX_Request *r, struct timespec *first)
