@@ -586,12 +586,12 @@ npm_name_check(const char *s, enum npm_kind *kind)
  * empty, split on '/', empty pieces dropped.
  */
 static void
-spec_build(struct rule *r)
+spec_build(struct rule *r, const struct tmpl *t)
 {
 	struct buf	 b = BUF_INIT;
 	const char	*p, *e;
 
-	tmpl_expand_empty(r->in_tmpl, &b);
+	tmpl_expand_empty(t, &b);
 	for (p = buf_cstr(&b); ; p = e + 1) {
 		if ((e = strchr(p, '/')) == NULL)
 			e = p + strlen(p);
@@ -675,7 +675,8 @@ parse_npm(struct mctx *c, const cJSON *o, struct rule *r)
 static void
 parse_incoming(struct mctx *c, struct rule *r, const char *s)
 {
-	char	 err[256];
+	struct tmpl	*t;
+	char		 err[256];
 
 	r->in_src = xstrdup(s);
 	err[0] = '\0';
@@ -685,12 +686,12 @@ parse_incoming(struct mctx *c, struct rule *r, const char *s)
 			    "%s", err);
 		return;
 	}
-	if (tmpl_parse(s, &r->in_tmpl, err, sizeof(err)) == -1) {
-		r->in_tmpl = NULL;
+	if (tmpl_parse(s, &t, err, sizeof(err)) == -1) {
 		rerr(c, "incoming-path", "invalid template: %s", err);
 		return;
 	}
-	spec_build(r);
+	spec_build(r, t);
+	tmpl_free(t);		/* rule_in_tmpl() makes it again */
 }
 
 static void
@@ -698,6 +699,7 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 {
 	const cJSON	*it;
 	const char	*s;
+	struct tmpl	*t;
 	char		 err[256];
 	struct buf	 b = BUF_INIT;
 
@@ -719,8 +721,7 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 	}
 	r->out_src = xstrdup(it->valuestring);
 	err[0] = '\0';
-	if (tmpl_parse(r->out_src, &r->out_tmpl, err, sizeof(err)) == -1) {
-		r->out_tmpl = NULL;
+	if (tmpl_parse(r->out_src, &t, err, sizeof(err)) == -1) {
 		rerr(c, "outgoing-url", "invalid template: %s", err);
 		return;
 	}
@@ -729,8 +730,8 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 	 * a warning (the original redirected to relative targets); one with
 	 * expressions is checked after each expansion (§5.3).
 	 */
-	if (!tmpl_has_exprs(r->out_tmpl)) {
-		tmpl_expand_empty(r->out_tmpl, &b);
+	if (!tmpl_has_exprs(t)) {
+		tmpl_expand_empty(t, &b);
 		if (!url_check(buf_cstr(&b))) {
 			rwarn(c, "outgoing-url", "must be an absolute http or "
 			    "https URL; this rule never matches");
@@ -738,6 +739,7 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 		}
 		buf_free(&b);
 	}
+	tmpl_free(t);		/* rule_out_tmpl() makes it again */
 }
 
 /* {"type": string, "hash": string}, both required. */
@@ -1006,6 +1008,8 @@ free_strv(char **v, size_t n)
 static void
 rule_free(struct rule *r)
 {
+	struct tmpl	*t;
+
 	free(r->domain);
 	free(r->package_id);
 	free(r->rule_id);
@@ -1017,13 +1021,13 @@ rule_free(struct rule *r)
 	free(r->registry_log);
 	free(r->npm_name);
 	free(r->in_src);
-	if (r->in_tmpl != NULL)
-		tmpl_free(r->in_tmpl);
+	if ((t = atomic_load(&r->in_tmpl)) != NULL)
+		tmpl_free(t);
 	if (r->re != NULL)
 		file_v2_free(r->re);
 	free(r->out_src);
-	if (r->out_tmpl != NULL)
-		tmpl_free(r->out_tmpl);
+	if ((t = atomic_load(&r->out_tmpl)) != NULL)
+		tmpl_free(t);
 	free_strv(r->spec, r->nspec);
 	free(r->py_name);
 	free(r->py_norm);
@@ -1605,4 +1609,45 @@ pep503_normalise(const char *name, size_t len)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+/*
+ * A template slot of a rule, compiled from src on first use.  Two threads
+ * may both compile it: the first to store it wins, the other frees its
+ * copy.  The manifest is immutable otherwise; this is a cache of what
+ * the load already checked (tmpl_parse cannot fail here).
+ */
+static const struct tmpl *
+rule_tmpl(_Atomic(struct tmpl *) *slot, const char *src)
+{
+	struct tmpl	*t, *none = NULL;
+	char		 err[256];
+
+	if ((t = atomic_load(slot)) != NULL || src == NULL)
+		return t;
+	if (tmpl_parse(src, &t, err, sizeof(err)) == -1)
+		return NULL;
+	if (!atomic_compare_exchange_strong(slot, &none, t)) {
+		tmpl_free(t);
+		t = none;
+	}
+	return t;
+}
+
+const struct tmpl *
+rule_in_tmpl(const struct rule *r)
+{
+	struct rule	*w = (struct rule *)(uintptr_t)r;
+
+	/* in_src is the regular expression of a file-v2 rule */
+	return rule_tmpl(&w->in_tmpl, r->type == RULE_FILE_V1 ? r->in_src :
+	    NULL);
+}
+
+const struct tmpl *
+rule_out_tmpl(const struct rule *r)
+{
+	struct rule	*w = (struct rule *)(uintptr_t)r;
+
+	return rule_tmpl(&w->out_tmpl, r->out_src);
 }
