@@ -1361,41 +1361,124 @@ manifest_free(struct manifest *m)
 	free(m);
 }
 
-static void
-parse_rules(struct mctx *c, struct manifest *m, cJSON *rules)
+/* Skips JSON white space (RFC 8259 §2) from pos; returns the new pos. */
+static size_t
+skip_ws(const char *s, size_t n, size_t pos)
 {
-	cJSON		*it, *next;
-	size_t		 n = 0;
+	while (pos < n && (s[pos] == ' ' || s[pos] == '\t' ||
+	    s[pos] == '\n' || s[pos] == '\r'))
+		pos++;
+	return pos;
+}
+
+/*
+ * Parses the elements of the rules array, text[off..] starting at its
+ * '[' (json_scan() has checked the whole text).  One rule at a time: each
+ * element is parsed into its own small cJSON tree, compiled and freed, so
+ * the trees of the whole document are never in memory (cJSON takes about
+ * 3.7 times the text; with them, a 160,000-rule manifest of 46 MB peaked
+ * at 393 MiB, tests/bench/manifest_mem.sh).
+ */
+static void
+parse_rules(struct mctx *c, struct manifest *m, const char *text,
+    size_t len, size_t off)
+{
+	cJSON		*it;
+	size_t		 n = 0, pos, start;
 	struct rule	*r;
 
-	for (it = rules->child; it != NULL; it = it->next)
-		n++;
+	/* count first, to allocate the rules once */
+	pos = skip_ws(text, len, off + 1);
+	if (pos < len && text[pos] != ']')
+		for (;;) {
+			if (json_scan_value(text, len, &pos, NULL, NULL, 0) ==
+			    -1)
+				break;
+			n++;
+			pos = skip_ws(text, len, pos);
+			if (pos >= len || text[pos] != ',')
+				break;
+			pos++;
+		}
 	m->rules = xcalloc(n ? n : 1, sizeof(*m->rules));
-	for (it = rules->child; it != NULL; it = next) {
-		next = it->next;
+	pos = skip_ws(text, len, off + 1);
+	while (m->nrules < n) {
 		if (c->nerrors > MANIFEST_MAXERRORS)
 			break;
+		start = skip_ws(text, len, pos);
+		if (json_scan_value(text, len, &pos, NULL, NULL, 0) == -1)
+			break;		/* not after json_scan() */
 		r = &m->rules[m->nrules];
 		r->index = (int)m->nrules;
 		r->gpg_sig = -1;
 		m->nrules++;
 		c->idx = r->index;
 		c->tname = NULL;
-		if (!cJSON_IsObject(it))
+		it = cJSON_ParseWithLength(text + start, pos - start);
+		if (it == NULL)
+			rerr(c, NULL, "cannot parse");
+		else if (!cJSON_IsObject(it))
 			rerr(c, NULL, "must be an object (got %s)", jtype(it));
 		else
 			parse_rule(c, it, r);
-		/*
-		 * The rule is compiled and keeps no pointer into its tree:
-		 * free the tree now rather than with the document, so that
-		 * the trees of the rules done and the compiled rules are
-		 * never in memory together.  cJSON takes about 3.7 times
-		 * the text (tests/bench/manifest_mem.sh).
-		 */
-		cJSON_Delete(cJSON_DetachItemViaPointer(rules, it));
+		cJSON_Delete(it);
+		pos = skip_ws(text, len, pos);
+		if (pos < len && text[pos] == ',')
+			pos++;
 	}
 	c->idx = -1;
 	c->tname = NULL;
+}
+
+/*
+ * The top-level object without its "rules" member, as a cJSON object (the
+ * other members are small), and where the value of the last "rules" is
+ * (*rules_off, or (size_t)-1 when there is none) and how many there are.
+ * text[0..len) is one valid JSON value (json_scan()), starting after any
+ * byte order mark at bom.  NULL when the top level is not an object: *top
+ * is then the whole value, for the error message.
+ */
+static cJSON *
+top_members(const char *text, size_t len, size_t bom, size_t *rules_off,
+    int *nrules_keys, cJSON **top)
+{
+	cJSON		*root, *key, *val;
+	size_t		 pos, kstart, vstart;
+
+	*rules_off = (size_t)-1;
+	*nrules_keys = 0;
+	*top = NULL;
+	pos = skip_ws(text, len, bom);
+	if (pos >= len || text[pos] != '{') {
+		*top = cJSON_ParseWithLength(text + bom, len - bom);
+		return NULL;
+	}
+	root = cJSON_CreateObject();
+	pos = skip_ws(text, len, pos + 1);
+	while (pos < len && text[pos] == '"') {
+		kstart = pos;
+		if (json_scan_value(text, len, &pos, NULL, NULL, 0) == -1)
+			break;
+		key = cJSON_ParseWithLength(text + kstart, pos - kstart);
+		pos = skip_ws(text, len, pos) + 1;	/* the ':' */
+		vstart = skip_ws(text, len, pos);
+		if (key == NULL || json_scan_value(text, len, &pos, NULL, NULL,
+		    0) == -1) {
+			cJSON_Delete(key);
+			break;
+		}
+		if (strcmp(key->valuestring, "rules") == 0) {
+			*rules_off = vstart;
+			(*nrules_keys)++;
+		} else if ((val = cJSON_ParseWithLength(text + vstart,
+		    pos - vstart)) != NULL)
+			cJSON_AddItemToObject(root, key->valuestring, val);
+		cJSON_Delete(key);
+		pos = skip_ws(text, len, pos);
+		if (pos < len && text[pos] == ',')
+			pos = skip_ws(text, len, pos + 1);
+	}
+	return root;
 }
 
 int
@@ -1405,12 +1488,10 @@ manifest_parse(const char *name, const char *text, size_t len,
 	struct manifest_diag	 local = { BUF_INIT, BUF_INIT };
 	struct mctx		 c;
 	struct manifest		*m = NULL;
-	cJSON			*root = NULL;
-	const cJSON		*rules;
-	const char		*end = NULL;
+	cJSON			*root = NULL, *top = NULL;
 	char			 msg[128];
-	size_t			 off, line, col, bom = 0;
-	int			 rc = -1;
+	size_t			 off, line, col, bom = 0, rules_off;
+	int			 rc = -1, nrules_keys;
 
 	*out = NULL;
 	memset(&c, 0, sizeof(c));
@@ -1425,31 +1506,37 @@ manifest_parse(const char *name, const char *text, size_t len,
 	}
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
 		bom = 3;
-	root = cJSON_ParseWithLengthOpts(text + bom, len - bom, &end, 0);
+	root = top_members(text, len, bom, &rules_off, &nrules_keys, &top);
 	if (root == NULL) {
-		/* not expected after json_scan(); cJSON has its own limits */
-		off = end != NULL ? (size_t)(end - text) : 0;
-		json_linecol(text, off, &line, &col);
-		buf_printf(&c.d->errors, "%s:%zu:%zu: JSON syntax error: "
-		    "cannot parse\n", name, line, col);
-		goto done;
-	}
-	if (!cJSON_IsObject(root)) {
+		if (top == NULL) {
+			/* not expected after json_scan(); cJSON has its own
+			 * limits */
+			buf_printf(&c.d->errors, "%s: JSON syntax error: "
+			    "cannot parse\n", name);
+			goto done;
+		}
 		rerr(&c, NULL, "top level must be a JSON object (got %s)",
-		    jtype(root));
+		    jtype(top));
 		goto done;
 	}
 	m = xcalloc(1, sizeof(*m));
 	atomic_init(&m->refs, 1);
 	parse_settings(&c, m, field(&c, root, "settings"));
-	rules = field(&c, root, "rules");
-	if (rules == NULL)
+	if (nrules_keys > 1)
+		rwarn(&c, "rules", "key appears %d times; the last one is "
+		    "used", nrules_keys);
+	if (rules_off == (size_t)-1)
 		rerr(&c, "rules", "required field is missing");
-	else if (!cJSON_IsArray(rules))
-		rerr(&c, "rules", "must be an array (got %s)", jtype(rules));
-	else
-		/* the tree is ours (root): parse_rules frees as it goes */
-		parse_rules(&c, m, (cJSON *)(uintptr_t)rules);
+	else if (text[rules_off] != '[') {
+		size_t	 e = rules_off;
+		cJSON	*v;
+
+		(void)json_scan_value(text, len, &e, NULL, NULL, 0);
+		v = cJSON_ParseWithLength(text + rules_off, e - rules_off);
+		rerr(&c, "rules", "must be an array (got %s)", jtype(v));
+		cJSON_Delete(v);
+	} else
+		parse_rules(&c, m, text, len, rules_off);
 	if (c.nerrors > 0)
 		goto done;
 	index_build(m);
@@ -1465,6 +1552,7 @@ done:
 	if (m != NULL)
 		manifest_free(m);
 	cJSON_Delete(root);
+	cJSON_Delete(top);
 	buf_free(&c.q);
 	manifest_diag_free(&local);
 	return rc;
