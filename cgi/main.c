@@ -258,7 +258,8 @@ main(int argc, char *argv[])
 		    "settings: GATEWAY_MANIFEST, GATEWAY_LOG, "
 		    "GATEWAY_TRUST_FORWARDED_HOST,\n"
 		    "  GATEWAY_PUBLIC_SCHEME, GATEWAY_METRICS_ALLOW, "
-		    "GATEWAY_UPSTREAM_TIMEOUT\n");
+		    "GATEWAY_UPSTREAM_TIMEOUT,\n"
+		    "  GATEWAY_LOG_CLIENT_IP\n");
 		return help ? 0 : 2;
 	}
 	/* A client that goes away must not kill us before the log line. */
@@ -271,7 +272,17 @@ main(int argc, char *argv[])
 		why = xstrdup(err);
 		gw_config_defaults(&cfg);
 	}
-	if ((log = logsink_open(cfg.log, &err)) == NULL) {
+	if (why == NULL && event_ip_setup(&cfg, &err) == -1) {
+		fprintf(stderr, PROG ": GATEWAY_LOG_CLIENT_IP: %s\n", err);
+		why = xstrdup(err);
+	}
+	/* stdout carries the response: never the event log */
+	if (strcmp(cfg.log, "stdout") == 0) {
+		log = NULL;
+		err = "stdout carries the CGI response";
+	} else
+		log = logsink_open(cfg.log, &err);
+	if (log == NULL) {
 		fprintf(stderr, PROG ": GATEWAY_LOG %s: %s; logging to "
 		    "stderr\n", cfg.log, err);
 		log = logsink_open("stderr", &err);

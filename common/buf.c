@@ -116,8 +116,9 @@ buf_add_jstr(struct buf *b, const char *s, size_t n)
 		if (c >= 0x80) {
 			run = utf8_seq_len(u + i, n - i);
 			if (run == 0) {
-				buf_printf(b, "\\u00%c%c", hex[c >> 4],
-				    hex[c & 15]);
+				/* U+FFFD, not \u00XX: that would read as
+				 * the Latin-1 character of the same value */
+				buf_add(b, "\xef\xbf\xbd", 3);
 				i++;
 			} else {
 				buf_add(b, u + i, run);

@@ -30,8 +30,8 @@ const char *buf_cstr(struct buf *);
 /* Hands the memory to the caller (caller frees); the buffer is emptied. */
 char	*buf_steal(struct buf *);
 
-/* JSON: append s[0..n) as a quoted JSON string.  Bytes that are not valid
- * UTF-8 are written as \u00XX so the line stays valid JSON. */
+/* JSON: append s[0..n) as a quoted JSON string.  Each byte that is not
+ * part of valid UTF-8 is written as U+FFFD so the text stays valid JSON. */
 void	 buf_add_jstr(struct buf *, const char *, size_t);
 void	 buf_add_jstrz(struct buf *, const char *);	/* NULL gives null */
 

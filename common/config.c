@@ -41,6 +41,7 @@ static const char *const env_names[] = {
 	"GATEWAY_OFFLOAD_PREFIX",
 	"GATEWAY_SPLICE",
 	"GATEWAY_ABORT_MODE",
+	"GATEWAY_LOG_CLIENT_IP",
 };
 
 void
@@ -296,6 +297,24 @@ gw_config_set(struct gw_config *cfg, const char *name, const char *value,
 			cfg->abort_end = 1;
 		else {
 			*err = "must be reset or end";
+			return -1;
+		}
+	} else if (strcmp(name, "GATEWAY_LOG_CLIENT_IP") == 0) {
+		cfg->ip_key_file = NULL;
+		if (strcmp(value, "full") == 0)
+			cfg->log_ip = GW_IP_FULL;
+		else if (strcmp(value, "truncate") == 0)
+			cfg->log_ip = GW_IP_TRUNCATE;
+		else if (strcmp(value, "none") == 0)
+			cfg->log_ip = GW_IP_NONE;
+		else if (strcmp(value, "hash") == 0)
+			cfg->log_ip = GW_IP_HASH;
+		else if (strncmp(value, "hash:", 5) == 0 && value[5] != '\0') {
+			cfg->log_ip = GW_IP_HASH;
+			cfg->ip_key_file = value + 5;
+		} else {
+			*err = "must be full, truncate, hash, hash:FILE or "
+			    "none";
 			return -1;
 		}
 	} else {

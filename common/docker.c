@@ -595,18 +595,345 @@ docker_registry_base(const char *registry, char **base, char **logname)
 	return 0;
 }
 
-/* §3.3: redirect or proxy, with the registry URL of §3.4. */
+/*
+ * The scope of the redirects the proxy may follow for the registry URL
+ * url (proxy.h, proxy_redirect_decide): the API root "/v2" alone for
+ * /v2 and /v2/, else the repository, the path without its last two
+ * segments (keyword and reference, or "tags/list"): "/v2/<name>/".
+ * Taken from the URL the proxy will fetch, so it always agrees with it.
+ * Caller frees.
+ */
+static char *
+upstream_scope(const char *url)
+{
+	size_t		 off, alen, n;
+	const char	*path, *last = NULL, *prev = NULL, *p;
+
+	if (url_authority(url, &off, &alen) == -1)
+		return NULL;
+	path = url + off + alen;
+	n = strcspn(path, "?#");
+	if ((n == 3 || n == 4) && strncmp(path, "/v2/", n) == 0)
+		return xstrndup(url, (size_t)(path + 3 - url));
+	for (p = path; p < path + n; p++)
+		if (*p == '/') {
+			prev = last;
+			last = p;
+		}
+	if (prev == NULL || prev == path)
+		return NULL;
+	return xstrndup(url, (size_t)(prev + 1 - url));
+}
+
+/*
+ * The API path, checked before any rule sees it.
+ *
+ * Why.  The segments are percent-decoded (SPEC §0), so "%2F" or "%2e%2e"
+ * inside a name or a reference gives a component that carries '/' or "..":
+ * with a docker-v2 pattern "myorg/" followed by '*', the name of
+ * /v2/myorg/..%2Fother%2Fsecret/tags/list is the two components "myorg"
+ * and "../other/secret", which that pattern accepts.  Forwarding the raw path
+ * then let the registry clean it (a 301 to /v2/other/secret/tags/list,
+ * which the proxy follows, §3.5): a repository no rule names, logged as
+ * an image of myorg.  So every part must be what the OCI distribution
+ * specification (v1.1, "Pulling manifests", "Pulling blobs", "Listing
+ * tags", "Listing referrers") allows, and the upstream URL is rebuilt from
+ * the checked parts (docker_path_format), never copied from the request.
+ *
+ * The rules, applied to the decoded bytes (lengths given, so a "%00" is a
+ * byte like any other and fails them):
+ *
+ *   name       component ("/" component)*, at most DOCKER_NAME_MAX bytes
+ *   component  [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*
+ *   tag        [a-zA-Z0-9_] [a-zA-Z0-9._-]{0,127}
+ *   digest     algorithm ":" encoded            (OCI image spec, Digests)
+ *   algorithm  [a-z0-9]+ ( [+._-] [a-z0-9]+ )*
+ *   encoded    [a-zA-Z0-9=_-]+; for the registered algorithms sha256 and
+ *              blake3 exactly 64, for sha512 exactly 128 of [a-f0-9]
+ *
+ * A manifest reference is a digest when it holds a ':', a tag otherwise;
+ * blobs and referrers take a digest.  None of these grammars admits '/',
+ * '%', '\', '?', '#', ';', a control byte, an upper-case name or a "."
+ * or ".." component, so neither one level of encoding ("%2F", "%2f",
+ * "%2e%2e") nor two ("%252F" decodes to "%2F", and '%' is refused) nor
+ * a backslash or a ";param" gets through.
+ *
+ * Name length: the distribution spec notes that many clients limit
+ * "<registry host>[:port]/<name>" to 255 characters.  The host a client
+ * counts is the gateway's, not the registry's, so we apply the limit the
+ * registry server itself applies to the repository name of the URL
+ * (docker/distribution answers NAME_INVALID beyond 255 bytes): 255 for the
+ * name alone.  No other length is capped beyond the tag's 128; the web
+ * server bounds the request line.
+ */
+
+static int
+is_lower_alnum(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* ASCII only, whatever the locale. */
+static int
+is_alnum(int c)
+{
+	return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
+
+/* One name component: alphanumeric runs joined by ".", "_", "__", "-"+. */
+static int
+component_valid(const char *s, size_t n)
+{
+	size_t	 i = 0;
+
+	for (;;) {
+		/* an alphanumeric run, at least one byte */
+		if (i >= n || !is_lower_alnum((unsigned char)s[i]))
+			return 0;
+		while (i < n && is_lower_alnum((unsigned char)s[i]))
+			i++;
+		if (i == n)
+			return 1;
+		/* one separator */
+		if (s[i] == '.')
+			i++;
+		else if (s[i] == '_')
+			i += (i + 1 < n && s[i + 1] == '_') ? 2 : 1;
+		else if (s[i] == '-') {
+			while (i < n && s[i] == '-')
+				i++;
+		} else
+			return 0;
+	}
+}
+
+int
+docker_name_valid(char *const *comps, const size_t *lens, size_t n)
+{
+	size_t	 i, total = 0;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (!component_valid(comps[i], lens[i]))
+			return 0;
+		total += lens[i] + (i > 0);
+		if (total > DOCKER_NAME_MAX)
+			return 0;
+	}
+	return 1;
+}
+
+int
+docker_tag_valid(const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n == 0 || n > DOCKER_TAG_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (is_alnum(c) || c == '_')
+			continue;
+		if (i > 0 && (c == '.' || c == '-'))
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+is_lower_hex(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int
+docker_digest_valid(const char *s, size_t n)
+{
+	const char	*colon, *enc;
+	size_t		 alen, elen, i;
+
+	if ((colon = memchr(s, ':', n)) == NULL)
+		return 0;
+	alen = (size_t)(colon - s);
+	enc = colon + 1;
+	elen = n - alen - 1;
+	/* algorithm: components of [a-z0-9]+ joined by one of + . _ - */
+	if (alen == 0 || !is_lower_alnum((unsigned char)s[0]) ||
+	    !is_lower_alnum((unsigned char)s[alen - 1]))
+		return 0;
+	for (i = 1; i < alen; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (is_lower_alnum(c))
+			continue;
+		if ((c != '+' && c != '.' && c != '_' && c != '-') ||
+		    !is_lower_alnum((unsigned char)s[i + 1]))
+			return 0;
+	}
+	if (elen == 0)
+		return 0;
+	for (i = 0; i < elen; i++) {
+		unsigned char c = (unsigned char)enc[i];
+		if (!is_alnum(c) && c != '=' && c != '_' && c != '-')
+			return 0;
+	}
+	if ((alen == 6 && memcmp(s, "sha256", 6) == 0) ||
+	    (alen == 6 && memcmp(s, "blake3", 6) == 0))
+		return elen == 64 && is_lower_hex(enc, elen);
+	if (alen == 6 && memcmp(s, "sha512", 6) == 0)
+		return elen == 128 && is_lower_hex(enc, elen);
+	return 1;
+}
+
+static int
+seg_is(const char *s, size_t n, const char *word)
+{
+	return n == strlen(word) && memcmp(s, word, n) == 0;
+}
+
+static const char *const kind_names[] = {
+	"manifests", "blobs", "referrers", "tags",
+};
+
+int
+docker_path_parse(char *const *segs, const size_t *lens, size_t nsegs,
+    struct docker_path *out, enum docker_path_err *err)
+{
+	const char	*ref;
+	size_t		 reflen, k;
+
+	memset(out, 0, sizeof(*out));
+	*err = DOCKER_PATH_OK;
+	/* "v2", at least one name component, the keyword, the reference */
+	if (nsegs < 4 || !seg_is(segs[0], lens[0], "v2"))
+		return 0;
+	ref = segs[nsegs - 1];
+	reflen = lens[nsegs - 1];
+	for (k = 0; k < DOCKER_TAGS_LIST; k++)
+		if (seg_is(segs[nsegs - 2], lens[nsegs - 2], kind_names[k]))
+			break;
+	if (k == DOCKER_TAGS_LIST &&
+	    !(seg_is(segs[nsegs - 2], lens[nsegs - 2], "tags") &&
+	    seg_is(ref, reflen, "list")))
+		return 0;
+	out->kind = (enum docker_kind)k;
+	out->name = segs + 1;
+	out->namelens = lens + 1;
+	out->nname = nsegs - 3;
+	out->ref = ref;
+	out->reflen = reflen;
+	if (!docker_name_valid(out->name, out->namelens, out->nname))
+		*err = DOCKER_PATH_NAME_INVALID;
+	else if (out->kind == DOCKER_MANIFESTS &&
+	    memchr(ref, ':', reflen) == NULL) {
+		if (!docker_tag_valid(ref, reflen))
+			*err = DOCKER_PATH_TAG_INVALID;
+	} else if (out->kind != DOCKER_TAGS_LIST &&
+	    !docker_digest_valid(ref, reflen))
+		*err = DOCKER_PATH_DIGEST_INVALID;
+	return 1;
+}
+
+void
+docker_path_image(const struct docker_path *dp, struct buf *out)
+{
+	size_t	 i;
+
+	for (i = 0; i < dp->nname; i++) {
+		if (i > 0)
+			buf_addc(out, '/');
+		buf_add(out, dp->name[i], dp->namelens[i]);
+	}
+}
+
+/*
+ * Every byte the grammars allow is a path character of RFC 3986 §3.3
+ * (unreserved, or the sub-delims '+' '=' and ':'), so the parts go in
+ * as they are, without encoding.
+ */
+void
+docker_path_format(const struct docker_path *dp, struct buf *out)
+{
+	buf_adds(out, "/v2/");
+	docker_path_image(dp, out);
+	buf_addc(out, '/');
+	buf_adds(out, kind_names[dp->kind]);
+	buf_addc(out, '/');
+	buf_add(out, dp->ref, dp->reflen);
+}
+
+const char *
+docker_path_errbody(enum docker_path_err e)
+{
+	switch (e) {
+	case DOCKER_PATH_NAME_INVALID:
+		return "{\"errors\":[{\"code\":\"NAME_INVALID\","
+		    "\"message\":\"invalid repository name\","
+		    "\"detail\":\"each '/'-separated component of the name "
+		    "must match [a-z0-9]+(([._]|__|-+)[a-z0-9]+)*, the "
+		    "whole name at most 255 bytes (OCI distribution "
+		    "specification)\"}]}";
+	case DOCKER_PATH_TAG_INVALID:
+		return "{\"errors\":[{\"code\":\"TAG_INVALID\","
+		    "\"message\":\"invalid tag\","
+		    "\"detail\":\"a tag must match "
+		    "[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} (OCI distribution "
+		    "specification)\"}]}";
+	case DOCKER_PATH_DIGEST_INVALID:
+		return "{\"errors\":[{\"code\":\"DIGEST_INVALID\","
+		    "\"message\":\"invalid digest\","
+		    "\"detail\":\"a digest must be algorithm:encoded, "
+		    "algorithm [a-z0-9]+([+._-][a-z0-9]+)*, encoded "
+		    "[a-zA-Z0-9=_-]+; sha256 takes 64 lower-case hex digits "
+		    "(OCI image specification)\"}]}";
+	case DOCKER_PATH_OK:
+		break;
+	}
+	return "";
+}
+
+const char *
+docker_path_errstr(enum docker_path_err e)
+{
+	switch (e) {
+	case DOCKER_PATH_NAME_INVALID:
+		return "invalid repository name";
+	case DOCKER_PATH_TAG_INVALID:
+		return "invalid tag";
+	case DOCKER_PATH_DIGEST_INVALID:
+		return "invalid digest";
+	case DOCKER_PATH_OK:
+		break;
+	}
+	return "";
+}
+
+/*
+ * §3.3: redirect or proxy, with the registry URL of §3.4 made of the
+ * registry base, path (rebuilt from the checked parts, or "/v2" or "/v2/"
+ * as received) and the raw query, which §3.4 keeps (tags/list pagination,
+ * referrers filters): it cannot change the path.  A registry value has no
+ * path of its own (docker_registry_base refuses one), so there is no
+ * prefix to put in front of /v2.
+ */
 static void
 redirect_or_proxy(const struct gw_ctx *ctx, const struct rule *r,
-    const struct gw_request *req, struct gw_response *resp,
-    struct gw_event *ev)
+    const char *path, const struct gw_request *req,
+    struct gw_response *resp, struct gw_event *ev)
 {
 	struct buf	 url = BUF_INIT;
 	const char	*auth, *ua;
 	int		 proxy;
 
 	buf_adds(&url, r->registry_base);
-	buf_adds(&url, req->raw_path);
+	buf_adds(&url, path);
 	if (req->raw_query[0] != '\0') {
 		buf_addc(&url, '?');
 		buf_adds(&url, req->raw_query);
@@ -624,6 +951,8 @@ redirect_or_proxy(const struct gw_ctx *ctx, const struct rule *r,
 	if (proxy) {
 		resp->proxy = 1;
 		resp->upstream = buf_steal(&url);
+		/* redirects are followed only inside the repository */
+		resp->upstream_scope = upstream_scope(resp->upstream);
 	} else {
 		resp_redirect(resp, 307, buf_cstr(&url));
 		ev->location = xstrdup(resp_get_header(resp, "Location"));
@@ -639,13 +968,6 @@ log_rule(struct gw_event *ev, const struct rule *r, int named)
 		event_rule(ev, r->index, r->package_id, r->rule_id);
 	else
 		event_rule(ev, r->index, NULL, NULL);
-}
-
-static int
-is_keyword(const char *s)
-{
-	return strcmp(s, "manifests") == 0 || strcmp(s, "blobs") == 0 ||
-	    strcmp(s, "referrers") == 0;
 }
 
 static int
@@ -672,8 +994,10 @@ docker_handle(const struct gw_ctx *ctx, const struct ruleset *rs,
 {
 	const struct rule	*first, *r;
 	const char		*path = req->raw_path;
-	size_t			 ndocker, i, nname, nref;
-	struct buf		 image = BUF_INIT;
+	size_t			 ndocker, i;
+	struct docker_path	 dp;
+	enum docker_path_err	 perr;
+	struct buf		 image = BUF_INIT, upath = BUF_INIT;
 
 	if (strcmp(path, "/v2") != 0 && strncmp(path, "/v2/", 4) != 0)
 		return 0;
@@ -692,40 +1016,39 @@ docker_handle(const struct gw_ctx *ctx, const struct ruleset *rs,
 		goto whole_registry;
 	}
 	if (strcmp(path, "/v2") == 0 || strcmp(path, "/v2/") == 0) {
-		redirect_or_proxy(ctx, first, req, resp, ev);
+		redirect_or_proxy(ctx, first, path, req, resp, ev);
 		goto whole_registry;
 	}
 
-	/* §3.1 item 4: parse from the right */
-	if (nsegs < 4)
+	/* §3.1 item 4: parse from the right, and check the parts before
+	 * any rule sees them (docker_path_parse) */
+	if (!docker_path_parse(segs, lens, nsegs, &dp, &perr))
 		return 0;
-	if (is_keyword(segs[nsegs - 2]))
-		nref = 2;
-	else if (strcmp(segs[nsegs - 2], "tags") == 0 &&
-	    strcmp(segs[nsegs - 1], "list") == 0)
-		nref = 2;
-	else
-		return 0;
-	nname = nsegs - 1 - nref;
+	if (perr != DOCKER_PATH_OK) {
+		/* a 400 rejection: type none (§13), never forwarded */
+		resp_json(resp, 400, docker_path_errbody(perr));
+		ev->type = GW_T_NONE;
+		free(ev->error);
+		ev->error = xstrdup(docker_path_errstr(perr));
+		return 1;
+	}
 	for (i = 0; i < ndocker; i++) {
 		r = rs->rules[i];
-		if (name_accepted(r, segs + 1, lens + 1, nname))
+		if (name_accepted(r, dp.name, dp.namelens, dp.nname))
 			break;
 	}
 	if (i == ndocker)
 		return 0;
 	r = rs->rules[i];
-	for (i = 0; i < nname; i++) {
-		if (i)
-			buf_addc(&image, '/');
-		buf_add(&image, segs[1 + i], lens[1 + i]);
-	}
-	redirect_or_proxy(ctx, r, req, resp, ev);
+	docker_path_image(&dp, &image);
+	docker_path_format(&dp, &upath);
+	redirect_or_proxy(ctx, r, buf_cstr(&upath), req, resp, ev);
 	log_rule(ev, r, 1);
 	event_strn(ev, "image", buf_cstr(&image), image.n);
-	event_strn(ev, "reference", segs[nsegs - 1], lens[nsegs - 1]);
+	event_strn(ev, "reference", dp.ref, dp.reflen);
 	event_str(ev, "registry", r->registry_log);
 	buf_free(&image);
+	buf_free(&upath);
 	return 1;
 
 whole_registry:

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+struct buf;
 struct cJSON;
 struct gw_request;
 struct gw_response;
@@ -48,6 +49,54 @@ int	 ua_redirect_capable(const struct ua_list *, const char *ua);
  */
 int	 docker_registry_base(const char *registry, char **base,
 	    char **logname);
+
+/*
+ * The distribution API path /v2/<name>/<kind>/<reference> (SPEC §3.1 item
+ * 4), its parts checked against the OCI distribution specification's
+ * grammar (docker.c, docker_path_parse).  The pointers point into the
+ * segments given to docker_path_parse and live as long as they do.
+ */
+enum docker_kind {
+	DOCKER_MANIFESTS, DOCKER_BLOBS, DOCKER_REFERRERS, DOCKER_TAGS_LIST
+};
+enum docker_path_err {
+	DOCKER_PATH_OK,
+	DOCKER_PATH_NAME_INVALID,	/* NAME_INVALID */
+	DOCKER_PATH_TAG_INVALID,	/* TAG_INVALID */
+	DOCKER_PATH_DIGEST_INVALID	/* DIGEST_INVALID */
+};
+/* Longest repository name accepted, in bytes (docker.c says why). */
+#define DOCKER_NAME_MAX	255
+/* Longest tag (OCI distribution spec: 128 characters). */
+#define DOCKER_TAG_MAX	128
+struct docker_path {
+	enum docker_kind	 kind;
+	char *const		*name;		/* name components */
+	const size_t		*namelens;
+	size_t			 nname;
+	const char		*ref;		/* "list" for tags/list */
+	size_t			 reflen;
+};
+
+/*
+ * Parses the segments of a raw path under /v2/ (segs[0] is "v2", each
+ * segment percent-decoded once, SPEC §0) from the right.  Returns 0 when
+ * the path has none of the API shapes (not claimed), 1 otherwise, with *err
+ * DOCKER_PATH_OK and *out filled, or the first part that is invalid.
+ */
+int	 docker_path_parse(char *const *segs, const size_t *lens,
+	    size_t nsegs, struct docker_path *out, enum docker_path_err *err);
+/* Appends "/v2/<name>/<kind>/<reference>" rebuilt from a parsed path. */
+void	 docker_path_format(const struct docker_path *, struct buf *out);
+/* Appends the image name, its components joined with '/'. */
+void	 docker_path_image(const struct docker_path *, struct buf *out);
+/* The 400 body (OCI error JSON) and a short reason for an error; static. */
+const char *docker_path_errbody(enum docker_path_err);
+const char *docker_path_errstr(enum docker_path_err);
+/* The grammar checks on their own (decoded bytes, length given). */
+int	 docker_name_valid(char *const *comps, const size_t *lens, size_t n);
+int	 docker_tag_valid(const char *, size_t);
+int	 docker_digest_valid(const char *, size_t);
 
 /* Handles the docker part of a rule set.  Returns 1 when it answered. */
 struct gw_ctx;

@@ -5,12 +5,22 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gateway.h"
+#include "sha256.h"
 #include "xmalloc.h"
+
+/* Set once by event_ip_setup() before any thread logs. */
+static int		 ip_mode = GW_IP_FULL;
+static unsigned char	 ip_secret[32];
 
 static const char *const type_names[GW_T__COUNT] = {
 	"none", "docker", "npm", "file", "python", "pixel", "telemetry",
@@ -39,6 +49,7 @@ gw_event_free(struct gw_event *ev)
 	free(ev->location);
 	free(ev->error);
 	buf_free(&ev->extra);
+	buf_free(&ev->warnings);
 	memset(ev, 0, sizeof(*ev));
 	ev->rule_index = -1;
 }
@@ -51,18 +62,77 @@ extra_key(struct gw_event *ev, const char *key)
 	buf_addc(&ev->extra, ':');
 }
 
+/*
+ * `,"k":"v"` for a string field of the line (null for NULL).  Request data
+ * need not be UTF-8, and JSON strings must be: buf_add_jstr writes each
+ * byte that is not part of valid UTF-8 as U+FFFD, which is lossy, so such
+ * a value gets a second field `,"k-raw":"..."` with its exact bytes, every
+ * byte outside 0x21-0x7E and every '%' written %XX (upper-case hex).  A
+ * reader decodes k-raw with any percent-decoder (Python:
+ * urllib.parse.unquote_to_bytes) and never mistakes an invalid byte for
+ * the Latin-1 character of the same value, as a "\u00XX" escape would
+ * have it (README "Event log").
+ */
+static void
+field_str(struct buf *out, const char *k, const char *v, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf	 raw = BUF_INIT;
+	const unsigned char *u = (const unsigned char *)v;
+	size_t		 i;
+
+	buf_addc(out, ',');
+	buf_add_jstrz(out, k);
+	buf_addc(out, ':');
+	if (v == NULL) {
+		buf_adds(out, "null");
+		return;
+	}
+	buf_add_jstr(out, v, n);
+	if (utf8_valid(v, n))
+		return;
+	for (i = 0; i < n; i++)
+		if (u[i] < 0x21 || u[i] > 0x7e || u[i] == '%') {
+			buf_addc(&raw, '%');
+			buf_addc(&raw, hex[u[i] >> 4]);
+			buf_addc(&raw, hex[u[i] & 15]);
+		} else
+			buf_addc(&raw, u[i]);
+	buf_printf(out, ",\"%s-raw\":", k);
+	buf_add_jstr(out, raw.p != NULL ? raw.p : "", raw.n);
+	buf_free(&raw);
+}
+
+static void
+field_strz(struct buf *out, const char *k, const char *v)
+{
+	field_str(out, k, v, v != NULL ? strlen(v) : 0);
+}
+
 void
 event_str(struct gw_event *ev, const char *key, const char *val)
 {
-	extra_key(ev, key);
-	buf_add_jstrz(&ev->extra, val);
+	field_strz(&ev->extra, key, val);
 }
 
 void
 event_strn(struct gw_event *ev, const char *key, const char *val, size_t n)
 {
-	extra_key(ev, key);
-	buf_add_jstr(&ev->extra, val, n);
+	field_str(&ev->extra, key, val, n);
+}
+
+void
+event_warn(struct gw_event *ev, int rule_index, const char *field,
+    const char *message)
+{
+	if (ev->warnings.n > 0)
+		buf_addc(&ev->warnings, ',');
+	buf_printf(&ev->warnings, "{\"rule-index\":%d,\"field\":",
+	    rule_index);
+	buf_add_jstrz(&ev->warnings, field);
+	buf_adds(&ev->warnings, ",\"message\":");
+	buf_add_jstrz(&ev->warnings, message);
+	buf_addc(&ev->warnings, '}');
 }
 
 void
@@ -89,6 +159,127 @@ event_rule(struct gw_event *ev, int rule_index, const char *package_id,
 	ev->rule_id = xstrdup_null(rule_id);
 }
 
+/* ------------------------------------------------------------------ */
+/* Client address privacy                                               */
+
+/*
+ * hash: the logged value is "h:" and 16 hex digits of
+ * HMAC-SHA256(K_day, address) (RFC 2104), K_day = SHA-256(secret ||
+ * "YYYY-MM-DD") for the UTC day the request started.  The same address
+ * gives the same value all day, so the report's unique clients still work
+ * per day; the next day it gives another, and without the secret no value
+ * leads back to an address (the secret has 256 bits, the hash is one-way).
+ * The secret is hash:FILE's content (at least 16 bytes, e.g. from
+ * "head -c 32 /dev/urandom > FILE"), or with plain "hash" 32 random bytes
+ * drawn at start-up: then values also change when the FastCGI program
+ * restarts, and the CGI program, a new process per request, needs FILE.
+ */
+int
+event_ip_setup(const struct gw_config *cfg, const char **err)
+{
+	unsigned char	 buf[4096];
+	ssize_t		 n;
+	size_t		 got = 0;
+	int		 fd;
+
+	ip_mode = cfg->log_ip;
+	if (ip_mode != GW_IP_HASH)
+		return 0;
+	fd = open(cfg->ip_key_file != NULL ? cfg->ip_key_file :
+	    "/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		*err = "cannot open the hash key file";
+		return -1;
+	}
+	while (got < (cfg->ip_key_file != NULL ? sizeof(buf) : 32)) {
+		n = read(fd, buf + got, (cfg->ip_key_file != NULL ?
+		    sizeof(buf) : 32) - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got < 16) {
+		*err = "the hash key file must hold at least 16 bytes";
+		return -1;
+	}
+	sha256(buf, got, ip_secret);
+	memset(buf, 0, sizeof(buf));
+	return 0;
+}
+
+static void
+hmac_sha256(const unsigned char key[32], const void *msg, size_t n,
+    unsigned char out[32])
+{
+	struct sha256	 c;
+	unsigned char	 pad[64], inner[32];
+	int		 i;
+
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < 32 ? key[i] : 0) ^ 0x36);
+	sha256_init(&c);
+	sha256_update(&c, pad, 64);
+	sha256_update(&c, msg, n);
+	sha256_final(&c, inner);
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < 32 ? key[i] : 0) ^ 0x5c);
+	sha256_init(&c);
+	sha256_update(&c, pad, 64);
+	sha256_update(&c, inner, 32);
+	sha256_final(&c, out);
+}
+
+void
+event_ip_value(const char *ip, time_t t, char *out, size_t outsz)
+{
+	unsigned char	 a[16], kd[32], h[32];
+	char		 day[48];
+	struct tm	 tm;
+	struct sha256	 c;
+	int		 i;
+
+	if (ip == NULL)
+		ip = "";
+	switch (ip_mode) {
+	case GW_IP_NONE:
+		*out = '\0';
+		return;
+	case GW_IP_TRUNCATE:
+		/* IPv4 /24, IPv6 /48; anything else is not logged */
+		*out = '\0';
+		if (inet_pton(AF_INET, ip, a) == 1) {
+			a[3] = 0;
+			inet_ntop(AF_INET, a, out, (socklen_t)outsz);
+		} else if (inet_pton(AF_INET6, ip, a) == 1) {
+			memset(a + 6, 0, 10);
+			inet_ntop(AF_INET6, a, out, (socklen_t)outsz);
+		}
+		return;
+	case GW_IP_HASH:
+		gmtime_r(&t, &tm);
+		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		sha256_init(&c);
+		sha256_update(&c, ip_secret, sizeof(ip_secret));
+		sha256_update(&c, day, strlen(day));
+		sha256_final(&c, kd);
+		hmac_sha256(kd, ip, strlen(ip), h);
+		if (outsz < 19) {
+			*out = '\0';
+			return;
+		}
+		out[0] = 'h';
+		out[1] = ':';
+		for (i = 0; i < 8; i++)
+			snprintf(out + 2 + 2 * i, 3, "%02x", h[i]);
+		return;
+	default:
+		snprintf(out, outsz, "%s", ip);
+	}
+}
+
 static void
 key(struct buf *out, const char *k)
 {
@@ -109,20 +300,16 @@ event_format(const struct gw_event *ev, const struct gw_request *req,
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	buf_adds(out, "{\"time\":");
 	buf_printf(out, "\"%s.%03ldZ\"", ts, req->start.tv_nsec / 1000000L);
-	key(out, "host");
-	buf_add_jstrz(out, req->host ? req->host : "");
-	key(out, "method");
-	buf_add_jstrz(out, req->method ? req->method : "");
-	key(out, "path");
-	buf_add_jstrz(out, req->raw_path ? req->raw_path : "");
-	key(out, "query");
-	if (req->raw_query == NULL)
-		buf_add_jstrz(out, "");
-	else if (req->too_long && strlen(req->raw_query) > GW_QUERY_MAX_BYTES)
+	field_strz(out, "host", req->host ? req->host : "");
+	field_strz(out, "method", req->method ? req->method : "");
+	field_strz(out, "path", req->raw_path ? req->raw_path : "");
+	if (req->raw_query != NULL && req->too_long &&
+	    strlen(req->raw_query) > GW_QUERY_MAX_BYTES) {
 		/* a 414: the line stays bounded (the first bytes say enough) */
+		key(out, "query");
 		buf_add_jstr(out, req->raw_query, GW_QUERY_MAX_BYTES);
-	else
-		buf_add_jstrz(out, req->raw_query);
+	} else
+		field_strz(out, "query", req->raw_query ? req->raw_query : "");
 	key(out, "status");
 	buf_printf(out, "%d", ev->status);
 	key(out, "type");
@@ -132,27 +319,34 @@ event_format(const struct gw_event *ev, const struct gw_request *req,
 		buf_adds(out, "null");
 	else
 		buf_printf(out, "%d", ev->rule_index);
-	key(out, "package-id");
-	buf_add_jstrz(out, ev->package_id);
-	key(out, "rule-id");
-	buf_add_jstrz(out, ev->rule_id);
-	key(out, "location");
-	buf_add_jstrz(out, ev->location);
+	field_strz(out, "package-id", ev->package_id);
+	field_strz(out, "rule-id", ev->rule_id);
+	field_strz(out, "location", ev->location);
 	key(out, "proxied");
 	buf_adds(out, ev->proxied ? "true" : "false");
 	key(out, "bytes");
 	buf_printf(out, "%lld", ev->bytes);
 	key(out, "duration_ms");
 	buf_printf(out, "%lld", ev->duration_ms);
-	key(out, "user-agent");
-	buf_add_jstrz(out, gw_param(req, "HTTP_USER_AGENT"));
-	key(out, "referer");
-	buf_add_jstrz(out, gw_param(req, "HTTP_REFERER"));
-	key(out, "client-ip");
-	buf_add_jstrz(out, req->client_ip ? req->client_ip : "");
-	key(out, "error");
-	buf_add_jstrz(out, ev->error);
+	field_strz(out, "user-agent", gw_param(req, "HTTP_USER_AGENT"));
+	field_strz(out, "referer", gw_param(req, "HTTP_REFERER"));
+	if (ip_mode == GW_IP_FULL)
+		field_strz(out, "client-ip",
+		    req->client_ip ? req->client_ip : "");
+	else {
+		char	 ipv[INET6_ADDRSTRLEN + 16];
+
+		event_ip_value(req->client_ip, t, ipv, sizeof(ipv));
+		field_strz(out, "client-ip", ipv);
+	}
+	field_strz(out, "error", ev->error);
 	if (ev->extra.n)
 		buf_add(out, ev->extra.p, ev->extra.n);
+	if (ev->warnings.n) {
+		key(out, "warnings");
+		buf_addc(out, '[');
+		buf_add(out, ev->warnings.p, ev->warnings.n);
+		buf_addc(out, ']');
+	}
 	buf_adds(out, "}\n");
 }

@@ -149,17 +149,28 @@ body_events(const char *body, size_t n, struct buf *out)
 
 /*
  * The redirect target for a match: 0 with the Location in loc, -1 when the
- * rule does not match (an outgoing variable undefined, or the expansion
- * not an absolute http(s) URL).  Not called for a null outgoing-url.
+ * rule does not match (an outgoing variable undefined, the expansion not an
+ * absolute http(s) URL, or one that leaves the host the template fixes:
+ * that one is also an event warning).  Not called for a null outgoing-url.
  */
 static int
 file_target(const struct rule *r, const struct tmpl_vars *vars,
-    const char *raw_query, struct buf *loc)
+    const char *raw_query, struct buf *loc, struct gw_event *ev)
 {
+	const char	*why;
+	struct buf	 msg = BUF_INIT;
+
 	if (r->out_never)
 		return -1;
-	if (tmpl_expand(rule_out_tmpl(r), vars, loc) == -1)
+	switch (tmpl_expand_url(rule_out_tmpl(r), vars, loc, &why)) {
+	case -1:
 		return -1;
+	case -2:
+		buf_printf(&msg, "expansion refused: %s", why);
+		event_warn(ev, r->index, "outgoing-url", buf_cstr(&msg));
+		buf_free(&msg);
+		return -1;
+	}
 	if (!url_check(buf_cstr(loc)))
 		return -1;
 	url_forward_query(loc, raw_query);
@@ -235,7 +246,7 @@ file_v1_handle(const struct rule *r, const struct gw_request *req,
 	    &vars))
 		return 0;
 	if (r->out_src != NULL &&
-	    file_target(r, &vars, req->raw_query, &loc) == -1)
+	    file_target(r, &vars, req->raw_query, &loc, ev) == -1)
 		goto done;
 	/* §5.6: only once the rule answers, for any method */
 	nbody = file_read_body(req, body);
@@ -311,7 +322,7 @@ file_v2_handle(const struct rule *r, const struct gw_request *req,
 	if (rc < 0 || file_v2_vars(fr, req->raw_path, md, &vars) == -1)
 		goto done;
 	if (r->out_src != NULL &&
-	    file_target(r, &vars, req->raw_query, &loc) == -1)
+	    file_target(r, &vars, req->raw_query, &loc, ev) == -1)
 		goto done;
 	file_answer(r, &vars, r->out_src != NULL ? buf_cstr(&loc) : NULL,
 	    "[]", resp, ev);

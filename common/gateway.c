@@ -41,6 +41,7 @@ gw_response_free(struct gw_response *resp)
 		free(resp->hdr[i].value);
 	buf_free(&resp->body);
 	free(resp->upstream);
+	free(resp->upstream_scope);
 	memset(resp, 0, sizeof(*resp));
 }
 
@@ -283,10 +284,14 @@ gw_serve(const struct gw_ctx *ctx, struct gw_request *req,
 	}
 	nsegs = split_segments(req->raw_path, &segs, &lens);
 	if (!route(ctx, rs, req, segs, lens, nsegs, resp, ev)) {
+		struct buf w = ev->warnings;
+
+		ev->warnings = (struct buf)BUF_INIT;	/* they stay */
 		gw_response_free(resp);
 		gw_response_init(resp);
 		gw_event_free(ev);
 		gw_event_init(ev);
+		ev->warnings = w;
 		no_match(req, resp, ev);
 	}
 	free_segments(segs, lens, nsegs);
@@ -361,6 +366,11 @@ gw_explain(const struct gw_ctx *ctx, const char *method, const char *host,
 	buf_add_jstrz(out, resp.proxy ? resp.upstream : NULL);
 	buf_adds(out, ",\"package-id\":");
 	buf_add_jstrz(out, ev.package_id);
+	if (ev.warnings.n > 0) {
+		buf_adds(out, ",\"warnings\":[");
+		buf_add(out, ev.warnings.p, ev.warnings.n);
+		buf_addc(out, ']');
+	}
 	buf_adds(out, "}\n");
 
 	gw_event_free(&ev);

@@ -44,6 +44,11 @@ struct gw_config {
 	/* FastCGI: an answer cut short ends with END_REQUEST (mod_fcgid),
 	 * not with a broken connection (fcgi/main.c fcgi_out_abort). */
 	int		 abort_end;
+	/* What the event log keeps of the client address (README, "Event
+	 * log"): GW_IP_FULL, _TRUNCATE (/24, /48), _HASH (keyed, the key
+	 * rotating daily), _NONE; ip_key_file: hash:FILE's FILE or NULL. */
+	enum { GW_IP_FULL, GW_IP_TRUNCATE, GW_IP_HASH, GW_IP_NONE } log_ip;
+	const char	*ip_key_file;
 };
 void	 gw_config_defaults(struct gw_config *);
 /* Reads GATEWAY_* from the environment. Returns -1 with *err on a bad value. */
@@ -70,6 +75,10 @@ struct gw_stats {
 	atomic_ulong	 npm_cache_misses;
 	atomic_ulong	 proxy_bytes_spliced;	/* body bytes, relay.h */
 	atomic_ulong	 proxy_bytes_copied;	/* through libcurl */
+	/* when the source last confirmed the served manifest unchanged
+	 * (a 304, the same body, an unchanged file): Unix seconds, or 0;
+	 * /-/metrics reports the later of this and the manifest's load */
+	atomic_llong	 manifest_confirmed;
 };
 
 /* Request body reader: returns bytes read, 0 at the end, -1 on error. */
@@ -141,6 +150,10 @@ struct gw_response {
 	 * proxy_serve() (proxy.h) produce the response. */
 	int		 proxy;
 	char		*upstream;	/* owned: the URL to fetch */
+	/* owned: "scheme://host[:port]/path" of the registry the rule
+	 * names; the proxy follows only redirects inside it (proxy.c,
+	 * "Redirects"), NULL: none */
+	char		*upstream_scope;
 };
 
 void	 gw_response_init(struct gw_response *);
@@ -180,6 +193,9 @@ struct gw_event {
 	char		*error;		/* owned or NULL */
 	/* Type-specific fields, already serialised as `,"key":value` runs. */
 	struct buf	 extra;
+	/* Rules refused on the way (event_warn): `{...}` objects joined by
+	 * commas, logged as "warnings" whichever rule answers. */
+	struct buf	 warnings;
 };
 
 void	 gw_event_init(struct gw_event *);
@@ -189,9 +205,26 @@ void	 event_strn(struct gw_event *, const char *key, const char *val,
 	    size_t n);
 void	 event_raw(struct gw_event *, const char *key, const char *json);
 void	 event_bool(struct gw_event *, const char *key, int);
+/*
+ * Records that rule rule_index was refused for a reason an operator should
+ * see (an outgoing-url expansion that would leave its host): the event gets
+ * "warnings":[{"rule-index":N,"field":F,"message":M},...], kept whichever
+ * rule then answers, the 404 of §11 included.
+ */
+void	 event_warn(struct gw_event *, int rule_index, const char *field,
+	    const char *message);
 /* Sets the rule-related common fields (index, package-id, rule-id). */
 void	 event_rule(struct gw_event *, int rule_index, const char *package_id,
 	    const char *rule_id);
+/*
+ * Sets what event_format() writes as client-ip, from the configuration;
+ * reads hash:FILE's secret or draws a random one.  Call once, before any
+ * thread formats an event.  Returns -1 with a static *err.
+ */
+int	 event_ip_setup(const struct gw_config *, const char **err);
+/* The client-ip value as event_format() writes it for a request that
+ * started at unix time t, into out (>= 48 bytes). */
+void	 event_ip_value(const char *ip, time_t t, char *out, size_t outsz);
 /* One JSON line, LF-terminated, appended to out (SPEC §13). */
 void	 event_format(const struct gw_event *, const struct gw_request *,
 	    struct buf *out);

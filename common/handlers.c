@@ -283,6 +283,7 @@ metrics_body(const struct gw_ctx *ctx, struct buf *b)
 	static const char *const kinds[] = { "connect", "timeout" };
 	const struct gw_stats	*st = ctx->stats;
 	unsigned long		 v;
+	long long		 ok;
 	size_t			 t, c;
 
 	buf_adds(b, "# HELP gateway_requests_total Requests answered.\n"
@@ -335,6 +336,22 @@ metrics_body(const struct gw_ctx *ctx, struct buf *b)
 	    "# TYPE gateway_manifest_age_seconds gauge\n");
 	buf_printf(b, "gateway_manifest_age_seconds %ld\n", ctx->manifest ?
 	    (long)(ctx->now - ctx->manifest->loaded_at) : 0L);
+	/* extensions (README "Running a fleet"): is the served manifest
+	 * still what the source holds? */
+	ok = ctx->manifest ? (long long)ctx->manifest->loaded_at : 0;
+	if (st != NULL && atomic_load(&st->manifest_confirmed) > ok)
+		ok = atomic_load(&st->manifest_confirmed);
+	buf_adds(b, "# HELP gateway_manifest_last_success_timestamp_seconds "
+	    "When the manifest source last gave (or confirmed) the served "
+	    "manifest.\n"
+	    "# TYPE gateway_manifest_last_success_timestamp_seconds gauge\n");
+	buf_printf(b, "gateway_manifest_last_success_timestamp_seconds %lld\n",
+	    ok);
+	buf_adds(b, "# HELP gateway_manifest_stale 1 when the last load of "
+	    "the manifest failed and an older one is served.\n"
+	    "# TYPE gateway_manifest_stale gauge\n");
+	buf_printf(b, "gateway_manifest_stale %d\n", ctx->manifest != NULL &&
+	    ctx->last_reload_error != NULL);
 }
 
 int
@@ -361,15 +378,16 @@ reserved_handle(const struct gw_ctx *ctx, const struct gw_request *req,
 			resp_json(resp, 200, "");
 			buf_printf(b, "{\"status\":\"ok\",\"manifest-loaded\":true,"
 			    "\"rules\":%lu,\"manifest-age-seconds\":%ld,"
-			    "\"last-reload-error\":",
+			    "\"manifest-stale\":%s,\"last-reload-error\":",
 			    (unsigned long)ctx->manifest->nrules,
-			    (long)(ctx->now - ctx->manifest->loaded_at));
+			    (long)(ctx->now - ctx->manifest->loaded_at),
+			    ctx->last_reload_error != NULL ? "true" : "false");
 		} else {
 			resp_json(resp, 503, "");
 			buf_adds(b, "{\"status\":\"unavailable\","
 			    "\"manifest-loaded\":false,\"rules\":0,"
 			    "\"manifest-age-seconds\":null,"
-			    "\"last-reload-error\":");
+			    "\"manifest-stale\":null,\"last-reload-error\":");
 		}
 		buf_add_jstrz(b, ctx->last_reload_error ?
 		    ctx->last_reload_error : ctx->manifest == NULL ?

@@ -24,6 +24,7 @@
 enum logsink_kind {
 	LOGSINK_FILE,
 	LOGSINK_STDERR,
+	LOGSINK_STDOUT,
 	LOGSINK_SYSLOG,
 	LOGSINK_NONE
 };
@@ -31,7 +32,7 @@ enum logsink_kind {
 struct logsink {
 	enum logsink_kind	 kind;
 	char			*path;		/* FILE */
-	int			 fd;		/* FILE, STDERR */
+	int			 fd;		/* all but SYSLOG, NONE */
 	pthread_rwlock_t	 lock;		/* guards fd */
 };
 
@@ -42,9 +43,9 @@ logsink_open_file(const char *path)
 }
 
 /*
- * Opens a destination: "stderr", "syslog", "none" or a file path (created
- * 0640 when missing).  Returns the sink (the caller closes it), or NULL
- * with *err pointing to a static description of the failure.
+ * Opens a destination: "stderr", "stdout", "syslog", "none" or a file path
+ * (created 0640 when missing).  Returns the sink (the caller closes it), or
+ * NULL with *err pointing to a static description of the failure.
  */
 struct logsink *
 logsink_open(const char *dest, const char **err)
@@ -60,6 +61,12 @@ logsink_open(const char *dest, const char **err)
 	if (strcmp(dest, "stderr") == 0) {
 		kind = LOGSINK_STDERR;
 		fd = STDERR_FILENO;
+	} else if (strcmp(dest, "stdout") == 0) {
+		/* containers: the runtime collects fd 1; reopening
+		 * /dev/stdout fails for a non-root user (the pipe belongs
+		 * to the runtime) */
+		kind = LOGSINK_STDOUT;
+		fd = STDOUT_FILENO;
 	} else if (strcmp(dest, "syslog") == 0)
 		kind = LOGSINK_SYSLOG;
 	else if (strcmp(dest, "none") == 0)
@@ -113,10 +120,17 @@ logsink_write(struct logsink *ls, const char *line, size_t n)
 		return;
 	switch (ls->kind) {
 	case LOGSINK_FILE:
-	case LOGSINK_STDERR:
 		pthread_rwlock_rdlock(&ls->lock);
 		if (ls->fd != -1)
 			write_all(ls->fd, line, n);
+		pthread_rwlock_unlock(&ls->lock);
+		break;
+	case LOGSINK_STDERR:
+	case LOGSINK_STDOUT:
+		/* a pipe takes at most PIPE_BUF bytes atomically: one writer
+		 * at a time, so that long lines never interleave */
+		pthread_rwlock_wrlock(&ls->lock);
+		write_all(ls->fd, line, n);
 		pthread_rwlock_unlock(&ls->lock);
 		break;
 	case LOGSINK_SYSLOG:

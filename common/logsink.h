@@ -1,6 +1,7 @@
 /*
  * Event log destinations (SPEC §13): a file (O_APPEND, one write per line,
- * reopened on request), stderr, syslog (facility daemon) or none.
+ * reopened on request), stderr, stdout (FastCGI program only), syslog
+ * (facility daemon) or none.
  */
 #ifndef LOGSINK_H
 #define LOGSINK_H
@@ -9,7 +10,10 @@
 
 struct logsink;
 
-/* dest: a path, "stderr", "syslog" or "none".  Returns NULL with *err. */
+/*
+ * dest: a path, "stderr", "stdout", "syslog" or "none".  Returns NULL with
+ * *err.
+ */
 struct logsink *logsink_open(const char *dest, const char **err);
 /* Writes one line (which ends in LF) atomically.  Thread-safe. */
 void	 logsink_write(struct logsink *, const char *line, size_t n);

@@ -92,6 +92,8 @@
  *	    catch-all-v1 per domain); this rule is never used
  *	rules[i] (t): "<field>": key appears <n> times; the last one is used
  *	rules[i] (telemetry-v1): "access-tokens": item <n> is empty
+ *	rules[i] (docker-v1): "repository-name": "<v>" is not a valid OCI
+ *	    repository name; requests for it are refused
  *	settings: unknown key "<k>" ignored
  *	<n> more warnings not shown
  *
@@ -506,11 +508,16 @@ parse_docker_registry(struct mctx *c, struct rule *r, const char *s)
 		    "or http(s)://host[:port] with nothing after it", qv(c, s));
 }
 
-/* §1.3 repository-name: non-empty, no empty '/'-separated component. */
+/*
+ * §1.3 repository-name: non-empty, no empty '/'-separated component.  A
+ * name outside the OCI grammar (README, "Docker paths") loads with a
+ * warning: no request can reach it.
+ */
 static void
 parse_repository(struct mctx *c, struct rule *r, const char *s)
 {
 	const char	*p, *e;
+	size_t		*lens, i;
 
 	if (*s == '\0') {
 		rerr(c, "repository-name", "must not be empty");
@@ -536,6 +543,14 @@ parse_repository(struct mctx *c, struct rule *r, const char *s)
 		if (*e == '\0')
 			break;
 	}
+	/* docker.c refuses such a name in a request before any rule */
+	lens = xcalloc(r->nrepo_segs, sizeof(*lens));
+	for (i = 0; i < r->nrepo_segs; i++)
+		lens[i] = strlen(r->repo_segs[i]);
+	if (!docker_name_valid(r->repo_segs, lens, r->nrepo_segs))
+		rwarn(c, "repository-name", "%s is not a valid OCI repository "
+		    "name; requests for it are refused", qv(c, s));
+	free(lens);
 }
 
 /*
@@ -700,7 +715,7 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 	const cJSON	*it;
 	const char	*s;
 	struct tmpl	*t;
-	char		 err[256];
+	char		 err[512];
 	struct buf	 b = BUF_INIT;
 
 	take_str(c, o, "package-id", &r->package_id);
@@ -738,7 +753,8 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 			r->out_never = 1;
 		}
 		buf_free(&b);
-	}
+	} else if (tmpl_authority_reach(t, err, sizeof(err)))
+		rwarn(c, "outgoing-url", "%s", err);	/* README */
 	tmpl_free(t);		/* rule_out_tmpl() makes it again */
 }
 

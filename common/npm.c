@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gateway.h"
 #include "manifest.h"
@@ -35,6 +36,80 @@ add_pchars(struct buf *b, const char *s, size_t n, int keep_slash)
 			buf_addc(b, hex[c & 15]);
 		}
 	}
+}
+
+/*
+ * encodeURIComponent() leaves these alone: the "URL-friendly characters"
+ * of npm's package-name rules.
+ */
+static int
+is_url_friendly(int c)
+{
+	return is_unreserved(c) || (c != '\0' && strchr("!'()*", c) != NULL);
+}
+
+/* One part of a name (the bare name, or the scope without its '@'). */
+static const char *
+name_part_invalid(const char *p, size_t n, int no_underscore)
+{
+	size_t	 i;
+
+	if (n == 0)
+		return "empty name or scope";
+	if (p[0] == '.')
+		return "a name or scope cannot start with '.'";
+	if (no_underscore && p[0] == '_')
+		return "cannot start with '_'";
+	for (i = 0; i < n; i++)
+		if (!is_url_friendly((unsigned char)p[i]))
+			return "only URL-friendly characters are allowed";
+	return NULL;
+}
+
+/*
+ * npm.h.  The rules of npm's validate-npm-package-name, as they stand for
+ * names of packages that exist ("validForOldPackages"), since the gateway
+ * serves existing packages: capitals and ~'!()* are allowed there (the
+ * registry has JSONStream), with the new-package length limit on top.
+ */
+const char *
+npm_name_invalid(const char *name, size_t n)
+{
+	const char	*slash, *why;
+
+	if (n == 0)
+		return "empty name";
+	if (n > NPM_NAME_MAX)
+		return "longer than 214 characters";
+	if (name[0] == '@') {
+		if ((slash = memchr(name, '/', n)) == NULL)
+			return "a scoped name is @scope/name";
+		/* npm's package.json schema: a scope starts like a name */
+		if ((why = name_part_invalid(name + 1,
+		    (size_t)(slash - name - 1), 1)) != NULL)
+			return why;
+		return name_part_invalid(slash + 1,
+		    n - (size_t)(slash + 1 - name), 0);
+	}
+	if ((n == 12 && strncasecmp(name, "node_modules", 12) == 0) ||
+	    (n == 11 && strncasecmp(name, "favicon.ico", 11) == 0))
+		return "a reserved name";
+	return name_part_invalid(name, n, 1);
+}
+
+/*
+ * npm.h.  A version or dist-tag goes into the upstream path as one
+ * segment: it must not climb ("." or "..") nor hold a '/' or '\' that a
+ * registry could split at after decoding.
+ */
+int
+npm_version_ok(const char *v, size_t n)
+{
+	if (n == 0 || (n == 1 && v[0] == '.') ||
+	    (n == 2 && v[0] == '.' && v[1] == '.'))
+		return 0;
+	return memchr(v, '/', n) == NULL && memchr(v, '\\', n) == NULL &&
+	    memchr(v, '\0', n) == NULL;
 }
 
 static const struct rule *
@@ -83,6 +158,21 @@ log_npm(struct gw_event *ev, const struct rule *r, const char *name,
 		event_raw(ev, "file-name", "null");
 }
 
+/* 400 with a JSON error body (a message without quotes or controls). */
+static void
+bad_request(struct gw_response *resp, struct gw_event *ev,
+    const struct rule *r, const char *name, const char *msg)
+{
+	struct buf	 b = BUF_INIT;
+
+	buf_printf(&b, "{\"error\":\"%s\"}", msg);
+	resp_json(resp, 400, buf_cstr(&b));
+	log_npm(ev, r, name, NULL, 0, NULL, 0);
+	free(ev->error);
+	ev->error = xstrdup(msg);
+	buf_free(&b);
+}
+
 /* §4.5: npm audit and search go to the first npm rule's registry. */
 static int
 api_path(const struct ruleset *rs, const struct gw_request *req,
@@ -121,7 +211,7 @@ npm_handle(const struct ruleset *rs, const struct gw_request *req,
 	char			*name = NULL;
 	size_t			 base = 0, rest, nlen;
 	struct buf		 b = BUF_INIT;
-	const char		*unscoped, *file, *ver;
+	const char		*unscoped, *file, *ver, *why;
 	size_t			 flen, vlen;
 	int			 disttags = 0;
 
@@ -182,6 +272,20 @@ npm_handle(const struct ruleset *rs, const struct gw_request *req,
 		log_npm(ev, r, name, NULL, 0, NULL, 0);
 		goto done;
 	}
+	/*
+	 * The name and the version become upstream path segments: a name
+	 * npm would refuse ("..", ".hidden", "a/b") gets a 400 here rather
+	 * than a request that climbs out of the registry's path.
+	 */
+	if ((why = npm_name_invalid(name, nlen)) != NULL) {
+		buf_printf(&b, "invalid package name: %s", why);
+		bad_request(resp, ev, r, name, buf_cstr(&b));
+		goto done;
+	}
+	if (form == F_VERSION && !npm_version_ok(segs[rest], lens[rest])) {
+		bad_request(resp, ev, r, name, "invalid version or tag");
+		goto done;
+	}
 
 	switch (form) {
 	case F_TARBALL:
@@ -228,6 +332,10 @@ npm_handle(const struct ruleset *rs, const struct gw_request *req,
 			log_npm(ev, r, name, NULL, 0, NULL, 0);
 		resp->proxy = 1;
 		resp->upstream = buf_steal(&b);
+		/* redirects are followed only inside the registry's path */
+		buf_adds(&b, r->registry_base);
+		buf_addc(&b, '/');
+		resp->upstream_scope = buf_steal(&b);
 		break;
 	}
 done:

@@ -1103,8 +1103,9 @@ npm_doc_serve(struct proxy *px, const struct gw_ctx *ctx,
 	}
 	hdrs[nh] = NULL;
 
-	fetch = fetch_hook != NULL ? fetch_hook : proxy_fetch;
-	rc = fetch(px, resp->upstream, hdrs, NPM_DOC_MAXBODY, &up);
+	fetch = fetch_hook != NULL ? fetch_hook : proxy_fetch_scoped;
+	rc = fetch(px, resp->upstream, resp->upstream_scope, hdrs,
+	    NPM_DOC_MAXBODY, &up);
 	if (rc == -1) {
 		switch (up.err) {
 		case UP_TIMEOUT:
@@ -1135,7 +1136,23 @@ npm_doc_serve(struct proxy *px, const struct gw_ctx *ctx,
 		goto done;
 	}
 
-	if (up.status == 200) {
+	if (up.location != NULL) {
+		/*
+		 * A redirect the proxy does not follow (another host, port or
+		 * scheme, or outside the registry's path: proxy.c,
+		 * "Redirects"): the client gets it as a 307, as docker
+		 * clients do.  npm follows it (make-fetch-happen, without
+		 * its Authorization when the host changes); the document is
+		 * then the registry's own, tarball URLs not rewritten.
+		 */
+		ev->proxied = 1;
+		resp_clear(resp);
+		resp->status = 307;
+		resp_header(resp, "Location", up.location);
+		free(ev->location);
+		ev->location = xstrdup(up.location);
+		send_resp(req, resp, NULL, 0, ev, out);
+	} else if (up.status == 200) {
 		count = npm_rewrite_tarballs(up.body.p != NULL ? up.body.p :
 		    "", up.body.n, prefix.p, kind, &doc);
 		if (count < 0) {

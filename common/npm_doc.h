@@ -118,11 +118,12 @@ void		 npm_cache_usage(struct npm_cache *, size_t *entries,
 struct npm_cache *npm_doc_cache(void);
 
 /*
- * The upstream GET npm_doc_serve() uses: proxy_fetch() unless a test puts
- * a stand-in here (NULL restores proxy_fetch).
+ * The upstream GET npm_doc_serve() uses: proxy_fetch_scoped() unless a
+ * test puts a stand-in here (NULL restores proxy_fetch_scoped).
  */
 typedef int (*npm_fetch_fn)(struct proxy *, const char *url,
-	    char *const *headers, size_t max_body, struct upstream_resp *out);
+	    const char *scope, char *const *headers, size_t max_body,
+	    struct upstream_resp *out);
 void		 npm_doc_set_fetch(npm_fetch_fn);
 
 #endif

@@ -20,14 +20,34 @@
  * client's connection, so that a client that was promised a Content-Length
  * sees a truncated transfer and never a complete short one (§10.3).
  *
- * Redirects (§3.5).  libcurl's own redirect following is off: each answer
- * is judged here.  A Location whose path is /v2 or under /v2/ is followed
- * by the proxy, with the same method and forwarded headers, whatever its
- * host: a registry may move its API to another registry host, and that
- * choice is the registry's, made by a host the manifest names, never the
- * client's (the first URL always is the rule's registry base + the raw
- * path, so no request can steer the proxy elsewhere).  Any other Location
- * (a signed blob URL on a CDN) goes to the client as a 307.
+ * Redirects and the SSRF policy (SPEC §3.5, §4.4; where we differ).  The
+ * gateway sends requests only to hosts the manifest names: the first URL
+ * of an exchange is always the rule's registry base + a path built from
+ * the request (docker: the raw path under /v2/; npm: the validated name
+ * and version, npm.c), so no request can steer it elsewhere, and libcurl's
+ * own redirect following is off, so each upstream redirect is judged here
+ * (proxy_redirect_decide, in_scope).  The proxy follows a redirect, with
+ * the same method and forwarded headers (Authorization included), only
+ * when it stays inside the scope gw_serve() set: the same scheme, the host
+ * written exactly as the rule's registry writes it (ASCII case aside; no
+ * userinfo, no backslash, so "0x7f000001", "127.1", "//evil", "reg@evil"
+ * and the like never qualify), the same port, and a path under the same
+ * repository ("/v2/<name>/" for docker, "/v2" alone for the API root; the
+ * registry's path prefix for npm) with no segment that decodes to "." or
+ * "..".  Every other Location goes to the client as a 307 and the proxy
+ * never contacts it, so the client's Authorization reaches no host but
+ * the registry the rule names.
+ *
+ * SPEC §3.5 says a Location under /v2 is followed on any host, with the
+ * forwarded headers; that let a registry (or whoever can answer for it)
+ * aim the gateway at internal addresses (169.254.169.254, loopback
+ * services) and read the answer, with the client's credentials attached.
+ * A registry that moves its API to another host now sends the client
+ * there itself, as it does for a CDN blob; docker clients follow a 307.
+ * npm documents (proxy_fetch_scoped) follow the same rule: libcurl used to
+ * follow any http(s) Location and the body came back to the client.
+ * Control bytes, spaces and non-ASCII bytes of a Location are %XX-escaped
+ * before it is read (SPEC §0), so they no longer fail the exchange.
  *
  * Timeouts.  CURLOPT_TIMEOUT would cut long downloads, so the progress
  * callback measures instead: no complete header block within the upstream
@@ -48,6 +68,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -359,43 +380,285 @@ is_redirect_status(int status)
 	    status == 307 || status == 308;
 }
 
+/*
+ * The written parts of a URL reference (RFC 3986 §4.1), without decoding
+ * anything: the scheme when there is one, and the authority when it is
+ * written ("scheme://auth..." or the network-path form "//auth...").
+ * Returns 1 with the authority, 0 for a reference without one (a path, a
+ * query, a fragment), -1 for a scheme not followed by "//" ("http:/x",
+ * which libcurl reads as the host "x").
+ */
+static int
+ref_parts(const char *s, const char **scheme, size_t *slen,
+    const char **auth, size_t *alen)
+{
+	const char	*p = s, *a;
+
+	*scheme = NULL;
+	*slen = 0;
+	if (isalpha((unsigned char)*p)) {
+		for (p++; isalnum((unsigned char)*p) || *p == '+' ||
+		    *p == '-' || *p == '.'; p++)
+			;
+		if (*p == ':') {
+			*scheme = s;
+			*slen = (size_t)(p - s);
+			p++;
+		} else
+			p = s;
+	}
+	if (p[0] != '/' || p[1] != '/')
+		return *scheme != NULL ? -1 : 0;
+	a = p + 2;
+	for (p = a; *p != '\0' && *p != '/' && *p != '?' && *p != '#'; p++)
+		;
+	*auth = a;
+	*alen = (size_t)(p - a);
+	return 1;
+}
+
+/* The default port of http and https, or -1. */
+static long
+default_port(const char *scheme, size_t n)
+{
+	if (n == 4 && strncasecmp(scheme, "http", 4) == 0)
+		return 80;
+	if (n == 5 && strncasecmp(scheme, "https", 5) == 0)
+		return 443;
+	return -1;
+}
+
+/*
+ * The authority a[0..n) as written, split into host and port (-1: none
+ * written).  Returns -1 when a holds userinfo or a backslash, when the
+ * host is empty or the port is not 1-5 digits.
+ */
+static int
+auth_split(const char *a, size_t n, const char **host, size_t *hlen,
+    long *port)
+{
+	const char	*e = a + n, *colon = NULL, *p;
+	long		 v = 0;
+
+	if (memchr(a, '@', n) != NULL || memchr(a, '\\', n) != NULL)
+		return -1;
+	if (n > 0 && a[0] == '[') {
+		if ((p = memchr(a, ']', n)) == NULL)
+			return -1;
+		if (p + 1 < e && p[1] != ':')
+			return -1;
+		colon = p + 1 < e ? p + 1 : NULL;
+	} else
+		colon = memchr(a, ':', n);
+	*host = a;
+	*hlen = colon != NULL ? (size_t)(colon - a) : n;
+	*port = -1;
+	if (*hlen == 0)
+		return -1;
+	/* "host:" is the default port (RFC 3986 §3.2.3) */
+	if (colon != NULL && colon + 1 < e) {
+		if (e - colon - 1 > 5)
+			return -1;
+		for (p = colon + 1; p < e; p++) {
+			if (!isdigit((unsigned char)*p))
+				return -1;
+			v = v * 10 + (*p - '0');
+		}
+		*port = v;
+	}
+	return 0;
+}
+
+/*
+ * Whether the decoded path p climbs: a segment that is "." or ".." once
+ * every %XX is decoded, segments split at '/' and '\' (%2F and %5C
+ * included, since a server may decode them before it splits).
+ */
+static int
+path_has_dots(const char *p)
+{
+	size_t	 seg = 0, dots = 0;
+	int	 c, h, l, end;
+
+	for (;; p++) {
+		end = *p == '\0';
+		c = (unsigned char)*p;
+		if (c == '%' && (h = hexval((unsigned char)p[1])) >= 0 &&
+		    (l = hexval((unsigned char)p[2])) >= 0) {
+			c = h * 16 + l;
+			p += 2;
+		}
+		if (end || c == '/' || c == '\\') {
+			if (seg > 0 && seg == dots && dots <= 2)
+				return 1;
+			if (end)
+				return 0;
+			seg = dots = 0;
+			continue;
+		}
+		seg++;
+		if (c == '.')
+			dots++;
+	}
+}
+
+/*
+ * The SSRF policy of the proxy (see the comment at the top): whether the
+ * resolved redirect target u, written as ref (the Location with control
+ * bytes escaped), stays in scope.  Same scheme, the same host written the
+ * same way (ASCII case aside) and the same port, no userinfo, no
+ * backslash, and a path inside the scope's path without dot segments.
+ * Both the Location as written and libcurl's reading of it must agree:
+ * libcurl turns "0x7f000001" and "127.1" into "127.0.0.1" and reads
+ * "http:/x" as the host "x", so neither alone is enough.
+ */
+static int
+in_scope(CURLU *u, const char *ref, const char *scope)
+{
+	const char	*ss, *sa, *sh, *sp, *rs, *ra, *rh, *p;
+	size_t		 ssn, san, shn, spn, rsn, ran, rhn, pn;
+	long		 sport, rport;
+	char		*v = NULL;
+	int		 rc, yes = 0;
+
+	/* the scope: "scheme://[userinfo@]host[:port]/path" from the
+	 * manifest (an npm registry may carry its credentials) */
+	if (ref_parts(scope, &ss, &ssn, &sa, &san) != 1 || ss == NULL ||
+	    default_port(ss, ssn) == -1)
+		return 0;
+	sp = sa + san;
+	spn = strcspn(sp, "?#");
+	for (p = sa + san; p > sa; p--)
+		if (p[-1] == '@') {
+			san -= (size_t)(p - sa);
+			sa = p;
+			break;
+		}
+	if (auth_split(sa, san, &sh, &shn, &sport) == -1)
+		return 0;
+	if (sport == -1)
+		sport = default_port(ss, ssn);
+
+	/* the Location as written */
+	if (strchr(ref, '\\') != NULL ||
+	    (rc = ref_parts(ref, &rs, &rsn, &ra, &ran)) == -1)
+		return 0;
+	if (rs != NULL && (rsn != ssn || strncasecmp(rs, ss, ssn) != 0))
+		return 0;
+	if (rc == 1) {
+		if (auth_split(ra, ran, &rh, &rhn, &rport) == -1 ||
+		    rhn != shn || strncasecmp(rh, sh, shn) != 0)
+			return 0;
+		if (rport == -1)
+			rport = default_port(ss, ssn);
+		if (rport != sport)
+			return 0;
+	}
+
+	/* libcurl's reading of the resolved URL (a relative Location keeps
+	 * the registry's own userinfo, if any) */
+	if (rc == 1 && (curl_url_get(u, CURLUPART_USER, &v, 0) !=
+	    CURLUE_NO_USER || curl_url_get(u, CURLUPART_PASSWORD, &v, 0) !=
+	    CURLUE_NO_PASSWORD))
+		goto done;
+	if (curl_url_get(u, CURLUPART_SCHEME, &v, 0) != CURLUE_OK ||
+	    strlen(v) != ssn || strncasecmp(v, ss, ssn) != 0)
+		goto done;
+	curl_free(v);
+	v = NULL;
+	if (curl_url_get(u, CURLUPART_HOST, &v, 0) != CURLUE_OK ||
+	    strlen(v) != shn || strncasecmp(v, sh, shn) != 0)
+		goto done;
+	curl_free(v);
+	v = NULL;
+	if (curl_url_get(u, CURLUPART_PORT, &v, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK || strtol(v, NULL, 10) != sport)
+		goto done;
+	curl_free(v);
+	v = NULL;
+	if (curl_url_get(u, CURLUPART_PATH, &v, 0) != CURLUE_OK)
+		goto done;
+
+	/*
+	 * The path: a scope path ending in '/' is a prefix ("/v2/lib/a/":
+	 * that repository); any other must be matched exactly, with or
+	 * without a final '/' ("/v2": the API root only).
+	 */
+	pn = strlen(v);
+	if (spn > 0 && sp[spn - 1] == '/') {
+		if (!(strncmp(v, sp, spn) == 0 ||
+		    (pn == spn - 1 && strncmp(v, sp, pn) == 0)))
+			goto done;
+	} else if (!((pn == spn || (pn == spn + 1 && v[spn] == '/')) &&
+	    strncmp(v, sp, spn) == 0))
+		goto done;
+	yes = !path_has_dots(v);
+done:
+	curl_free(v);
+	return yes;
+}
+
+/*
+ * proxy.h.  The Location is escaped first (SPEC §0: any byte outside
+ * 0x21-0x7E as %XX), so that a control byte, a space or a non-ASCII byte
+ * from the upstream ends in the 307 escaped instead of failing the
+ * exchange.  A Location handed back that is already absolute
+ * ("scheme://...") goes to the client as the registry wrote it, not as
+ * libcurl rewrites it ("0x7f000001" stays, dot segments stay): the client
+ * judges it for itself.  A relative or scheme-relative one is resolved.
+ */
 enum proxy_redirect
 proxy_redirect_decide(int status, const char *base, const char *location,
-    char **target)
+    const char *scope, char **target)
 {
 	CURLU			*u;
-	char			*url = NULL, *scheme = NULL, *path = NULL;
+	char			*url = NULL, *esc;
+	const char		*sch, *auth;
+	size_t			 schn, authn;
 	enum proxy_redirect	 res = PROXY_REDIR_BAD;
-	unsigned int		 flags = CURLU_NON_SUPPORT_SCHEME;
 
 	*target = NULL;
 	if (!is_redirect_status(status) || location == NULL ||
 	    *location == '\0')
 		return PROXY_REDIR_NONE;
-#ifdef CURLU_ALLOW_SPACE
-	flags |= CURLU_ALLOW_SPACE;	/* escaped below */
-#endif
 	if ((u = curl_url()) == NULL)
 		return PROXY_REDIR_BAD;
+	esc = url_escape_ctl(location);
 	/* setting a relative URL on a handle that has one resolves it
 	 * (RFC 3986 §5.2), dot segments included */
 	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
-	    curl_url_set(u, CURLUPART_URL, location, flags) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+	    curl_url_set(u, CURLUPART_URL, esc, CURLU_NON_SUPPORT_SCHEME) !=
+	    CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK)
 		goto done;
-	*target = url_escape_ctl(url);
-	if ((strcasecmp(scheme, "https") == 0 ||
-	    strcasecmp(scheme, "http") == 0) &&
-	    (strcmp(path, "/v2") == 0 || strncmp(path, "/v2/", 4) == 0))
+	if (scope != NULL && in_scope(u, esc, scope)) {
 		res = PROXY_REDIR_FOLLOW;
-	else
+		*target = url_escape_ctl(url);
+	} else if (ref_parts(esc, &sch, &schn, &auth, &authn) == 1 &&
+	    sch != NULL) {
 		res = PROXY_REDIR_CLIENT;
+		*target = xstrdup(esc);
+	} else {
+		/* resolved against the registry's URL, whose userinfo (npm
+		 * registry credentials in the manifest) the client must not
+		 * see */
+		res = PROXY_REDIR_CLIENT;
+		if (ref_parts(esc, &sch, &schn, &auth, &authn) == 0) {
+			curl_url_set(u, CURLUPART_USER, NULL, 0);
+			curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+			curl_free(url);
+			url = NULL;
+			if (curl_url_get(u, CURLUPART_URL, &url, 0) !=
+			    CURLUE_OK) {
+				res = PROXY_REDIR_BAD;
+				goto done;
+			}
+		}
+		*target = url_escape_ctl(url);
+	}
 done:
+	free(esc);
 	curl_free(url);
-	curl_free(scheme);
-	curl_free(path);
 	curl_url_cleanup(u);
 	return res;
 }
@@ -459,6 +722,9 @@ enum body_use {
 struct xfer {
 	struct proxy		*px;
 	const char		*url;		/* base of a Location */
+	/* redirects followed only inside it (in_scope); NULL: none */
+	const char		*scope;
+	int			 curl_follows;	/* proxy_fetch without scope */
 	/* the answer being received */
 	int			 status;
 	int			 hdr_done;	/* final header block in */
@@ -600,8 +866,8 @@ block_end(struct xfer *x)
 		x->t_wait = now_ms();
 		return 0;
 	}
-	if (x->keep != NULL) {
-		/* proxy_fetch: libcurl follows redirects itself; waiting
+	if (x->keep != NULL && x->curl_follows) {
+		/* manifest URLs: libcurl follows redirects itself; waiting
 		 * for the next hop's headers starts now */
 		if (is_redirect_status(x->status) && x->location != NULL) {
 			x->t_wait = now_ms();
@@ -615,9 +881,15 @@ block_end(struct xfer *x)
 	x->t_data = now_ms();
 	x->dl_seen = 0;
 	x->redir = proxy_redirect_decide(x->status, x->url, x->location,
-	    &x->target);
+	    x->scope, &x->target);
 	if (x->redir == PROXY_REDIR_BAD)
 		return -1;
+	if (x->keep != NULL) {
+		/* a redirect's body is no document */
+		if (x->redir != PROXY_REDIR_NONE)
+			x->body = BODY_SKIP;
+		return 0;
+	}
 	x->body = x->redir == PROXY_REDIR_NONE ? BODY_STREAM : BODY_SKIP;
 	if (x->body == BODY_STREAM && x->head.n > PROXY_HEADMAX) {
 		x->hdr_overflow = 1;
@@ -1224,6 +1496,7 @@ proxy_serve(struct proxy *px, const struct gw_ctx *ctx,
 	for (hop = 0; ; hop++) {
 		xfer_init(&x, px, url);
 		x.out = out;
+		x.scope = resp->upstream_scope;
 		xfer_setup(&x, url, hdrs, req->is_head, 0);
 		rc = curl_easy_perform(px->curl);
 
@@ -1309,35 +1582,64 @@ upstream_resp_free(struct upstream_resp *r)
 	free(r->content_type);
 	free(r->etag);
 	free(r->last_modified);
+	free(r->location);
 	buf_free(&r->body);
 	memset(r, 0, sizeof(*r));
 }
 
 /*
- * Unlike proxy_serve, redirects are followed by libcurl (at most 10, http
- * and https only): a registry document has no signed-URL case, and the
- * caller gets the final answer.  libcurl does not send a custom
- * Authorization header to another host on the way.
+ * proxy.h.  Without a scope (manifest URLs, which the operator names)
+ * libcurl follows redirects itself, at most 10, http and https only, and
+ * does not send a custom Authorization header to another host on the
+ * way.  With a scope (npm documents, §4.4) each redirect is judged as in
+ * proxy_serve: followed inside the scope, handed back otherwise.
  */
 int
-proxy_fetch(struct proxy *px, const char *url, char *const *headers,
-    size_t max_body, struct upstream_resp *out)
+proxy_fetch_scoped(struct proxy *px, const char *url, const char *scope,
+    char *const *headers, size_t max_body, struct upstream_resp *out)
 {
 	struct xfer		 x;
 	struct curl_slist	*hdrs;
 	CURLcode		 rc;
+	char			*cur;
+	int			 hop;
 
 	memset(out, 0, sizeof(*out));
 	hdrs = slist_from(headers);
-	xfer_init(&x, px, url);
-	x.keep = out;
-	x.max_body = max_body;
-	x.body = BODY_KEEP;
-	xfer_setup(&x, url, hdrs, 0, 1);
-	rc = curl_easy_perform(px->curl);
+	cur = xstrdup(url);
+	for (hop = 0; ; hop++) {
+		xfer_init(&x, px, cur);
+		x.keep = out;
+		x.max_body = max_body;
+		x.body = BODY_KEEP;
+		x.scope = scope;
+		x.curl_follows = scope == NULL;
+		xfer_setup(&x, cur, hdrs, 0, scope == NULL);
+		rc = curl_easy_perform(px->curl);
+		/* (a redirect's skipped body may have ended it early) */
+		if (x.hdr_done && x.redir == PROXY_REDIR_FOLLOW &&
+		    hop < PROXY_MAXHOPS) {
+			free(cur);
+			cur = x.target;
+			x.target = NULL;
+			xfer_free(&x);
+			continue;
+		}
+		break;
+	}
 	curl_slist_free_all(hdrs);
+	free(cur);
+	if (x.hdr_done && x.redir == PROXY_REDIR_CLIENT) {
+		keep_reset(out);
+		out->status = x.status;
+		out->location = x.target;
+		x.target = NULL;
+		out->err = UP_OK;
+		xfer_free(&x);
+		return 0;
+	}
 	xfer_free(&x);
-	if (rc == CURLE_OK && x.hdr_done) {
+	if (rc == CURLE_OK && x.hdr_done && x.redir == PROXY_REDIR_NONE) {
 		out->status = x.status;
 		out->err = UP_OK;
 		return 0;
@@ -1349,7 +1651,15 @@ proxy_fetch(struct proxy *px, const char *url, char *const *headers,
 	else if (is_connect_error(rc))
 		out->err = UP_CONNECT;
 	else
+		/* garbage, an unusable Location, an eleventh redirect */
 		out->err = UP_PROTOCOL;
 	keep_reset(out);
 	return -1;
+}
+
+int
+proxy_fetch(struct proxy *px, const char *url, char *const *headers,
+    size_t max_body, struct upstream_resp *out)
+{
+	return proxy_fetch_scoped(px, url, NULL, headers, max_body, out);
 }

@@ -73,6 +73,9 @@ struct upstream_resp {
 	char			*content_type;	/* owned or NULL */
 	char			*etag;
 	char			*last_modified;
+	/* a redirect handed back (proxy_fetch_scoped): its absolute
+	 * target, escaped; status is the upstream's 3xx, body empty */
+	char			*location;
 	struct buf		 body;
 	enum upstream_err	 err;
 };
@@ -82,9 +85,20 @@ void	 upstream_resp_free(struct upstream_resp *);
  * GETs url with the given request headers ("Name: value", NULL-terminated
  * vector), keeping at most max_body bytes of body.  Returns 0 when an HTTP
  * response arrived (any status), -1 with out->err set otherwise.
+ * Redirects are followed wherever they lead (for the manifest URL, which
+ * the operator names).
  */
 int	 proxy_fetch(struct proxy *, const char *url, char *const *headers,
 	    size_t max_body, struct upstream_resp *out);
+/*
+ * The same, but redirects are followed only inside scope (as in
+ * proxy_serve, see proxy_redirect_decide): any other redirect ends the
+ * fetch with 0, out->status the upstream's 3xx and out->location its
+ * target.  An eleventh redirect or an unusable Location is UP_PROTOCOL.
+ * A NULL scope is proxy_fetch().
+ */
+int	 proxy_fetch_scoped(struct proxy *, const char *url, const char *scope,
+	    char *const *headers, size_t max_body, struct upstream_resp *out);
 
 /*
  * The pieces of proxy_serve() that do no I/O (tests/unit/test_proxy.c).
@@ -117,18 +131,27 @@ char	*proxy_offload_target(const char *prefix, const char *upstream);
 /* What to do with an upstream answer, by its status and Location (§3.5). */
 enum proxy_redirect {
 	PROXY_REDIR_NONE,	/* not a redirect: pass the answer on */
-	PROXY_REDIR_FOLLOW,	/* under /v2: the proxy follows it */
+	PROXY_REDIR_FOLLOW,	/* inside the scope: the proxy follows it */
 	PROXY_REDIR_CLIENT,	/* elsewhere: 307 to the client */
 	PROXY_REDIR_BAD		/* a Location that cannot be resolved: 502 */
 };
 /*
  * Decides for status 301, 302, 303, 307 and 308 with a non-empty location,
- * resolved against base (the URL that produced it).  For FOLLOW and CLIENT,
- * *target is the absolute URL (bytes outside 0x21-0x7E as %XX; caller
- * frees); otherwise NULL.
+ * resolved against base (the URL that produced it).  FOLLOW only when the
+ * target stays inside scope, "scheme://host[:port]/path" (the registry the
+ * rule names; NULL: nothing is followed): the same scheme, the host
+ * written the same way (ASCII case aside), the same port (default ports
+ * filled in), no userinfo and no backslash anywhere in the Location, and a
+ * path under the scope's path when that ends in '/' (a repository), else
+ * equal to it with or without a final '/', with no segment that decodes
+ * to "." or "..".  Everything else is CLIENT.  For FOLLOW and CLIENT,
+ * *target is the absolute URL (bytes outside 0x21-0x7E as %XX, also when
+ * the Location had them; caller frees): for FOLLOW the resolved URL the
+ * proxy fetches, for CLIENT the Location as written when it is absolute,
+ * else resolved against base; otherwise NULL.
  */
 enum proxy_redirect proxy_redirect_decide(int status, const char *base,
-	    const char *location, char **target);
+	    const char *location, const char *scope, char **target);
 
 /* libcurl's message about the last failed transfer, or "". */
 const char *proxy_last_error(const struct proxy *);

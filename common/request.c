@@ -180,11 +180,19 @@ gw_request_init(struct gw_request *req, char *const *params,
 	    query_count(req->raw_query, qlen) > GW_QUERY_MAX_ITEMS)
 		req->too_long = 1;
 
-	/* §2.1 request checks */
+	/*
+	 * §2.1 request checks.  Beyond the character set of §2.1 the Host
+	 * value must be an RFC 3986 host[:port] (README "Where we differ"):
+	 * "py.test:[evil.test]" passes the character check, and the authority
+	 * is copied into the §7.2 redirects.  An empty value is the missing
+	 * Host of §2.2.
+	 */
 	if (req->raw_path[0] != '/' ||
 	    !pct_valid(req->raw_path, strlen(req->raw_path)) ||
 	    has_ctl(req->raw_path) || has_ctl(req->raw_query) ||
-	    !host_chars_ok(req->host_value))
+	    !host_chars_ok(req->host_value) ||
+	    (req->host_value[0] != '\0' &&
+	    !host_port_valid(req->host_value, strlen(req->host_value))))
 		req->bad = 1;
 }
 

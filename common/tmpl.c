@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "tmpl.h"
@@ -1483,8 +1484,13 @@ expand_value(struct buf *out, int op, int maxlen, const char *s, size_t n)
 	}
 }
 
+/*
+ * Expands into out.  With ends (room for t->nel entries), ends[i] is the
+ * length of out after element i.
+ */
 static int
-expand(const struct tmpl *t, const struct tmpl_vars *vs, struct buf *out)
+expand(const struct tmpl *t, const struct tmpl_vars *vs, struct buf *out,
+    size_t *ends)
 {
 	const struct texpr *e;
 	const struct tvar *v;
@@ -1493,6 +1499,8 @@ expand(const struct tmpl *t, const struct tmpl_vars *vs, struct buf *out)
 	int		 c;
 
 	for (i = 0; i < t->nel; i++) {
+		if (ends != NULL && i > 0)
+			ends[i - 1] = out->n;
 		if (t->el[i].kind == TEL_LIT) {
 			expand_lit(out, t->src + t->el[i].off, t->el[i].len);
 			continue;
@@ -1518,6 +1526,8 @@ expand(const struct tmpl *t, const struct tmpl_vars *vs, struct buf *out)
 			expand_value(out, e->op, v->maxlen, val, len);
 		}
 	}
+	if (ends != NULL && t->nel > 0)
+		ends[t->nel - 1] = out->n;
 	return 0;
 }
 
@@ -1525,11 +1535,221 @@ int
 tmpl_expand(const struct tmpl *t, const struct tmpl_vars *vs,
     struct buf *out)
 {
-	return expand(t, vs, out);
+	return expand(t, vs, out, NULL);
 }
 
 void
 tmpl_expand_empty(const struct tmpl *t, struct buf *out)
 {
-	(void)expand(t, NULL, out);
+	(void)expand(t, NULL, out, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/*
+ * The authority of an outgoing-url (README "Where we differ").
+ *
+ * A template like "https://dl.example.com{+path}" is meant to fix the
+ * host and let the request choose the path, but RFC 6570 expansion is
+ * plain text substitution: {+path} = "@evil.test/x" or ".evil.test/x"
+ * moves the redirect to another host, and "https://{+sub}.example.com/p"
+ * with sub = "evil.test/" gives "https://evil.test/.example.com/p".  So the
+ * expanded URL is parsed again (authority up to the first '/', '?', '#'
+ * or '\', which WHATWG URL parsers also end it at) and checked against
+ * what the template's literal text fixes:
+ *
+ *  - the scheme and "://" must be literal text before the first
+ *    expression (so no expression can reach the scheme);
+ *  - when the authority ends within that literal text (the next byte,
+ *    literal or expanded, is '/', '?', '#' or the end), it is exactly the
+ *    template's: accepted;
+ *  - otherwise an expression reaches into the authority.  Its last byte
+ *    must then come from literal text S of the template (the suffix the
+ *    template fixes, ".example.com"), S must hold a whole label of the host
+ *    (it starts with '.' or follows a '.'), and the whole authority must be
+ *    a valid host[:port] of letters, digits, '-', '_' and '.' (ldh_host:
+ *    no userinfo, no %XX, no sub-delims) or a bracketed IPv6 literal.
+ *    So a variable can add labels in front of S, never change or extend
+ *    the host's end.
+ *
+ * check_authority() finds the element that wrote a byte from the output
+ * offsets expand() records, so text a variable happens to share with the
+ * template's literal never counts as literal.  Literal runs and
+ * expressions alternate, so a template has at most 2 * TMPL_MAXEXPRS + 1
+ * elements (the size of the offsets array of tmpl_expand_url).
+ */
+
+static int
+auth_end(int c)
+{
+	return c == '/' || c == '?' || c == '#' || c == '\\';
+}
+
+/*
+ * A host a variable helped to write holds letters, digits, '-', '_' and
+ * '.' only (or is a bracketed IPv6 literal), before an optional ":port".
+ * RFC 3986 also admits sub-delims and %XX in a reg-name, but a browser
+ * percent-decodes the host and maps it through IDNA (WHATWG URL, "host
+ * parsing"), where U+FF0F FULLWIDTH SOLIDUS becomes '/' and U+3002
+ * IDEOGRAPHIC FULL STOP becomes '.': what such a host names is not what
+ * the bytes say.  An internationalised name reaches a template as its
+ * punycode (xn--) form.
+ */
+static int
+ldh_host(const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n > 0 && s[0] == '[')
+		return 1;	/* host_port_valid checked it */
+	for (i = 0; i < n && s[i] != ':'; i++)
+		if (!(s[i] >= 'a' && s[i] <= 'z') &&
+		    !(s[i] >= 'A' && s[i] <= 'Z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '-' &&
+		    s[i] != '_' && s[i] != '.')
+			return 0;
+	return 1;
+}
+
+/* Length of "http://" or "https://" at the start of s[0..n), or 0. */
+static size_t
+scheme_len(const char *s, size_t n)
+{
+	if (n >= 7 && strncasecmp(s, "http://", 7) == 0)
+		return 7;
+	if (n >= 8 && strncasecmp(s, "https://", 8) == 0)
+		return 8;
+	return 0;
+}
+
+/*
+ * The check on an expansion u[0..n) of t, where ends[i] is the length of u
+ * after element i.  0, or -1 with a static reason in *why.
+ */
+static int
+check_authority(const struct tmpl *t, const char *u, size_t n,
+    const size_t *ends, const char **why)
+{
+	size_t	 a0, a1, k, s0, hl, i;
+
+	if (t->nexpr == 0)
+		return 0;	/* literal: the §1.5 check applies */
+	if (t->el[0].kind != TEL_LIT ||
+	    (a0 = scheme_len(u, ends[0])) == 0) {
+		*why = "an expression can reach the scheme";
+		return -1;
+	}
+	for (a1 = a0; a1 < n && !auth_end((unsigned char)u[a1]); a1++)
+		;
+	if (a1 < n && u[a1] == '\\') {
+		*why = "a '\\' in the authority";
+		return -1;
+	}
+	if (a1 == a0) {
+		*why = "the expanded host is empty";
+		return -1;
+	}
+	if (a1 <= ends[0])
+		return 0;	/* the authority is the template's literal */
+	/* the element that wrote the authority's last byte */
+	for (k = 1; ends[k] < a1; k++)
+		;
+	if (t->el[k].kind != TEL_LIT) {
+		*why = "a variable would write the end of the host";
+		return -1;
+	}
+	s0 = ends[k - 1];
+	if (!host_port_valid(u + a0, a1 - a0) || !ldh_host(u + a0, a1 - a0)) {
+		*why = "the expanded authority is not a plain host[:port]";
+		return -1;
+	}
+	/* s0 == a0: earlier expressions were empty, all of it is literal */
+	if (s0 == a0)
+		return 0;
+	/* S = u[s0..a1) must begin a label and hold one whole label */
+	if (u[s0] != '.' && u[s0 - 1] != '.') {
+		*why = "a variable would share a label with the template's "
+		    "host";
+		return -1;
+	}
+	for (hl = 0; s0 + hl < a1 && u[s0 + hl] != ':'; hl++)
+		;
+	i = u[s0] == '.' ? 1 : 0;
+	if (i >= hl || u[s0 + i] == '.') {
+		*why = "the template fixes no label of the host";
+		return -1;
+	}
+	return 0;
+}
+
+int
+tmpl_expand_url(const struct tmpl *t, const struct tmpl_vars *vs,
+    struct buf *out, const char **why)
+{
+	size_t	 ends[2 * TMPL_MAXEXPRS + 1], base = out->n, k;
+
+	*why = NULL;
+	if (expand(t, vs, out, ends) == -1)
+		return -1;
+	for (k = 0; k < t->nel; k++)
+		ends[k] -= base;
+	if (check_authority(t, out->p != NULL ? out->p + base : "",
+	    out->n - base, ends, why) == -1)
+		return -2;
+	return 0;
+}
+
+int
+tmpl_authority_reach(const struct tmpl *t, char *msg, size_t msglen)
+{
+	const struct telem *e1, *el;
+	const char	*lit, *sfx = NULL;
+	size_t		 a0, i, k, len, sfxlen = 0;
+
+	if (t->nexpr == 0)
+		return 0;
+	e1 = &t->el[t->el[0].kind == TEL_LIT ? 1 : 0];
+	lit = t->src;
+	len = t->el[0].kind == TEL_LIT ? t->el[0].len : 0;
+	if ((a0 = scheme_len(lit, len)) == 0) {
+		snprintf(msg, msglen, "expression %.*s at offset %zu can set "
+		    "the scheme and host; every expansion is refused (start "
+		    "the template with a literal http:// or https:// URL)",
+		    (int)e1->len, t->src + e1->off, e1->off);
+		return 1;
+	}
+	for (i = a0; i < len; i++)
+		if (auth_end((unsigned char)lit[i])) {
+			if (i > a0)
+				return 0;
+			snprintf(msg, msglen, "the host is empty; every "
+			    "expansion is refused");
+			return 1;
+		}
+	/* literal text after an expression, before the authority ends */
+	for (k = (size_t)(e1 - t->el) + 1; k < t->nel; k++) {
+		el = &t->el[k];
+		if (el->kind != TEL_LIT)
+			continue;
+		for (i = 0; i < el->len &&
+		    !auth_end((unsigned char)t->src[el->off + i]); i++)
+			;
+		if (i > 0) {
+			sfx = t->src + el->off;
+			sfxlen = i;
+		}
+		if (i < el->len)
+			break;
+	}
+	if (sfx != NULL)
+		snprintf(msg, msglen, "expression %.*s at offset %zu is inside "
+		    "the host; an expansion is refused (404) unless it is a "
+		    "plain host name ending in the literal \"%.*s\"",
+		    (int)e1->len, t->src + e1->off, e1->off, (int)sfxlen, sfx);
+	else
+		snprintf(msg, msglen, "expression %.*s at offset %zu can "
+		    "change the host \"%.*s\"; an expansion that changes it is "
+		    "refused (404); write a literal '/' after the host",
+		    (int)e1->len, t->src + e1->off, e1->off,
+		    (int)(len - a0), lit + a0);
+	return 1;
 }

@@ -65,6 +65,22 @@ int	 tmpl_match(const struct tmpl *, const char *path, size_t pathlen,
 int	 tmpl_expand(const struct tmpl *, const struct tmpl_vars *,
 	    struct buf *out);
 
+/*
+ * Expands an outgoing-url (§5.4) and checks that the result keeps the
+ * scheme and host the template's literal text fixes (README "Where we
+ * differ"; the rules are above check_authority in tmpl.c).  Returns 0,
+ * -1 when a variable is undefined, -2 when the expansion would leave the
+ * template's authority (*why: a static reason).  out as for tmpl_expand.
+ */
+int	 tmpl_expand_url(const struct tmpl *, const struct tmpl_vars *,
+	    struct buf *out, const char **why);
+/*
+ * For --check (§1.5 warnings): 1 when an expression of the template can
+ * reach the scheme or the authority of the expansion, with a sentence
+ * naming it in msg; 0 otherwise.
+ */
+int	 tmpl_authority_reach(const struct tmpl *, char *msg, size_t msglen);
+
 /* Expansion with every variable set to "" (for §2.5 specificity). */
 void	 tmpl_expand_empty(const struct tmpl *, struct buf *out);
 

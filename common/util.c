@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,14 @@ pct_decode(struct buf *out, const char *s, size_t n, int plus_space)
 			buf_addc(out, s[i]);
 	}
 	return out->n - start;
+}
+
+/* A %XX triplet at s[i] that encodes a byte >= 0x80. */
+static int
+is_triplet_hi(const char *s, size_t i, size_t n)
+{
+	return i + 2 < n && hexval((unsigned char)s[i + 1]) >= 8 &&
+	    hexval((unsigned char)s[i + 2]) >= 0;
 }
 
 int
@@ -258,6 +267,50 @@ host_chars_ok(const char *s)
 		    c != ':' && c != '[' && c != ']')
 			return 0;
 	}
+	return 1;
+}
+
+int
+host_port_valid(const char *s, size_t n)
+{
+	char	 v6[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
+	size_t	 i, h;
+	unsigned char c;
+
+	if (n > 0 && s[0] == '[') {
+		for (h = 1; h < n && s[h] != ']'; h++)
+			;
+		if (h == n || h - 1 >= sizeof(v6))
+			return 0;
+		memcpy(v6, s + 1, h - 1);
+		v6[h - 1] = '\0';
+		if (inet_pton(AF_INET6, v6, &a6) != 1)
+			return 0;
+		h++;
+	} else {
+		for (h = 0; h < n && s[h] != ':'; h++) {
+			c = (unsigned char)s[h];
+			if (c == '%') {
+				if (!is_triplet_hi(s, h, n))
+					return 0;
+				h += 2;
+			} else if (c == '.' && (h == 0 || s[h - 1] == '.'))
+				return 0;	/* an empty label */
+			else if (!is_unreserved(c) &&
+			    strchr("!$&'()*+,;=", c) == NULL)
+				return 0;
+		}
+		if (h == 0)
+			return 0;
+	}
+	if (h == n)
+		return 1;
+	if (s[h] != ':' || h + 1 == n)
+		return 0;
+	for (i = h + 1; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
 	return 1;
 }
 

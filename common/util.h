@@ -55,6 +55,18 @@ const struct qparam *query_get(const struct query *, const char *key);
 char	*host_normalise(char *out, const char *in);
 /* SPEC §2.1: only letters, digits, - _ . : [ ] */
 int	 host_chars_ok(const char *);
+/*
+ * RFC 3986 §3.2.2-§3.2.3: 1 when s[0..n) is host [ ":" port ] with host a
+ * bracketed IPv6 address (RFC 4291 text form, no zone), or a non-empty
+ * reg-name (IPv4 addresses are reg-names too) of unreserved, sub-delims and
+ * %XX triplets of bytes >= 0x80 only (an encoded ASCII byte such as %2E or
+ * %40 has no business in a host name) without an empty label (a leading
+ * ".", or ".."; one trailing dot is the DNS root), and port one or more
+ * digits.  So no
+ * userinfo, no '/', '\', '?', '#', nothing after the port.  The empty
+ * string is not valid.
+ */
+int	 host_port_valid(const char *s, size_t n);
 /* SPEC §0: authority for public URLs: lower-case, port kept, one trailing
  * dot (before any port) removed.  Caller frees. */
 char	*host_authority(const char *in);

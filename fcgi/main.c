@@ -49,6 +49,7 @@
 #include "logsink.h"
 #include "manifest.h"
 #include "proxy.h"
+#include "report.h"
 #include "sha256.h"
 #include "xmalloc.h"
 
@@ -76,6 +77,9 @@ struct msource {
 	/* URL: digest of the last 200 body, for servers that never say 304 */
 	int		 have_digest;
 	unsigned char	 digest[32];
+	/* the last load attempt that read the source found a valid
+	 * manifest: an unchanged source then confirms the served one */
+	int		 last_valid;
 };
 
 /*
@@ -138,6 +142,7 @@ usage(FILE *f)
 	    "       " PROG " [options] --check\n"
 	    "       " PROG " [options] explain METHOD HOST PATH "
 	    "[NAME:VALUE ...]\n"
+	    "       " PROG " report [--help] [options] [LOG...]\n"
 	    "\n"
 	    "options (each also read from the environment variable shown):\n"
 	    "  --manifest PATH|URL       GATEWAY_MANIFEST\n"
@@ -146,7 +151,7 @@ usage(FILE *f)
 	    "on fd 0,\n"
 	    "                            or systemd's LISTEN_FDS)\n"
 	    "  --threads N               GATEWAY_THREADS (default: CPUs)\n"
-	    "  --log PATH|stderr|syslog|none\n"
+	    "  --log PATH|stderr|stdout|syslog|none\n"
 	    "                            GATEWAY_LOG (default: stderr)\n"
 	    "  --trust-forwarded-host    GATEWAY_TRUST_FORWARDED_HOST=1\n"
 	    "  --public-scheme https|http|auto\n"
@@ -172,6 +177,10 @@ usage(FILE *f)
 	    "short\n"
 	    "                            ends (default: reset; end for "
 	    "mod_fcgid)\n"
+	    "  --log-client-ip full|truncate|hash|hash:FILE|none\n"
+	    "                            GATEWAY_LOG_CLIENT_IP: the client "
+	    "address in\n"
+	    "                            the event log (default: full)\n"
 	    "  --check                   validate the manifest and exit\n"
 	    "  --version, --help\n");
 }
@@ -300,8 +309,9 @@ source_load(struct msource *src, int conditional, struct manifest **out,
 		/* before reading: a write during the read shows up as one
 		 * more change at the next poll */
 		source_stat(src);
-		return (enum load_result)manifest_load_file(src->where, out,
-		    d);
+		res = (enum load_result)manifest_load_file(src->where, out, d);
+		src->last_valid = res == LOAD_OK;
+		return res;
 	}
 	memset(&f, 0, sizeof(f));
 	res = source_fetch(src, conditional, &f, d);
@@ -316,6 +326,8 @@ source_load(struct msource *src, int conditional, struct manifest **out,
 	if (res == LOAD_OK && manifest_parse(src->where, f.body.p ?
 	    f.body.p : "", f.body.n, out, d) == -1)
 		res = LOAD_INVALID;
+	if (res == LOAD_OK || res == LOAD_INVALID)
+		src->last_valid = res == LOAD_OK;
 	upstream_resp_free(&f);
 	return res;
 }
@@ -423,6 +435,27 @@ state_publish(struct gw_state *st)
 }
 
 /*
+ * The source still holds the served manifest (a 304, the same body, an
+ * unchanged file): recorded for /-/metrics; an error left by an earlier
+ * failed fetch (the server was down) no longer applies and is cleared.
+ */
+static void
+manifest_confirmed(void)
+{
+	struct gw_state	*cur;
+
+	atomic_store(&g.stats.manifest_confirmed, (long long)time(NULL));
+	cur = state_get();
+	if (cur->reload_error != NULL) {
+		fprintf(stderr, PROG ": %s: the source holds the served "
+		    "manifest again\n", g.src.where);
+		manifest_ref(cur->manifest);
+		state_publish(state_new(cur->manifest, NULL));
+	}
+	state_put(cur);
+}
+
+/*
  * Reloads the manifest (§15): parse and validate it completely, then swap
  * it in; running requests keep theirs.  A bad manifest is reported on
  * stderr, counted, and kept as last-reload-error; the old one stays.
@@ -438,8 +471,11 @@ manifest_reload(const char *why, int conditional)
 
 	memset(&d, 0, sizeof(d));
 	res = source_load(&g.src, conditional, &m, &d);
-	if (res == LOAD_UNCHANGED)
+	if (res == LOAD_UNCHANGED) {
+		if (g.src.last_valid)
+			manifest_confirmed();
 		goto done;
+	}
 	print_lines(&d.warnings);
 	if (res == LOAD_OK) {
 		fprintf(stderr, PROG ": manifest reloaded (%s): %s, %zu "
@@ -1521,6 +1557,8 @@ control_loop(const sigset_t *set)
 		    elapsed_ms(&last) >= g.config.poll * 1000LL) {
 			if (source_changed(&g.src))
 				manifest_reload("changed", 1);
+			else if (g.src.last_valid)
+				manifest_confirmed();
 			now_mono(&last);
 		}
 	}
@@ -1638,6 +1676,8 @@ static const struct {
 	{ { "splice", required_argument, NULL, 0 }, "GATEWAY_SPLICE" },
 	{ { "abort-mode", required_argument, NULL, 0 },
 	    "GATEWAY_ABORT_MODE" },
+	{ { "log-client-ip", required_argument, NULL, 0 },
+	    "GATEWAY_LOG_CLIENT_IP" },
 	{ { "check", no_argument, NULL, 'c' }, NULL },
 	{ { "version", no_argument, NULL, 'V' }, NULL },
 	{ { "help", no_argument, NULL, 'h' }, NULL },
@@ -1651,6 +1691,10 @@ main(int argc, char *argv[])
 	const char	*setv[NFLAGS], *err;
 	int		 ch, idx, check = 0, rc;
 	size_t		 i;
+
+	/* report [options] [LOG...]: its own flags (common/report.c) */
+	if (argc > 1 && strcmp(argv[1], "report") == 0)
+		return report_main(argc - 1, argv + 1);
 
 	memset(longopts, 0, sizeof(longopts));
 	memset(setv, 0, sizeof(setv));
@@ -1703,6 +1747,10 @@ main(int argc, char *argv[])
 			usage(stderr);
 			return 2;
 		}
+	if (event_ip_setup(&g.config, &err) == -1) {
+		fprintf(stderr, PROG ": --log-client-ip %s\n", err);
+		return 2;
+	}
 	g.src.where = g.config.manifest;
 	g.src.is_url = is_url(g.src.where);
 

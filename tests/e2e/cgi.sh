@@ -152,6 +152,14 @@ cgi GATEWAY_MANIFEST=good.json GATEWAY_LOG=none GATEWAY_POLL=soon \
 is "$(status <out)" 500 "a bad setting gives 500"
 like "$(cat err)" 'GATEWAY_POLL' "a bad setting is named on stderr"
 
+# GATEWAY_LOG=stdout (for the FastCGI program in containers) would mix
+# the event into the response: refused, the event goes to stderr
+cgi GATEWAY_MANIFEST=good.json GATEWAY_LOG=stdout \
+    REQUEST_METHOD=GET HTTP_HOST=dl.example.test REQUEST_URI=/a/s </dev/null
+is "$(status <out)" 307 "GATEWAY_LOG=stdout: the response is intact"
+unlike "$(body <out)" '"path"' "GATEWAY_LOG=stdout: no event in the response"
+like "$(cat err)" '"path":"/a/s"' "GATEWAY_LOG=stdout: the event on stderr"
+
 # run by hand
 env -i "$CGI" >out 2>err </dev/null
 is "$?" 2 "outside a web server: exit 2"

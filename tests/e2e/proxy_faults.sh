@@ -27,6 +27,10 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-servers.sh"
 
+# A well-formed blob digest: the gateway answers 400 to a sha256 digest
+# that is not 64 lower-case hex digits (README, "Docker paths").
+dg() { printf 'sha256:%064d' "$1"; }
+
 VALGRIND=${PROXY_FAULTS_VALGRIND:-}
 [ "${1:-}" = --valgrind ] && VALGRIND=1
 
@@ -233,7 +237,7 @@ else
 fi
 
 # --- failures mid-body ---------------------------------------------------------------
-get reset /v2/reset/x/blobs/sha256:1
+get reset /v2/reset/x/blobs/$(dg 1)
 is "$CODE" 200 "reset mid-body: the head was 200"
 is "$(hdr reset Content-Length)" 1048576 "reset mid-body: Content-Length forwarded"
 is "$RC" 18 "reset mid-body: the client sees a truncated transfer (curl 18)"
@@ -241,14 +245,14 @@ ok "reset mid-body: less than promised ($SIZE bytes)" test "$SIZE" -lt 1048576
 ok "reset mid-body: no hang ($SECS s)" lt "$SECS" 5
 like "$(ev reset error)" 'failed mid-body' "reset mid-body: event error"
 
-get stall "/v2/stall/x/blobs/sha256:2?size=100000&delay=20"
+get stall "/v2/stall/x/blobs/$(dg 2)?size=100000&delay=20"
 is "$CODE $RC" "200 18" "stall mid-body: aborted, the client sees truncation"
 ok "stall mid-body: after about 2 s ($SECS s)" lt "$SECS" 6
 like "$(ev stall error)" 'stalled mid-body: no data for 2 s' \
     "stall mid-body: event error"
 
 # --- redirects -------------------------------------------------------------------------
-get out1 "/v2/redirect-out/x/blobs/sha256:3?to=https://cdn.example.test/blob%3Fsig%3D1"
+get out1 "/v2/redirect-out/x/blobs/$(dg 3)?to=https://cdn.example.test/blob%3Fsig%3D1"
 is "$CODE" 307 "redirect outside /v2: 307 to the client"
 is "$(hdr out1 Location)" "https://cdn.example.test/blob?sig=1" \
     "redirect outside /v2: the Location"
@@ -258,7 +262,7 @@ ok "redirect outside /v2: no upstream Content-Length" \
 is "$(ev out1 location)" '"https://cdn.example.test/blob?sig=1"' \
     "redirect outside /v2: event location"
 
-get out2 "/v2/redirect-out/x/blobs/sha256:3?to=/cdn/blob%3Fsig%3D2"
+get out2 "/v2/redirect-out/x/blobs/$(dg 3)?to=/cdn/blob%3Fsig%3D2"
 is "$(hdr out2 Location)" "http://127.0.0.1:$UP/cdn/blob?sig=2" \
     "a relative Location outside /v2: made absolute"
 
@@ -321,20 +325,20 @@ like "$(cat "$T/echo1.body")" '"Authorization", "Basic ZTJlOnMzY3JldA=="' \
 unlike "$(event echo1)" 'ZTJlOnMzY3JldA' "the credentials are not logged"
 
 # --- bodies ------------------------------------------------------------------------------------
-get gz /v2/gzip/x/blobs/sha256:4?size=100000
+get gz /v2/gzip/x/blobs/$(dg 4)?size=100000
 is "$(hdr gz Content-Encoding)" gzip "gzip: Content-Encoding passed"
 is "$(python3 -c 'import gzip, sys
 print(len(gzip.decompress(open(sys.argv[1], "rb").read())))' "$T/gz.body")" \
     100000 "gzip: the bytes arrive compressed, as sent (never decoded)"
 is "$SIZE" "$(hdr gz Content-Length)" "gzip: Content-Length of the compressed bytes"
 
-get chunked /v2/chunked/x/blobs/sha256:5?size=100000
+get chunked /v2/chunked/x/blobs/$(dg 5)?size=100000
 is "$CODE $SIZE" "200 100000" "a chunked upstream body: complete"
 ok "chunked: no Content-Length invented" sh -c "! grep -qi '^Content-Length' '$T/chunked.head'"
 
 # 1 MiB and more with a Content-Length from an http:// registry: spliced
 s0=$(metric splice) c0=$(metric copy)
-get big /v2/ok/x/blobs/sha256:6?size=20000000
+get big /v2/ok/x/blobs/$(dg 6)?size=20000000
 is "$CODE $SIZE" "200 20000000" "20 MB: complete"
 is "$(sha256sum <"$T/big.body" | cut -d' ' -f1)" "$(sha_of 20000000)" \
     "20 MB: the same bytes"
@@ -352,7 +356,7 @@ is "$CODE $(cat "$T/afterbig.body")" '200 {"stub":"ok"}' \
 
 # chunked: libcurl decodes the framing, so every byte is copied
 s1=$(metric splice) c1=$(metric copy)
-get bigchunked /v2/chunked/x/blobs/sha256:6?size=5000000
+get bigchunked /v2/chunked/x/blobs/$(dg 6)?size=5000000
 is "$CODE $SIZE" "200 5000000" "5 MB chunked: complete"
 is "$(sha256sum <"$T/bigchunked.body" | cut -d' ' -f1)" "$(sha_of 5000000)" \
     "5 MB chunked: the same bytes"
@@ -360,7 +364,7 @@ s2=$(metric splice) c2=$(metric copy)
 is "$((s2 - s1)) $((c2 - c1))" "0 5000000" "5 MB chunked: copied, not spliced"
 
 # failures after the splice took over: the same outcomes as copied
-get bigreset "/v2/reset/x/blobs/sha256:1?size=8388608"
+get bigreset "/v2/reset/x/blobs/$(dg 1)?size=8388608"
 is "$CODE $(hdr bigreset Content-Length)" "200 8388608" \
     "spliced, reset mid-body: the head was 200 with the length"
 is "$RC" 18 "spliced, reset mid-body: the client sees a truncated transfer"
@@ -368,7 +372,7 @@ ok "spliced, reset mid-body: about half arrived ($SIZE bytes)" \
     test "$SIZE" -ge 4000000 -a "$SIZE" -lt 8388608
 like "$(ev bigreset error)" 'failed mid-body' \
     "spliced, reset mid-body: event error"
-get bigstall "/v2/stall/x/blobs/sha256:2?size=8388608&delay=20"
+get bigstall "/v2/stall/x/blobs/$(dg 2)?size=8388608&delay=20"
 is "$CODE $RC" "200 18" "spliced, stall mid-body: aborted, truncated"
 ok "spliced, stall mid-body: after about 2 s ($SECS s)" lt "$SECS" 6
 like "$(ev bigstall error)" 'stalled mid-body: no data for 2 s' \
@@ -379,7 +383,7 @@ ok "spliced, failures: bytes were spliced" test "$(metric splice)" -gt "$s2"
 # 64 MiB at 64 KiB every 20 ms takes 20 s (spliced); the client leaves
 # after 1 s
 curl -s -m 1 -o /dev/null -H 'Host: reg.test' \
-    "$URL/v2/trickle/x/blobs/sha256:7?id=gone"
+    "$URL/v2/trickle/x/blobs/$(dg 7)?id=gone"
 gone_rc=$?
 t_gone=$(date +%s.%N)
 is "$gone_rc" 28 "the client gave up after 1 s"
@@ -400,7 +404,7 @@ ok "client gone: event bytes below 64 MiB" \
 # every 200 ms take about 3 s
 n_before=$(grep -c 'send-failed' "$T/upstream.log")
 curl -s -m 1 -o /dev/null -H 'Host: reg.test' \
-    "$URL/v2/trickle/x/blobs/sha256:7?size=900000&ms=200&id=gone2"
+    "$URL/v2/trickle/x/blobs/$(dg 7)?size=900000&ms=200&id=gone2"
 t_gone=$(date +%s.%N)
 for _ in $(seq 60); do
 	[ "$(grep -c 'send-failed' "$T/upstream.log")" -gt "$n_before" ] &&
@@ -453,7 +457,7 @@ start_bg gateway0 "$FCGI" --manifest "$T/manifest.json" \
     --threads 2 --splice 0
 GW0=$(pid_of gateway0)
 ok "--splice 0: the program listens" wait_socket "$SOCK0" 200
-fcgi_req "$SOCK0" GET reg.test "/v2/ok/x/blobs/sha256:6?size=20000000" \
+fcgi_req "$SOCK0" GET reg.test "/v2/ok/x/blobs/$(dg 6)?size=20000000" \
     >"$T/nosplice.out"
 is "$(status <"$T/nosplice.out") $(cgi_sha "$T/nosplice.out")" \
     "200 $(sha_of 20000000)" "--splice 0: the same 20 MB"
@@ -526,7 +530,7 @@ is "$CGI_RC $(status <"$T/crefused.cgi")" "0 502" "CGI: refused port, 502"
 is "$(body <"$T/crefused.cgi")" "$J502" "CGI: refused port, the OCI body"
 cgi cslow GET reg.test "/v2/slowheaders/x/manifests/latest?delay=8"
 is "$CGI_RC $(status <"$T/cslow.cgi")" "0 504" "CGI: slow headers, 504"
-cgi creset GET reg.test /v2/reset/x/blobs/sha256:1
+cgi creset GET reg.test /v2/reset/x/blobs/$(dg 1)
 is "$(status <"$T/creset.cgi")" 200 "CGI: reset mid-body, head 200"
 is "$CGI_RC" 1 "CGI: reset mid-body, exit status 1 (no clean end)"
 ok "CGI: reset mid-body, body shorter than its Content-Length" \
@@ -538,12 +542,12 @@ ok "CGI: reset mid-body, body shorter than its Content-Length" \
 STRACE=
 command -v strace >/dev/null && STRACE=strace
 CGI_WRAP=${STRACE:+strace -f -qq -e trace=splice -o $T/cbig.strace} \
-    cgi cbig GET reg.test "/v2/ok/x/blobs/sha256:6?size=5000000" \
+    cgi cbig GET reg.test "/v2/ok/x/blobs/$(dg 6)?size=5000000" \
     ${STRACE:+ASAN_OPTIONS=detect_leaks=0}
 is "$CGI_RC $(status <"$T/cbig.cgi") $(cgi_sha "$T/cbig.cgi")" \
     "0 200 $(sha_of 5000000)" "CGI: 5 MB spliced onto stdout, the same bytes"
 CGI_WRAP=${STRACE:+strace -f -qq -e trace=splice -o $T/cbig0.strace} \
-    cgi cbig0 GET reg.test "/v2/ok/x/blobs/sha256:6?size=5000000" \
+    cgi cbig0 GET reg.test "/v2/ok/x/blobs/$(dg 6)?size=5000000" \
     GATEWAY_SPLICE=0 ${STRACE:+ASAN_OPTIONS=detect_leaks=0}
 is "$CGI_RC $(status <"$T/cbig0.cgi") $(cgi_sha "$T/cbig0.cgi")" \
     "0 200 $(sha_of 5000000)" "CGI: 5 MB copied (GATEWAY_SPLICE=0), the same bytes"
@@ -556,12 +560,12 @@ else
 	skip "CGI: splice(2) calls: strace not installed"
 	skip "CGI: splice(2) calls: strace not installed"
 fi
-cgi cbigreset GET reg.test "/v2/reset/x/blobs/sha256:1?size=8388608"
+cgi cbigreset GET reg.test "/v2/reset/x/blobs/$(dg 1)?size=8388608"
 is "$CGI_RC $(status <"$T/cbigreset.cgi")" "1 200" \
     "CGI: spliced, reset mid-body: head 200, exit status 1"
 ok "CGI: spliced, reset mid-body: body shorter than its Content-Length" \
     test "$(($(wc -c <"$T/cbigreset.cgi") - $(sed '/^\r$/q' "$T/cbigreset.cgi" | wc -c)))" -lt 8388608
-cgi cout GET reg.test "/v2/redirect-out/x/blobs/sha256:3"
+cgi cout GET reg.test "/v2/redirect-out/x/blobs/$(dg 3)"
 is "$CGI_RC $(status <"$T/cout.cgi") $(header Location <"$T/cout.cgi")" \
     "0 307 https://cdn.example.test/blob?sig=1" "CGI: redirect outside /v2, 307"
 cgi cchain GET reg.test "/v2/chain/x/manifests/latest?n=11"
@@ -600,7 +604,7 @@ fi
 # upstream transfer, logs it, and exits
 n_before=$(grep -c 'send-failed' "$T/upstream.log")
 (
-	uri="/v2/trickle/x/blobs/sha256:8?size=67108864&ms=5&id=cgone"
+	uri="/v2/trickle/x/blobs/$(dg 8)?size=67108864&ms=5&id=cgone"
 	env -i PATH="$PATH" NO_PROXY=127.0.0.1 no_proxy=127.0.0.1 \
 	    GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET HTTP_HOST=reg.test \
 	    REQUEST_URI="$uri" QUERY_STRING="${uri#*\?}" REMOTE_ADDR=127.0.0.1 \

@@ -5,7 +5,8 @@ b=${top_builddir:-.}/tests/fuzz
 s=${top_srcdir:-.}/tests/fuzz/corpus
 n=0
 fail=0
-for t in tmpl manifest request npm_doc; do
+# the targets: one fuzz_<name>.c each, its seeds in corpus/<name>/
+for t in $(cd "$s/.." && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//'); do
 	n=$((n + 1))
 	files=$(find "$s/$t" -type f 2>/dev/null | sort)
 	if [ -z "$files" ]; then

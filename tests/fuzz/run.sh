@@ -10,9 +10,11 @@ build=${FUZZ_BUILD:-$src/_build-fuzz}
 mkdir -p "$build" "$src/tests/fuzz/crashes"
 cd "$build"
 [ -f Makefile ] || "$src/configure" CC=clang --enable-fuzzing >/dev/null
-make -j2 tests/fuzz/fuzz_tmpl tests/fuzz/fuzz_manifest tests/fuzz/fuzz_request \
-    tests/fuzz/fuzz_npm_doc
-for t in tmpl manifest request npm_doc; do
+# the targets: one tests/fuzz/fuzz_<name>.c each (Makefile.am builds them)
+targets=$(cd "$src/tests/fuzz" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
+# shellcheck disable=SC2086
+make -j2 $(for t in $targets; do echo "tests/fuzz/fuzz_$t"; done)
+for t in $targets; do
 	mkdir -p "work-$t"
 	cp "$src/tests/fuzz/corpus/$t"/* "work-$t/" 2>/dev/null || true
 	echo "fuzz_$t: $secs s"

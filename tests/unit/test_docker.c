@@ -1,5 +1,6 @@
 /* Unit tests for common/docker.c: image patterns (SPEC §3.2), redirect-
- * capable User-Agents (§3.3), registry bases (§3.4). */
+ * capable User-Agents (§3.3), registry bases (§3.4), and the /v2 path
+ * grammar (docker_path_parse: OCI names, tags and digests, issue 9). */
 #include "config.h"
 
 #include <cjson/cJSON.h>
@@ -7,7 +8,9 @@
 #include <string.h>
 
 #include "../tap.h"
+#include "buf.h"
 #include "docker.h"
+#include "util.h"
 #include "xmalloc.h"
 
 /* Splits an image name on '/' and matches it. */
@@ -150,6 +153,223 @@ static const struct {
 	{ __LINE__, "user@ghcr.io", NULL, NULL },
 };
 
+/* 64 and 128 lower-case hex digits */
+#define H64 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define H128 H64 H64
+/* 32, 64 and 128 bytes of 'a' */
+#define A32 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define A64 A32 A32
+#define A128 A64 A64
+
+#define NOT_CLAIMED	-1
+#define OK		DOCKER_PATH_OK
+#define NAME		DOCKER_PATH_NAME_INVALID
+#define TAG		DOCKER_PATH_TAG_INVALID
+#define DIGEST		DOCKER_PATH_DIGEST_INVALID
+
+/*
+ * Raw paths, split and decoded as the gateway does (SPEC §0), and what
+ * docker_path_parse makes of them; for valid ones the path rebuilt for
+ * the registry (NULL: the same as the input).
+ */
+static const struct {
+	int		 line;
+	const char	*path;
+	int		 want;
+	const char	*rebuilt;
+} path_tests[] = {
+	/* valid */
+	{ __LINE__, "/v2/myorg/app/manifests/latest", OK, NULL },
+	{ __LINE__, "/v2/myorg/app/tags/list", OK, NULL },
+	{ __LINE__, "/v2/a/manifests/1", OK, NULL },
+	{ __LINE__, "/v2/a0.b_c__d---e/x9/manifests/v1.0-rc_1", OK, NULL },
+	{ __LINE__, "/v2/acme/manifests/tool/manifests/1.0", OK, NULL },
+	{ __LINE__, "/v2/a/b/c/d/e/f/blobs/sha256:" H64, OK, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/sha256:" H64, OK, NULL },
+	{ __LINE__, "/v2/myorg/app/referrers/sha256:" H64, OK, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/sha512:" H128, OK, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/blake3:" H64, OK, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/sha256+b64u:"
+	    "LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564", OK, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/multihash+base58:"
+	    "QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8", OK, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/a.b_c-d+e:x=", OK, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/Latest", OK, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/_x.Y-z", OK, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/" A128, OK, NULL },
+	/* 255 bytes of name: 64*3 + 3 slashes + 60 */
+	{ __LINE__, "/v2/" A64 "/" A64 "/" A64 "/" A32 "aaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "/tags/list", OK, NULL },
+	/* percent-encoded but valid once decoded: rebuilt plain */
+	{ __LINE__, "/v2/%6Dyorg/%61pp/manifests/l%61test", OK,
+	    "/v2/myorg/app/manifests/latest" },
+	{ __LINE__, "/v2/myorg/app/%6Danifests/sha256%3A" H64, OK,
+	    "/v2/myorg/app/manifests/sha256:" H64 },
+	{ __LINE__, "/v2/myorg/app/tags/%6Cist", OK, "/v2/myorg/app/tags/list" },
+
+	/* not an API path: left to later rules (SPEC §3.1 item 5) */
+	{ __LINE__, "/v2/myorg/app", NOT_CLAIMED, NULL },
+	{ __LINE__, "/v2/manifests/latest", NOT_CLAIMED, NULL },
+	{ __LINE__, "/v2/myorg/app/wrong/x", NOT_CLAIMED, NULL },
+	{ __LINE__, "/v2/myorg/app/tags/other", NOT_CLAIMED, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/latest/", NOT_CLAIMED, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/uploads/", NOT_CLAIMED, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests%00/latest", NOT_CLAIMED, NULL },
+	{ __LINE__, "/v2/myorg/app/tags/list%00", NOT_CLAIMED, NULL },
+	{ __LINE__, "/v3/myorg/app/manifests/latest", NOT_CLAIMED, NULL },
+
+	/* names: the attack of issue 9 and its variants */
+	{ __LINE__, "/v2/myorg/..%2Fother%2Fsecret/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/..%2fother%2fsecret/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/%2e%2e/other/secret/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/%2E%2E%2Fother/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/.%2E/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/../other/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/./app/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/..%252Fother/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/%252e%252e/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/app%5C..%5Cother/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/app\\..\\other/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/app%00/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/app%00..%2Fother/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/app;x=1/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/app%3Bx/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/app%3Fx/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/app%23x/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/app%20/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/app%2F/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/%2Fmyorg/app/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/%C3%A9/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/MyOrg/app/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg//app/tags/list", NAME, NULL },
+	{ __LINE__, "/v2//tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/-app/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/app-/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/a..b/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/a___b/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/a._b/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/a-.b/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/_a/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/myorg/a:b/tags/list", NAME, NULL },
+	{ __LINE__, "/v2/..%2F..%2Fother/secret/manifests/latest", NAME, NULL },
+	/* 256 bytes of name */
+	{ __LINE__, "/v2/" A64 "/" A64 "/" A64 "/" A32 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "/tags/list", NAME, NULL },
+	/* the name is checked first */
+	{ __LINE__, "/v2/My/app/blobs/nonsense", NAME, NULL },
+
+	/* tags */
+	{ __LINE__, "/v2/myorg/app/manifests/"
+	    "..%2F..%2F..%2Fother%2Fsecret%2Fmanifests%2Ftopsecret", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/..", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/%2e%2e", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/.hidden", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/-x", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/lat%00est", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/latest;x", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/latest%5C", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/lat%252Fest", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/lat%2Fest", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/%C3%A9", TAG, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/" A128 "a", TAG, NULL },
+
+	/* digests */
+	{ __LINE__, "/v2/myorg/app/blobs/sha256:ab", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/latest", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/referrers/latest", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/manifests/sha256:zz", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/sha256:"
+	    "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+	    DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/sha256:" H64 "0", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/sha256:"
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85",
+	    DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/SHA256:" H64, DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/sha512:" H64, DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/sha256:..%2F..%2Fx", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/sha256:" H64 "%00", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/sha256:" H64 ";x", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/:abc", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/sha256:", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/sha256+:x", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/a++b:x", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/-a:x", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/foo:a.b", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/foo:a+b", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/foo:a:b", DIGEST, NULL },
+	{ __LINE__, "/v2/myorg/app/blobs/", DIGEST, NULL },
+};
+
+/* SPEC §0 segments of a raw path, as gateway.c splits them. */
+static size_t
+split(const char *path, char ***segsp, size_t **lensp)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*s, *e;
+	size_t		 n = 0;
+
+	*segsp = NULL;
+	*lensp = NULL;
+	for (s = path + 1; ; s = e + 1) {
+		for (e = s; *e && *e != '/'; e++)
+			;
+		buf_reset(&b);
+		pct_decode(&b, s, (size_t)(e - s), 0);
+		*segsp = xreallocarray(*segsp, n + 1, sizeof(**segsp));
+		*lensp = xreallocarray(*lensp, n + 1, sizeof(**lensp));
+		(*segsp)[n] = xstrndup(buf_cstr(&b), b.n);
+		(*lensp)[n] = b.n;
+		n++;
+		if (*e == '\0')
+			break;
+	}
+	buf_free(&b);
+	return n;
+}
+
+static const char *const err_codes[] = {
+	NULL, "NAME_INVALID", "TAG_INVALID", "DIGEST_INVALID",
+};
+
+static void
+path_test(int line, const char *path, int want, const char *rebuilt)
+{
+	struct docker_path	 dp;
+	enum docker_path_err	 err;
+	struct buf		 b = BUF_INIT;
+	char			**segs;
+	size_t			*lens, n, i;
+	int			 claimed;
+
+	n = split(path, &segs, &lens);
+	claimed = docker_path_parse(segs, lens, n, &dp, &err);
+	if (want == NOT_CLAIMED)
+		is_int_at(line, claimed, 0, "%s: not claimed", path);
+	else if (is_int_at(line, claimed, 1, "%s: claimed", path) &&
+	    is_int_at(line, err, want, "%s: %s", path,
+	    want == OK ? "valid" : err_codes[want]) && want == OK) {
+		docker_path_format(&dp, &b);
+		is_str_at(line, buf_cstr(&b), rebuilt ? rebuilt : path,
+		    "%s: rebuilt", path);
+	} else if (claimed && want != OK) {
+		cJSON *j = cJSON_Parse(docker_path_errbody(err)), *c;
+		c = cJSON_GetObjectItem(cJSON_GetArrayItem(
+		    cJSON_GetObjectItem(j, "errors"), 0), "code");
+		ok_at(line, cJSON_IsString(c) &&
+		    strcmp(c->valuestring, err_codes[want]) == 0,
+		    "%s: the body is OCI error JSON with %s", path,
+		    err_codes[want]);
+		cJSON_Delete(j);
+	}
+	buf_free(&b);
+	for (i = 0; i < n; i++)
+		free(segs[i]);
+	free(segs);
+	free(lens);
+}
+
 int
 main(void)
 {
@@ -233,6 +453,30 @@ main(void)
 		    "log name of '%s'", reg_tests[i].registry);
 		free(base);
 		free(log);
+	}
+	for (i = 0; i < sizeof(path_tests) / sizeof(path_tests[0]); i++)
+		path_test(path_tests[i].line, path_tests[i].path,
+		    path_tests[i].want, path_tests[i].rebuilt);
+	/* the image name the event logs: the checked components */
+	{
+		struct docker_path	 dp;
+		enum docker_path_err	 e;
+		struct buf		 b = BUF_INIT;
+		char			**segs;
+		size_t			*lens, k, n;
+
+		n = split("/v2/my%6Frg/a/b/tags/list", &segs, &lens);
+		ok(docker_path_parse(segs, lens, n, &dp, &e) == 1 &&
+		    e == DOCKER_PATH_OK, "image name parses");
+		docker_path_image(&dp, &b);
+		is_str(buf_cstr(&b), "myorg/a/b", "image name of the event");
+		ok(dp.kind == DOCKER_TAGS_LIST && dp.reflen == 4 &&
+		    memcmp(dp.ref, "list", 4) == 0, "tags/list reference");
+		buf_free(&b);
+		for (k = 0; k < n; k++)
+			free(segs[k]);
+		free(segs);
+		free(lens);
 	}
 	return done_testing();
 }

@@ -33,8 +33,25 @@ static const char manifest_text[] =
 /* 6 */ "{\"type\":\"catch-all-v1\",\"domain\":\"exact.w.test\",\"package-id\":\"exact\"},"
 /* 7 */ "{\"type\":\"pixel-v1\",\"domain\":\"px.test\",\"package-id\":\"px\"},"
 /* 8 */ "{\"type\":\"telemetry-v1\",\"domain\":\"px.test\",\"package-id\":\"t\","
-" \"incoming-path\":\"/ev?ignored=1\",\"access-tokens\":[]}"
+" \"incoming-path\":\"/ev?ignored=1\",\"access-tokens\":[]},"
+/* 9 */ "{\"type\":\"file-v1\",\"domain\":\"f.test\",\"package-id\":\"pre\","
+" \"incoming-path\":\"/pre{+path}\","
+" \"outgoing-url\":\"https://dl.example.com{+path}\"},"
+/* 10 */ "{\"type\":\"file-v1\",\"domain\":\"f.test\",\"package-id\":\"hp\","
+" \"incoming-path\":\"/hp/{+sub}/p\","
+" \"outgoing-url\":\"https://{+sub}.example.com/p\"},"
+/* 11 */ "{\"type\":\"file-v2\",\"domain\":\"f.test\",\"package-id\":\"fb\","
+" \"incoming-path\":\"^/hp/\",\"outgoing-url\":\"https://fallback.example/\"},"
+/* 12 */ "{\"type\":\"python-v1\",\"domain\":\"py.test\","
+" \"package-id\":\"demo\","
+" \"package-name\":\"Demo\",\"file-name\":\"demo-1.0.tar.gz\","
+" \"version\":\"1.0\","
+" \"backend-url\":\"https://files.example/demo-1.0.tar.gz\"}"
 "]}";
+
+/* A well-formed digest (sha256 takes 64 lower-case hex digits). */
+#define DG "sha256:" \
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 struct row {
 	int		 line;
@@ -71,17 +88,19 @@ static const struct row rows[] = {
 	    "HTTP_USER_AGENT=docker/27.0", 307,
 	    "https://registry-1.docker.io/v2/library/hello/tags/list?n=2&last=a",
 	    0, NULL, "docker", 0, "\"reference\":\"list\"" },
-	{ __LINE__, "GET", "d.test", "/v2/acme/tool/blobs/sha256:ab",
+	{ __LINE__, "GET", "d.test", "/v2/acme/tool/blobs/" DG,
 	    "HTTP_USER_AGENT=skopeo/1.9", 200, NULL, 1,
-	    "http://127.0.0.1:5000/v2/acme/tool/blobs/sha256:ab", "docker", 1,
+	    "http://127.0.0.1:5000/v2/acme/tool/blobs/" DG, "docker", 1,
 	    "\"rule-id\":\"r2\"" },
-	{ __LINE__, "GET", "d.test", "/v2/acme/tool/blobs/sha256:ab",
+	{ __LINE__, "GET", "d.test", "/v2/acme/tool/blobs/" DG,
 	    "HTTP_AUTHORIZATION=basic dXNlcg==", 200, NULL, 1,
-	    "http://127.0.0.1:5000/v2/acme/tool/blobs/sha256:ab", "docker", 1,
+	    "http://127.0.0.1:5000/v2/acme/tool/blobs/" DG, "docker", 1,
 	    NULL },
-	{ __LINE__, "GET", "d.test", "/v2/acme/tool/referrers/sha256:ab?artifactType=x",
+	{ __LINE__, "GET", "d.test", "/v2/acme/tool/referrers/" DG
+	    "?artifactType=x",
 	    "HTTP_USER_AGENT=docker/27", 307,
-	    "http://127.0.0.1:5000/v2/acme/tool/referrers/sha256:ab?artifactType=x",
+	    "http://127.0.0.1:5000/v2/acme/tool/referrers/" DG
+	    "?artifactType=x",
 	    0, NULL, "docker", 1, NULL },
 	{ __LINE__, "GET", "d.test", "/v2/acme/a/b/manifests/x", NULL, 404,
 	    NULL, 0, NULL, "none", -1, NULL },
@@ -94,6 +113,25 @@ static const struct row rows[] = {
 	    "\"package-id\":null" },
 	{ __LINE__, "GET", "d.test", "/other", NULL, 404, NULL, 0, NULL,
 	    "none", -1, NULL },
+	/* docker paths outside the OCI grammar: 400 before any rule, never
+	 * forwarded (issue 9); a valid name is rebuilt, not copied */
+	{ __LINE__, "GET", "d.test", "/v2/acme/..%2Flibrary%2Fhello/tags/list",
+	    "HTTP_USER_AGENT=skopeo/1.9", 400, NULL, 0, NULL, "none", -1,
+	    "\"error\":\"invalid repository name\"" },
+	{ __LINE__, "GET", "d.test", "/v2/library/hello/manifests/"
+	    "..%2F..%2F..%2Facme%2Fx%2Fmanifests%2Ftop", "HTTP_USER_AGENT=x",
+	    400, NULL, 0, NULL, "none", -1, "\"error\":\"invalid tag\"" },
+	{ __LINE__, "GET", "d.test", "/v2/library/hello/blobs/sha256:ab",
+	    "HTTP_USER_AGENT=docker/27", 400, NULL, 0, NULL, "none", -1,
+	    "\"error\":\"invalid digest\"" },
+	{ __LINE__, "HEAD", "d.test", "/v2/acme/%2e%2e/manifests/1.0", NULL,
+	    400, NULL, 0, NULL, "none", -1, NULL },
+	{ __LINE__, "PUT", "d.test", "/v2/acme/..%2Fx/manifests/1.0", NULL,
+	    405, NULL, 0, NULL, "docker", 0, NULL },
+	{ __LINE__, "GET", "d.test", "/v2/acme/%74ool/manifests/1.0?a=%2F..",
+	    "HTTP_USER_AGENT=docker/27", 307,
+	    "http://127.0.0.1:5000/v2/acme/tool/manifests/1.0?a=%2F..", 0, NULL,
+	    "docker", 1, "\"image\":\"acme/tool\",\"reference\":\"1.0\"" },
 	/* npm */
 	{ __LINE__, "GET", "n.test", "/left-pad", NULL, 200, NULL, 1,
 	    "https://r.test/npm/left-pad", "npm", 3, "\"version\":null" },
@@ -147,6 +185,60 @@ static const struct row rows[] = {
 	/* request checks */
 	{ __LINE__, "GET", "d.test", "/a%zz", NULL, 400, NULL, 0, NULL,
 	    "none", -1, NULL },
+	/* an outgoing-url expansion must keep the template's host (README) */
+	{ __LINE__, "GET", "f.test", "/pre/x", NULL, 307,
+	    "https://dl.example.com/x", 0, NULL, "file", 9,
+	    "\"location\":\"https://dl.example.com/x\"" },
+	{ __LINE__, "GET", "f.test", "/pre?a=1", NULL, 307,
+	    "https://dl.example.com?a=1", 0, NULL, "file", 9, NULL },
+	{ __LINE__, "GET", "f.test", "/pre@evil.test/x", NULL, 404, NULL, 0,
+	    NULL, "none", -1, "\"location\":null,"
+	    "\"proxied\":false" },
+	{ __LINE__, "GET", "f.test", "/pre@evil.test/x", NULL, 404, NULL, 0,
+	    NULL, "none", -1, "\"warnings\":[{\"rule-index\":9,"
+	    "\"field\":\"outgoing-url\",\"message\":\"expansion refused: "
+	    "a variable would write the end of the host\"}]}" },
+	{ __LINE__, "GET", "f.test", "/pre.evil.test/x", NULL, 404, NULL, 0,
+	    NULL, "none", -1, "\"warnings\":[{\"rule-index\":9," },
+	{ __LINE__, "GET", "f.test", "/pre:1@evil.test/x", NULL, 404, NULL, 0,
+	    NULL, "none", -1, "\"warnings\":[{\"rule-index\":9," },
+	{ __LINE__, "GET", "f.test", "/hp/mirror/p", NULL, 307,
+	    "https://mirror.example.com/p", 0, NULL, "file", 10, NULL },
+	/* refused, then the next rule answers: the warning stays */
+	{ __LINE__, "GET", "f.test", "/hp/evil.test%2F/p", NULL, 307,
+	    "https://fallback.example/", 0, NULL, "file", 11,
+	    "\"warnings\":[{\"rule-index\":10,\"field\":\"outgoing-url\"," },
+	{ __LINE__, "GET", "f.test", "/hp/evil.test%23/p", NULL, 307,
+	    "https://fallback.example/", 0, NULL, "file", 11,
+	    "\"rule-index\":10," },
+	/* Host: RFC 3986 host[:port] or 400 (README) */
+	{ __LINE__, "GET", "py.test:8443", "/simple/DEMO", NULL, 301,
+	    "https://py.test:8443/simple/demo/", 0, NULL, "python", 12, NULL },
+	{ __LINE__, "GET", "py.test:[evil.test]", "/simple/DEMO", NULL, 400,
+	    NULL, 0, NULL, "none", -1, NULL },
+	{ __LINE__, "GET", "py.test:8443:1", "/simple/DEMO", NULL, 400,
+	    NULL, 0, NULL, "none", -1, NULL },
+	{ __LINE__, "GET", "py.test:", "/simple/DEMO", NULL, 400,
+	    NULL, 0, NULL, "none", -1, NULL },
+	{ __LINE__, "GET", "::1", "/-/ping", NULL, 400, NULL, 0, NULL,
+	    "none", -1, NULL },
+	{ __LINE__, "GET", "[::1]:8080", "/-/ping", NULL, 200, NULL, 0, NULL,
+	    "reserved", -1, NULL },
+	/* invalid UTF-8 in logged fields: U+FFFD plus "<key>-raw" */
+	{ __LINE__, "GET", "f.test", "/caf\xe9?q=\xff%", NULL, 404, NULL, 0,
+	    NULL, "none", -1, "\"path\":\"/caf\xef\xbf\xbd\","
+	    "\"path-raw\":\"/caf%E9\",\"query\":\"q=\xef\xbf\xbd%\","
+	    "\"query-raw\":\"q=%FF%25\",\"status\"" },
+	{ __LINE__, "GET", "f.test", "/caf\xc3\xa9", "HTTP_USER_AGENT=a\xc3",
+	    404, NULL, 0, NULL, "none", -1, "\"path\":\"/caf\xc3\xa9\","
+	    "\"query\":\"\",\"status\"" },
+	{ __LINE__, "GET", "f.test", "/x", "HTTP_USER_AGENT=a\xc3 b%",
+	    404, NULL, 0, NULL, "none", -1, "\"user-agent\":\"a\xef\xbf\xbd "
+	    "b%\",\"user-agent-raw\":\"a%C3%20b%25\",\"referer\":null" },
+	/* a tag that is not UTF-8 is not an OCI tag either (docker.c) */
+	{ __LINE__, "GET", "d.test", "/v2/library/hello/manifests/\xe9",
+	    "HTTP_USER_AGENT=docker/27.0", 400, NULL, 0, NULL, "none", -1,
+	    "\"path-raw\":\"/v2/library/hello/manifests/%E9\"" },
 };
 
 static void
@@ -235,6 +327,7 @@ main(void)
 	struct gw_ctx		 ctx;
 	struct gw_response	 resp;
 	struct buf		 b = BUF_INIT;
+	char			 want[96];
 	size_t			 i;
 	cJSON			*j;
 
@@ -260,11 +353,14 @@ main(void)
 	serve_one(&ctx, "/-/health", &resp);
 	j = cJSON_Parse(buf_cstr(&resp.body));
 	ok(j != NULL, "health is JSON");
-	is_int(cJSON_GetObjectItem(j, "rules")->valueint, 9, "health rules");
+	is_int(cJSON_GetObjectItem(j, "rules")->valueint, 13,
+	    "health rules");
 	is_int(cJSON_GetObjectItem(j, "manifest-age-seconds")->valueint, 7,
 	    "health age");
 	is_str(cJSON_GetObjectItem(j, "last-reload-error")->valuestring,
 	    ctx.last_reload_error, "health last-reload-error");
+	ok(cJSON_IsTrue(cJSON_GetObjectItem(j, "manifest-stale")),
+	    "health: stale after a failed reload");
 	is_str(resp_get_header(&resp, "Cache-Control"), "no-store",
 	    "health not cached");
 	cJSON_Delete(j);
@@ -281,9 +377,70 @@ main(void)
 	ok(strstr(buf_cstr(&resp.body),
 	    "gateway_requests_total{type=\"none\",status=\"other\"} 1\n") != NULL,
 	    "metrics count other statuses");
-	ok(strstr(buf_cstr(&resp.body), "gateway_manifest_rules 9\n") != NULL,
+	ok(strstr(buf_cstr(&resp.body), "gateway_manifest_rules 13\n") != NULL,
 	    "metrics rules gauge");
+	ok(strstr(buf_cstr(&resp.body), "gateway_manifest_stale 1\n") != NULL,
+	    "metrics: stale after a failed reload");
+	snprintf(want, sizeof(want),
+	    "gateway_manifest_last_success_timestamp_seconds %lld\n",
+	    (long long)m->loaded_at);
+	ok(strstr(buf_cstr(&resp.body), want) != NULL,
+	    "metrics: last success = the load, when nothing confirmed it");
 	gw_response_free(&resp);
+	atomic_store(&stats.manifest_confirmed, (long long)m->loaded_at + 5);
+	ctx.last_reload_error = NULL;
+	serve_one(&ctx, "/-/metrics", &resp);
+	ok(strstr(buf_cstr(&resp.body), "gateway_manifest_stale 0\n") != NULL,
+	    "metrics: not stale");
+	snprintf(want, sizeof(want),
+	    "gateway_manifest_last_success_timestamp_seconds %lld\n",
+	    (long long)m->loaded_at + 5);
+	ok(strstr(buf_cstr(&resp.body), want) != NULL,
+	    "metrics: last success = the later confirmation");
+	gw_response_free(&resp);
+	serve_one(&ctx, "/-/health", &resp);
+	j = cJSON_Parse(buf_cstr(&resp.body));
+	ok(j != NULL && cJSON_IsFalse(cJSON_GetObjectItem(j, "manifest-stale")),
+	    "health: not stale");
+	cJSON_Delete(j);
+	gw_response_free(&resp);
+
+	/*
+	 * The scope a proxied docker request's redirects must stay in
+	 * (proxy.c, "Redirects"): the registry + the raw path through the
+	 * image name, or the API root alone.
+	 */
+	{
+		static const struct {
+			int		 line;
+			const char	*uri, *scope;
+		} scopes[] = {
+			{ __LINE__, "/v2/acme/tool/manifests/1",
+			    "http://127.0.0.1:5000/v2/acme/tool/" },
+			/* the name rebuilt from its decoded parts */
+			{ __LINE__, "/v2/acme/%74ool/blobs/sha256:"
+			    "0123456789abcdef0123456789abcdef"
+			    "0123456789abcdef0123456789abcdef?x=/",
+			    "http://127.0.0.1:5000/v2/acme/tool/" },
+			{ __LINE__, "/v2/acme/tool/tags/list?n=1",
+			    "http://127.0.0.1:5000/v2/acme/tool/" },
+			{ __LINE__, "/v2/acme/blobs/manifests/x",
+			    "http://127.0.0.1:5000/v2/acme/blobs/" },
+			{ __LINE__, "/v2/library/hello/manifests/latest",
+			    "https://registry-1.docker.io/v2/library/hello/" },
+			{ __LINE__, "/v2/", "https://registry-1.docker.io/v2" },
+			{ __LINE__, "/v2", "https://registry-1.docker.io/v2" },
+		};
+		for (i = 0; i < sizeof(scopes) / sizeof(*scopes); i++) {
+			serve_one(&ctx, scopes[i].uri, &resp);
+			is_int_at(scopes[i].line, resp.proxy, 1, "%s: proxied",
+			    scopes[i].uri);
+			is_str_at(scopes[i].line, resp.upstream_scope,
+			    scopes[i].scope, "%s: redirect scope",
+			    scopes[i].uri);
+			gw_response_free(&resp);
+		}
+	}
 
 	/* §2.4: no manifest: 500 for rules, 503 health, reserved still up */
 	ctx.manifest = NULL;
@@ -320,6 +477,15 @@ main(void)
 		    "\"status\":null,\"location\":null,\"proxy\":true,"
 		    "\"upstream\":\"http://127.0.0.1:5000/v2/acme/x/manifests/1\","
 		    "\"package-id\":null}\n", "explain a proxy decision");
+		buf_reset(&b);
+		gw_explain(&ctx, "GET", "f.test", "/pre.evil.test/", NULL, 0,
+		    &b);
+		is_str(buf_cstr(&b), "{\"rule-index\":null,\"type\":\"none\","
+		    "\"status\":404,\"location\":null,\"proxy\":false,"
+		    "\"upstream\":null,\"package-id\":null,\"warnings\":["
+		    "{\"rule-index\":9,\"field\":\"outgoing-url\",\"message\":"
+		    "\"expansion refused: a variable would write the end of the "
+		    "host\"}]}\n", "explain shows a refused expansion");
 		buf_free(&b);
 	}
 

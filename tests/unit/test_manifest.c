@@ -541,6 +541,13 @@ static const struct {
 	    NAME ": rules[0] (pixel-v1): \"domain\": port \":8080\" ignored "
 	    "(rules match any port)\n" },
 	{ __LINE__, ONE(PIX "'domain':'A.Example.'"), "" },
+	{ __LINE__, ONE("'type':'docker-v1','domain':'a','package-id':'p',"
+	    "'registry':'r.test','repository-name':'MyOrg/app'"),
+	    NAME ": rules[0] (docker-v1): \"repository-name\": \"MyOrg/app\" "
+	    "is not a valid OCI repository name; requests for it are "
+	    "refused\n" },
+	{ __LINE__, ONE("'type':'docker-v1','domain':'a','package-id':'p',"
+	    "'registry':'r.test','repository-name':'my-org/a__b.c'"), "" },
 	{ __LINE__, ONE("'type':'file-v1','domain':'a','package-id':'p',"
 	    "'incoming-path':'/x','outgoing-url':'/relative/x'"),
 	    NAME ": rules[0] (file-v1): \"outgoing-url\": must be an absolute "
@@ -549,9 +556,40 @@ static const struct {
 	    "'incoming-path':'/x','outgoing-url':'https:///x'"),
 	    NAME ": rules[0] (file-v2): \"outgoing-url\": must be an absolute "
 	    "http or https URL; this rule never matches\n" },
-	/* with expressions: checked after expansion, no warning */
+	/* with expressions: checked after expansion; a warning when an
+	 * expression can reach the scheme or host (README) */
 	{ __LINE__, ONE("'type':'file-v1','domain':'a','package-id':'p',"
-	    "'incoming-path':'/{x}','outgoing-url':'{x}'"), "" },
+	    "'incoming-path':'/{x}','outgoing-url':'{x}'"),
+	    NAME ": rules[0] (file-v1): \"outgoing-url\": expression {x} at "
+	    "offset 0 can set the scheme and host; every expansion is refused "
+	    "(start the template with a literal http:// or https:// URL)\n" },
+	{ __LINE__, ONE("'type':'file-v1','domain':'a','package-id':'p',"
+	    "'incoming-path':'/{x}','outgoing-url':'https://a.example/{x}'"),
+	    "" },
+	{ __LINE__, ONE("'type':'file-v1','domain':'a','package-id':'p',"
+	    "'incoming-path':'/{x}','outgoing-url':'https://a.example?{x}'"),
+	    "" },
+	{ __LINE__, ONE("'type':'file-v1','domain':'a','package-id':'p',"
+	    "'incoming-path':'/pre{+path}',"
+	    "'outgoing-url':'https://dl.example.com{+path}'"),
+	    NAME ": rules[0] (file-v1): \"outgoing-url\": expression {+path} "
+	    "at offset 22 can change the host \"dl.example.com\"; an expansion "
+	    "that changes it is refused (404); write a literal '/' after the "
+	    "host\n" },
+	{ __LINE__, "{'rules':[{'type':'file-v1','domain':'a','package-id':'p',"
+	    "'incoming-path':'/x','outgoing-url':'https://a.example/'},"
+	    "{'type':'file-v2','domain':'a','package-id':'p',"
+	    "'incoming-path':'/hp/(?<sub>[^/]*)',"
+	    "'outgoing-url':'https://{+sub}.example.com/p'}]}",
+	    NAME ": rules[1] (file-v2): \"outgoing-url\": expression {+sub} at "
+	    "offset 8 is inside the host; an expansion is refused (404) unless "
+	    "it is a plain host name ending in the literal "
+	    "\".example.com\"\n" },
+	{ __LINE__, ONE("'type':'file-v1','domain':'a','package-id':'p',"
+	    "'incoming-path':'/{v}','outgoing-url':'http{v}://a.example/'"),
+	    NAME ": rules[0] (file-v1): \"outgoing-url\": expression {v} at "
+	    "offset 4 can set the scheme and host; every expansion is refused "
+	    "(start the template with a literal http:// or https:// URL)\n" },
 	{ __LINE__, "{'rules':[],'settings':{'foo':1,'npm-cache-ttl':5}}",
 	    NAME ": settings: unknown key \"foo\" ignored\n" },
 	{ __LINE__, ONE(PIX "'domain':'a','domain':'b'"),

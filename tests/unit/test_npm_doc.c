@@ -684,22 +684,25 @@ test_cache_threads(void)
 static struct {
 	int		 calls;
 	char		 url[256];
+	char		 scope[256];
 	struct buf	 hdrs;		/* "Name: value\n" each */
 	int		 rc;
 	enum upstream_err err;
 	int		 status;
 	const char	*ctype, *etag, *lm, *body;
+	const char	*location;	/* a redirect handed back */
 } fk;
 
 static int
-fake_fetch(struct proxy *px, const char *url, char *const *headers,
-    size_t max_body, struct upstream_resp *out)
+fake_fetch(struct proxy *px, const char *url, const char *scope,
+    char *const *headers, size_t max_body, struct upstream_resp *out)
 {
 	size_t	 i;
 
 	(void)px;
 	fk.calls++;
 	snprintf(fk.url, sizeof(fk.url), "%s", url);
+	snprintf(fk.scope, sizeof(fk.scope), "%s", scope ? scope : "(null)");
 	buf_reset(&fk.hdrs);
 	for (i = 0; headers[i] != NULL; i++)
 		buf_printf(&fk.hdrs, "%s\n", headers[i]);
@@ -716,6 +719,7 @@ fake_fetch(struct proxy *px, const char *url, char *const *headers,
 	out->content_type = xstrdup_null(fk.ctype);
 	out->etag = xstrdup_null(fk.etag);
 	out->last_modified = xstrdup_null(fk.lm);
+	out->location = xstrdup_null(fk.location);
 	if (fk.body != NULL)
 		buf_adds(&out->body, fk.body);
 	return 0;
@@ -732,6 +736,7 @@ fake_upstream(int status, const char *ctype, const char *etag,
 	fk.etag = etag;
 	fk.lm = etag != NULL ? "Wed, 01 Jan 2020 00:00:00 GMT" : NULL;
 	fk.body = body;
+	fk.location = NULL;
 }
 
 struct sink {
@@ -925,6 +930,8 @@ test_serve(void)
 	serve(&ctx, "GET", "npm.test:8080", "/pkg", cond, 0, &g);
 	is_int(g.status, 200, "packument: 200");
 	is_str(fk.url, "http://up.test/reg/pkg", "packument: upstream URL");
+	is_str(fk.scope, "http://up.test/reg/", "packument: redirects are "
+	    "followed only under the registry's path");
 	is_str(buf_cstr(&fk.hdrs), "Accept: application/json\n"
 	    "If-None-Match: \"e1\"\n"
 	    "If-Modified-Since: Wed, 01 Jan 2020 00:00:00 GMT\n",
@@ -1018,6 +1025,22 @@ test_serve(void)
 	is_str(buf_cstr(&g.body), "{\"error\":\"Not found\"}", "404 body");
 	is_str(got_header(&g, "Content-Type"), "application/json",
 	    "404 Content-Type");
+	got_free(&g);
+
+	/* a redirect the fetch did not follow: a 307 to the client */
+	fake_upstream(302, "text/html", NULL, NULL);
+	fk.location = "http://other.test/reg/pkg?x=%01";
+	serve(&ctx, "GET", "npm.test", "/pkg", NULL, 0, &g);
+	is_int(g.status, 307, "redirect handed back: 307");
+	is_str(got_header(&g, "Location"), "http://other.test/reg/pkg?x=%01",
+	    "redirect handed back: its Location");
+	is_str(got_header(&g, "Content-Type"), NULL,
+	    "redirect handed back: no upstream Content-Type");
+	is_int(g.body.n, 0, "redirect handed back: no body");
+	ok(strstr(g.event.p, "\"location\":\"http://other.test/reg/pkg"
+	    "?x=%01\"") != NULL && strstr(g.event.p, "\"status\":307") !=
+	    NULL, "redirect handed back: event status and location (%s)",
+	    g.event.p);
 	got_free(&g);
 
 	/* failures */
@@ -1138,6 +1161,16 @@ test_serve(void)
 	ok(strstr(g.event.p, "\"cache\":\"miss\"") != NULL,
 	    "after the TTL: a miss");
 	got_free(&g);
+	/* redirects handed back are not cached either */
+	fake_upstream(307, NULL, NULL, NULL);
+	fk.location = "https://elsewhere.test/moved";
+	serve(&ctx, "GET", "npm.test", "/moved", NULL, 0, &g);
+	is_int(g.status, 307, "cache: a redirect handed back");
+	got_free(&g);
+	serve(&ctx, "GET", "npm.test", "/moved", NULL, 0, &g);
+	is_int(fk.calls, 5, "cache: a redirect handed back is not cached");
+	got_free(&g);
+	fk.calls -= 2;
 	/* errors are not cached */
 	fake_upstream(404, "application/json", NULL, "{}");
 	serve(&ctx, "GET", "npm.test", "/gone", NULL, 0, &g);
@@ -1146,7 +1179,7 @@ test_serve(void)
 	is_int(fk.calls, 5, "a 404 is not cached");
 	got_free(&g);
 	is_int(stats.npm_cache_hits, 8, "hits counted");
-	is_int(stats.npm_cache_misses, 6, "misses counted");
+	is_int(stats.npm_cache_misses, 8, "misses counted");
 
 	npm_doc_set_fetch(NULL);
 	buf_free(&fk.hdrs);

@@ -910,8 +910,9 @@ static const struct {
 	{ __LINE__, 1, "/data{?x}", NULL, "/data", NULL, 200, NULL, "{}",
 	    "[]" },
 	{ __LINE__, 1, "/{+u}", "{+u}", "/foo", NULL, 0, NULL, NULL, NULL },
-	{ __LINE__, 1, "/{+u}", "{+u}", "/https://h.example/", NULL, 307,
-	    "https://h.example/", "{\"u\":\"https://h.example/\"}", "[]" },
+	/* the scheme and host from the request: refused (README) */
+	{ __LINE__, 1, "/{+u}", "{+u}", "/https://h.example/", NULL, 0,
+	    NULL, NULL, NULL },
 	{ __LINE__, 1, "/r/{+u}", "https://{+u}", "/r/", NULL, 0, NULL,
 	    NULL, NULL },
 	{ __LINE__, 1, "/r/{u}", "https://x.example/{u}", "/r/a%20b", NULL,
@@ -1094,6 +1095,330 @@ test_handlers(void)
 	}
 }
 
+/*
+ * The authority check of outgoing-url expansions (README "Where we
+ * differ"): vars as "name=value" joined by '|'; want 0 (the URL in url),
+ * -1 (undefined variable) or -2 (refused).
+ */
+static const struct {
+	int		 line;
+	const char	*tmpl, *vars;
+	int		 want;
+	const char	*url;
+} auth_rows[] = {
+	/* literal host, then the expression: the host must stay */
+	{ __LINE__, "https://dl.example.com{+path}", "path=/x", 0,
+	    "https://dl.example.com/x" },
+	{ __LINE__, "https://dl.example.com{+path}", "path=", 0,
+	    "https://dl.example.com" },
+	{ __LINE__, "https://dl.example.com{+path}", "path=?a=1", 0,
+	    "https://dl.example.com?a=1" },
+	{ __LINE__, "https://dl.example.com{+path}", "path=#f", 0,
+	    "https://dl.example.com#f" },
+	{ __LINE__, "https://dl.example.com{+path}", "path=//evil.test/x", 0,
+	    "https://dl.example.com//evil.test/x" },
+	{ __LINE__, "https://dl.example.com{+path}", "path=@evil.test/x", -2,
+	    NULL },
+	{ __LINE__, "https://dl.example.com{+path}", "path=.evil.test/x", -2,
+	    NULL },
+	{ __LINE__, "https://dl.example.com{+path}", "path=:8080/x", -2, NULL },
+	{ __LINE__, "https://dl.example.com{+path}", "path=:1@evil.test/", -2,
+	    NULL },
+	{ __LINE__, "https://dl.example.com{+path}", "path=.", -2, NULL },
+	{ __LINE__, "https://dl.example.com{+path}", "path=\\evil.test", -2,
+	    NULL },	/* '\' is encoded: %5Cevil.test joins the host */
+	{ __LINE__, "https://dl.example.com{+path}", "path=%2F", -2, NULL },
+	{ __LINE__, "https://dl.example.com{/path}", "path=evil.test", 0,
+	    "https://dl.example.com/evil.test" },
+	{ __LINE__, "https://dl.example.com{?q}", "q=@evil", 0,
+	    "https://dl.example.com?q=%40evil" },
+	{ __LINE__, "https://dl.example.com{#f}", "f=@evil", 0,
+	    "https://dl.example.com#@evil" },
+	{ __LINE__, "https://dl.example.com{.tld}/x", "tld=evil", -2, NULL },
+	{ __LINE__, "https://dl.example.com{x}", "x=", 0,
+	    "https://dl.example.com" },
+	{ __LINE__, "HTTPS://DL.Example.COM{+p}", "p=/a", 0,
+	    "HTTPS://DL.Example.COM/a" },
+	{ __LINE__, "https://dl.example.com{+p}", "p=\xc3\xa9", -2, NULL },
+	/* the host closed by literal text: anything goes after it */
+	{ __LINE__, "https://dl.example.com/{+path}", "path=@evil.test/x", 0,
+	    "https://dl.example.com/@evil.test/x" },
+	{ __LINE__, "https://user:pw@files.example/d/{+n}", "n=a", 0,
+	    "https://user:pw@files.example/d/a" },
+	{ __LINE__, "https://a.example?{+q}", "q=@b", 0,
+	    "https://a.example?@b" },
+	{ __LINE__, "https://a.example#{+q}", "q=/b", 0,
+	    "https://a.example#/b" },
+	/* an expression inside the host, before a literal suffix */
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=mirror", 0,
+	    "https://mirror.example.com/p" },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=a.b-c_d", 0,
+	    "https://a.b-c_d.example.com/p" },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=XN--BCHER-KVA", 0,
+	    "https://XN--BCHER-KVA.example.com/p" },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=xn--bcher-kva", 0,
+	    "https://xn--bcher-kva.example.com/p" },
+	/* an IDN only as punycode: a browser would decode and map %XX
+	 * (U+FF0F becomes '/', U+3002 '.'; tmpl.c, ldh_host) */
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=b\xc3\xbc" "cher", -2,
+	    NULL },
+	{ __LINE__, "https://{+sub}.example.com/p",
+	    "sub=evil.test\xef\xbc\x8f", -2, NULL },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=a%2Cb", -2, NULL },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=evil.test/", -2,
+	    NULL },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=evil.test?", -2,
+	    NULL },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=evil.test#", -2,
+	    NULL },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=u@evil.test", -2,
+	    NULL },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=evil.test:1", -2,
+	    NULL },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=evil.test\\", -2,
+	    NULL },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=[::1]", -2, NULL },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=", -2, NULL },
+	{ __LINE__, "https://{+sub}.example.com/p", "sub=a.", -2, NULL },
+	{ __LINE__, "https://{sub}.example.com/p", "sub=evil.test/", -2,
+	    NULL },	/* %2F in a host */
+	{ __LINE__, "https://{sub}.example.com/p", "sub=evil%2Etest", -2,
+	    NULL },	/* %252E */
+	{ __LINE__, "https://{sub}.example.com/p", "sub=a b", -2, NULL },
+	{ __LINE__, "https://{sub}.example.com:8443/p", "sub=m", 0,
+	    "https://m.example.com:8443/p" },
+	{ __LINE__, "https://{sub}example.com/p", "sub=evil", -2, NULL },
+	{ __LINE__, "https://{sub}example.com/p", "sub=", 0,
+	    "https://example.com/p" },
+	{ __LINE__, "https://{+sub}example.com/p", "sub=a.", 0,
+	    "https://a.example.com/p" },
+	{ __LINE__, "https://dl{sub}.example.com/p", "sub=-eu", 0,
+	    "https://dl-eu.example.com/p" },
+	{ __LINE__, "https://{a}.{b}.example.com/p", "a=x|b=y", 0,
+	    "https://x.y.example.com/p" },
+	{ __LINE__, "https://{+sub}.example.com{+path}", "sub=m|path=/x", 0,
+	    "https://m.example.com/x" },
+	{ __LINE__, "https://{+sub}.example.com{+path}",
+	    "sub=m|path=.evil.test/x", -2, NULL },
+	{ __LINE__, "https://{+sub}.example.com{+path}",
+	    "sub=evil.test/|path=", -2, NULL },
+	/* the template fixes no label of the host */
+	{ __LINE__, "https://{host}/p", "host=evil.test", -2, NULL },
+	{ __LINE__, "https://{host}:8443/p", "host=evil.test", -2, NULL },
+	{ __LINE__, "https://{host}./p", "host=evil.test", -2, NULL },
+	{ __LINE__, "https://{+h}", "h=evil.test", -2, NULL },
+	{ __LINE__, "https://{+h}", "h=/evil.test", -2, NULL },
+	{ __LINE__, "https://{+h}/x", "h=", -2, NULL },
+	{ __LINE__, "https://?{sub}exle.com@/p", "sub=evil", -2, NULL },
+	/* the scheme not fixed */
+	{ __LINE__, "{+u}", "u=https://evil.test/", -2, NULL },
+	{ __LINE__, "http{s}://a.example/", "s=s", -2, NULL },
+	{ __LINE__, "https:/{+u}", "u=/evil.test", -2, NULL },
+	{ __LINE__, "ftp://a.example{+u}", "u=/x", -2, NULL },
+	/* undefined */
+	{ __LINE__, "https://a.example{+u}", "", -1, NULL },
+	/* no expression: not this check's business (§1.5) */
+	{ __LINE__, "https://a.example", "", 0, "https://a.example" },
+};
+
+static void
+test_authority(void)
+{
+	struct tmpl_vars vs;
+	struct tmpl	*t;
+	struct buf	 out = BUF_INIT;
+	const char	*why, *p, *eq, *bar;
+	char		 err[64];
+	size_t		 i;
+	int		 r, line;
+
+	for (i = 0; i < sizeof(auth_rows) / sizeof(auth_rows[0]); i++) {
+		line = auth_rows[i].line;
+		if (tmpl_parse(auth_rows[i].tmpl, &t, err, sizeof(err)) ==
+		    -1) {
+			ok_at(line, 0, "parse: %s", err);
+			continue;
+		}
+		vs.n = 0;
+		for (p = auth_rows[i].vars; *p != '\0'; p = *bar ? bar + 1 :
+		    bar) {
+			bar = strchr(p, '|');
+			if (bar == NULL)
+				bar = p + strlen(p);
+			eq = strchr(p, '=');
+			{
+				char *name = xstrndup(p, (size_t)(eq - p));
+				tmpl_vars_set(&vs, name, eq + 1,
+				    (size_t)(bar - eq - 1));
+				free(name);
+			}
+		}
+		buf_reset(&out);
+		r = tmpl_expand_url(t, &vs, &out, &why);
+		is_int_at(line, r, auth_rows[i].want, "'%s' with %s: %s",
+		    auth_rows[i].tmpl, auth_rows[i].vars, r == -2 ? why :
+		    buf_cstr(&out));
+		if (auth_rows[i].want == 0)
+			is_str_at(line, buf_cstr(&out), auth_rows[i].url,
+			    "'%s' with %s: URL", auth_rows[i].tmpl,
+			    auth_rows[i].vars);
+		ok_at(line, (r == -2) == (why != NULL), "a reason iff refused");
+		tmpl_vars_free(&vs);
+		tmpl_free(t);
+	}
+	buf_free(&out);
+}
+
+/* tmpl_authority_reach: which templates --check warns about. */
+static const struct {
+	int		 line;
+	const char	*tmpl;
+	const char	*msg;	/* NULL: no warning; else a substring */
+} reach_rows[] = {
+	{ __LINE__, "https://a.example/{x}", NULL },
+	{ __LINE__, "https://a.example?{x}", NULL },
+	{ __LINE__, "https://a.example#{x}", NULL },
+	{ __LINE__, "https://a.example", NULL },
+	{ __LINE__, "https://u@a.example/{x}", NULL },
+	{ __LINE__, "https://a.example{+p}", "{+p} at offset 17 can change "
+	    "the host \"a.example\"" },
+	{ __LINE__, "https://a.example{/p}", "can change the host" },
+	{ __LINE__, "https://a.example:{port}/", "can change the host "
+	    "\"a.example:\"" },
+	{ __LINE__, "https://{+sub}.example.com/p", "is inside the host; "
+	    "an expansion is refused (404) unless it is a plain host name "
+	    "ending in the literal \".example.com\"" },
+	{ __LINE__, "https://{a}.{b}.example.com:8443/p", "ending in the "
+	    "literal \".example.com:8443\"" },
+	{ __LINE__, "https://{h}/p", "{h} at offset 8 can change the host "
+	    "\"\"" },
+	{ __LINE__, "{+url}", "can set the scheme and host" },
+	{ __LINE__, "{x}https://a.example/", "can set the scheme" },
+	{ __LINE__, "http{s}://a.example/", "{s} at offset 4 can set" },
+	/* fuzz_tmpl_authority: the runtime refused, --check was silent */
+	{ __LINE__, "https://?{sub}exle.com@/p", "the host is empty" },
+	{ __LINE__, "https:///{x}", "the host is empty" },
+};
+
+static void
+test_reach(void)
+{
+	struct tmpl	*t;
+	char		 err[64], msg[512];
+	size_t		 i;
+	int		 r;
+
+	for (i = 0; i < sizeof(reach_rows) / sizeof(reach_rows[0]); i++) {
+		if (tmpl_parse(reach_rows[i].tmpl, &t, err, sizeof(err)) ==
+		    -1) {
+			ok_at(reach_rows[i].line, 0, "parse: %s", err);
+			continue;
+		}
+		msg[0] = '\0';
+		r = tmpl_authority_reach(t, msg, sizeof(msg));
+		is_int_at(reach_rows[i].line, r, reach_rows[i].msg != NULL,
+		    "'%s' reaches the authority (%s)", reach_rows[i].tmpl, msg);
+		if (r && reach_rows[i].msg != NULL)
+			ok_at(reach_rows[i].line, strstr(msg,
+			    reach_rows[i].msg) != NULL, "'%s': '%s' in '%s'",
+			    reach_rows[i].tmpl, reach_rows[i].msg, msg);
+		tmpl_free(t);
+	}
+}
+
+/*
+ * The findings of issue 9 through file_v1_handle: no match, and a warning
+ * naming the rule in the event.
+ */
+static const struct {
+	int		 line;
+	const char	*in, *out, *uri;
+	const char	*location;	/* NULL: refused */
+} refuse_rows[] = {
+	{ __LINE__, "/pre{+path}", "https://dl.example.com{+path}",
+	    "/pre/x", "https://dl.example.com/x" },
+	{ __LINE__, "/pre{+path}", "https://dl.example.com{+path}",
+	    "/pre@evil.test/x", NULL },
+	{ __LINE__, "/pre{+path}", "https://dl.example.com{+path}",
+	    "/pre.evil.test/x", NULL },
+	{ __LINE__, "/pre{+path}", "https://dl.example.com{+path}",
+	    "/pre%40evil.test/x", NULL },
+	{ __LINE__, "/pre{+path}", "https://dl.example.com{+path}",
+	    "/pre:443%40evil.test/x", NULL },
+	{ __LINE__, "/hp/{+sub}/p", "https://{+sub}.example.com/p",
+	    "/hp/evil.test%2F/p", NULL },
+	{ __LINE__, "/hp/{+sub}/p", "https://{+sub}.example.com/p",
+	    "/hp/evil.test%23/p", NULL },
+	{ __LINE__, "/hp/{+sub}/p", "https://{+sub}.example.com/p",
+	    "/hp/evil.test%3F/p", NULL },
+	{ __LINE__, "/hp/{+sub}/p", "https://{+sub}.example.com/p",
+	    "/hp/mirror/p?x=1", "https://mirror.example.com/p?x=1" },
+};
+
+static void
+test_refuse(void)
+{
+	struct rule	 r;
+	struct tmpl	*t;
+	struct gw_request req;
+	struct gw_response resp;
+	struct gw_event	 ev;
+	char		 err[64], *q;
+	size_t		 i;
+	int		 got, line;
+
+	for (i = 0; i < sizeof(refuse_rows) / sizeof(refuse_rows[0]); i++) {
+		line = refuse_rows[i].line;
+		memset(&r, 0, sizeof(r));
+		r.type = RULE_FILE_V1;
+		r.index = 5;
+		if (tmpl_parse(refuse_rows[i].in, &t, err,
+		    sizeof(err)) == -1) {
+			ok_at(line, 0, "parse: %s", err);
+			continue;
+		}
+		r.in_tmpl = t;
+		r.out_src = (char *)(uintptr_t)refuse_rows[i].out;
+		if (tmpl_parse(r.out_src, &t, err, sizeof(err)) == -1) {
+			ok_at(line, 0, "parse: %s", err);
+			tmpl_free(r.in_tmpl);
+			continue;
+		}
+		r.out_tmpl = t;
+		memset(&req, 0, sizeof(req));
+		req.raw_path = xstrdup(refuse_rows[i].uri);
+		q = strchr(req.raw_path, '?');
+		req.raw_query = xstrdup(q != NULL ? q + 1 : "");
+		if (q != NULL)
+			*q = '\0';
+		req.method = xstrdup("GET");
+		gw_response_init(&resp);
+		gw_event_init(&ev);
+		got = file_v1_handle(&r, &req, &resp, &ev);
+		is_int_at(line, got, refuse_rows[i].location != NULL,
+		    "%s answers", refuse_rows[i].uri);
+		if (got)
+			is_str_at(line, resp_get_header(&resp, "Location"),
+			    refuse_rows[i].location, "%s Location",
+			    refuse_rows[i].uri);
+		if (refuse_rows[i].location == NULL)
+			ok_at(line, strncmp(buf_cstr(&ev.warnings),
+			    "{\"rule-index\":5,\"field\":\"outgoing-url\","
+			    "\"message\":\"expansion refused: ", 69) == 0,
+			    "%s: warning %s", refuse_rows[i].uri,
+			    buf_cstr(&ev.warnings));
+		else
+			is_int_at(line, (int)ev.warnings.n, 0, "no warning");
+		gw_response_free(&resp);
+		gw_event_free(&ev);
+		free(req.raw_path);
+		free(req.raw_query);
+		free(req.method);
+		tmpl_free(r.in_tmpl);
+		tmpl_free(r.out_tmpl);
+	}
+}
+
 /* A literal outgoing-url that fails the URL check never matches. */
 static void
 test_out_never(void)
@@ -1183,6 +1508,9 @@ main(void)
 	test_body_events();
 	test_handlers();
 	test_out_never();
+	test_authority();
+	test_reach();
+	test_refuse();
 	test_compile();
 	return done_testing();
 }

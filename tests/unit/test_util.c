@@ -81,6 +81,71 @@ static const struct rtest req_tests[] = {
 	{ __LINE__, "/", "bad host", 1, "/", "" },
 	{ __LINE__, "/", "h.example\r\nX: y", 1, "/", "" },
 	{ __LINE__, "/", "[::1]:80", 0, "/", "" },
+	/* Host: RFC 3986 host[:port], nothing after the port (README) */
+	{ __LINE__, "/", "py.test:[evil.test]", 1, "/", "" },
+	{ __LINE__, "/", "py.test:8443", 0, "/", "" },
+	{ __LINE__, "/", "Py.Test.:8443", 0, "/", "" },
+	{ __LINE__, "/", "py.test:", 1, "/", "" },
+	{ __LINE__, "/", "py.test:80:81", 1, "/", "" },
+	{ __LINE__, "/", "py.test:8a", 1, "/", "" },
+	{ __LINE__, "/", ":80", 1, "/", "" },
+	{ __LINE__, "/", "::1", 1, "/", "" },
+	{ __LINE__, "/", "[evil.test]", 1, "/", "" },
+	{ __LINE__, "/", "[::1]x", 1, "/", "" },
+	{ __LINE__, "/", "[::1]:", 1, "/", "" },
+	{ __LINE__, "/", "[::ffff:127.0.0.1]:8080", 0, "/", "" },
+	{ __LINE__, "/", "a[::1]", 1, "/", "" },
+	{ __LINE__, "/", "..", 1, "/", "" },
+	{ __LINE__, "/", "xn--bcher-kva.example", 0, "/", "" },
+	{ __LINE__, "/", "192.0.2.1:80", 0, "/", "" },
+	{ __LINE__, "/", "", 0, "/", "" },
+};
+
+/* host_port_valid (RFC 3986 §3.2.2, §3.2.3) on its own. */
+static const struct {
+	int		 line;
+	const char	*s;
+	int		 want;
+} hostport_tests[] = {
+	{ __LINE__, "example.com", 1 },
+	{ __LINE__, "EXAMPLE.com.", 1 },
+	{ __LINE__, "example.com:443", 1 },
+	{ __LINE__, "example.com:", 0 },
+	{ __LINE__, "", 0 },
+	{ __LINE__, ":443", 0 },
+	{ __LINE__, "a..b", 0 },
+	{ __LINE__, ".a", 0 },
+	{ __LINE__, "a.", 1 },
+	{ __LINE__, "u@example.com", 0 },
+	{ __LINE__, "u:p@example.com", 0 },
+	{ __LINE__, "example.com:1@evil", 0 },
+	{ __LINE__, "example.com/x", 0 },
+	{ __LINE__, "example.com\\x", 0 },
+	{ __LINE__, "example.com?", 0 },
+	{ __LINE__, "example.com#", 0 },
+	{ __LINE__, "a%2Eb", 0 },
+	{ __LINE__, "a%2fb", 0 },
+	{ __LINE__, "a%40b", 0 },
+	{ __LINE__, "b%C3%BCcher.example", 1 },
+	{ __LINE__, "b%c3%bccher.example", 1 },
+	{ __LINE__, "a%C", 0 },
+	{ __LINE__, "a%", 0 },
+	{ __LINE__, "xn--bcher-kva.example", 1 },
+	{ __LINE__, "a!$&'()*+,;=~_-.b", 1 },
+	{ __LINE__, "a b", 0 },
+	{ __LINE__, "a\"b", 0 },
+	{ __LINE__, "[::1]", 1 },
+	{ __LINE__, "[::1]:8080", 1 },
+	{ __LINE__, "[2001:db8::1]", 1 },
+	{ __LINE__, "[::1", 0 },
+	{ __LINE__, "[]", 0 },
+	{ __LINE__, "[v1.x]", 0 },
+	{ __LINE__, "[fe80::1%25eth0]", 0 },
+	{ __LINE__, "[evil.test]", 0 },
+	{ __LINE__, "[::1]evil", 0 },
+	{ __LINE__, "[::1]:80x", 0 },
+	{ __LINE__, "::1", 0 },
+	{ __LINE__, "1.2.3.4:0", 1 },
 };
 
 static void
@@ -193,6 +258,12 @@ main(void)
 		    "authority '%s'", host_tests[i].in);
 		free(h);
 	}
+	for (i = 0; i < sizeof(hostport_tests) / sizeof(hostport_tests[0]);
+	    i++)
+		is_int_at(hostport_tests[i].line, host_port_valid(
+		    hostport_tests[i].s, strlen(hostport_tests[i].s)),
+		    hostport_tests[i].want, "host_port_valid '%s'",
+		    hostport_tests[i].s);
 	for (i = 0; i < sizeof(query_tests) / sizeof(query_tests[0]); i++) {
 		query_parse(&q, query_tests[i].raw, strlen(query_tests[i].raw));
 		buf_reset(&b);
@@ -225,8 +296,8 @@ main(void)
 	    "utf8_valid");
 	buf_reset(&b);
 	buf_add_jstr(&b, "a\"\\\n\x01\xff\xc3\xa9", 8);
-	is_str(buf_cstr(&b), "\"a\\\"\\\\\\n\\u0001\\u00ff\xc3\xa9\"",
-	    "JSON string escaping keeps the line valid");
+	is_str(buf_cstr(&b), "\"a\\\"\\\\\\n\\u0001\xef\xbf\xbd\xc3\xa9\"",
+	    "JSON string escaping: an invalid byte is U+FFFD, not \\u00XX");
 	buf_free(&b);
 
 	ok(cidr_list_contains("127.0.0.0/8,::1", "127.1.2.3"), "cidr v4");
