@@ -1,10 +1,11 @@
 /*
  * scarf-gateway: the FastCGI program (SPEC §14.1, §15).
  *
- * A thin front end: N worker threads block in FCGX_Accept_r() on one
- * listening socket and hand each request to gw_serve(); the main thread
- * owns every signal (one sigtimedwait() loop) and the manifest: it polls
- * the file or URL, reloads it on SIGHUP and swaps it in atomically.  The
+ * A thin front end: N worker threads accept on one listening socket,
+ * read each request with FCGX_Accept_r() (conn_next: within
+ * --request-timeout) and hand it to gw_serve(); the main thread owns
+ * every signal (one sigtimedwait() loop) and the manifest: it polls the
+ * file or URL, reloads it on SIGHUP and swaps it in atomically.  The
  * tested patterns behind this are in notes/webservers.md §2, §3 and §5.
  *
  * Only the FCGX_* API is used, never fcgi_stdio.h: that one replaces

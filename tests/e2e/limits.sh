@@ -130,7 +130,7 @@ is "$(jf "$out" body) $(jf "$(ev b-ok)" bytes)" "13 13" \
 # says so (through nginx the client got 49,032: nginx drops the rest of
 # its buffer on the broken connection, README "Event log")
 out=$(timeout 20 $CLIENT "$A" get reg.test \
-    '/v2/stall/x/blobs/sha256:2?size=100000&delay=20&id=b-stall')
+    "/v2/stall/x/blobs/sha256:$(printf %064d 2)?size=100000&delay=20&id=b-stall")
 is "$(jf "$out" body)" 50000 "bytes: a stalled upstream, 50,000 received"
 is "$(jf "$(ev b-stall)" bytes)" 50000 "bytes: and 50,000 logged"
 like "$(jf "$(ev b-stall)" error)" 'stalled mid-body' "bytes: stall logged"
