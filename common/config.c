@@ -36,6 +36,7 @@ static const char *const env_names[] = {
 	"GATEWAY_PUBLIC_SCHEME",
 	"GATEWAY_METRICS_ALLOW",
 	"GATEWAY_UPSTREAM_TIMEOUT",
+	"GATEWAY_REQUEST_TIMEOUT",
 	"GATEWAY_POLL",
 	"GATEWAY_OFFLOAD_PREFIX",
 	"GATEWAY_SPLICE",
@@ -59,6 +60,7 @@ gw_config_defaults(struct gw_config *cfg)
 	cfg->public_scheme = SCHEME_HTTPS;
 	cfg->metrics_allow = NULL;
 	cfg->upstream_timeout = 60;
+	cfg->request_timeout = 30;
 	cfg->poll = 5;
 	cfg->splice = 1;
 }
@@ -263,6 +265,12 @@ gw_config_set(struct gw_config *cfg, const char *name, const char *value,
 			return -1;
 		}
 		cfg->upstream_timeout = v;
+	} else if (strcmp(name, "GATEWAY_REQUEST_TIMEOUT") == 0) {
+		if (parse_long(value, 1, 86400, &v) == -1) {
+			*err = "must be a number of seconds from 1 to 86400";
+			return -1;
+		}
+		cfg->request_timeout = v;
 	} else if (strcmp(name, "GATEWAY_POLL") == 0) {
 		if (parse_long(value, 0, 86400, &v) == -1) {
 			*err = "must be a number of seconds from 0 to 86400";

@@ -303,7 +303,13 @@ event_format(const struct gw_event *ev, const struct gw_request *req,
 	field_strz(out, "host", req->host ? req->host : "");
 	field_strz(out, "method", req->method ? req->method : "");
 	field_strz(out, "path", req->raw_path ? req->raw_path : "");
-	field_strz(out, "query", req->raw_query ? req->raw_query : "");
+	if (req->raw_query != NULL && req->too_long &&
+	    strlen(req->raw_query) > GW_QUERY_MAX_BYTES) {
+		/* a 414: the line stays bounded (the first bytes say enough) */
+		key(out, "query");
+		buf_add_jstr(out, req->raw_query, GW_QUERY_MAX_BYTES);
+	} else
+		field_strz(out, "query", req->raw_query ? req->raw_query : "");
 	key(out, "status");
 	buf_printf(out, "%d", ev->status);
 	key(out, "type");

@@ -162,7 +162,7 @@ file_target(const struct rule *r, const struct tmpl_vars *vars,
 
 	if (r->out_never)
 		return -1;
-	switch (tmpl_expand_url(r->out_tmpl, vars, loc, &why)) {
+	switch (tmpl_expand_url(rule_out_tmpl(r), vars, loc, &why)) {
 	case -1:
 		return -1;
 	case -2:
@@ -235,22 +235,23 @@ file_v1_handle(const struct rule *r, const struct gw_request *req,
     struct gw_response *resp, struct gw_event *ev)
 {
 	struct tmpl_vars vars;
+	const struct tmpl *in;
 	struct buf	 loc = BUF_INIT, events = BUF_INIT;
 	char		 body[BODY_EVENTS_BYTES];
 	size_t		 nbody;
 	int		 ret = 0;
 
-	if (r->in_tmpl == NULL || !tmpl_match(r->in_tmpl, req->raw_path,
+	if ((in = rule_in_tmpl(r)) == NULL || !tmpl_match(in, req->raw_path,
 	    strlen(req->raw_path), req->raw_query, strlen(req->raw_query),
 	    &vars))
 		return 0;
-	if (r->out_tmpl != NULL &&
+	if (r->out_src != NULL &&
 	    file_target(r, &vars, req->raw_query, &loc, ev) == -1)
 		goto done;
 	/* §5.6: only once the rule answers, for any method */
 	nbody = file_read_body(req, body);
 	body_events(body, nbody, &events);
-	file_answer(r, &vars, r->out_tmpl != NULL ? buf_cstr(&loc) : NULL,
+	file_answer(r, &vars, r->out_src != NULL ? buf_cstr(&loc) : NULL,
 	    buf_cstr(&events), resp, ev);
 	ret = 1;
 done:
@@ -320,10 +321,10 @@ file_v2_handle(const struct rule *r, const struct gw_request *req,
 	/* no match, match limit exceeded, any other error: no match */
 	if (rc < 0 || file_v2_vars(fr, req->raw_path, md, &vars) == -1)
 		goto done;
-	if (r->out_tmpl != NULL &&
+	if (r->out_src != NULL &&
 	    file_target(r, &vars, req->raw_query, &loc, ev) == -1)
 		goto done;
-	file_answer(r, &vars, r->out_tmpl != NULL ? buf_cstr(&loc) : NULL,
+	file_answer(r, &vars, r->out_src != NULL ? buf_cstr(&loc) : NULL,
 	    "[]", resp, ev);
 	ret = 1;
 done:

@@ -265,6 +265,10 @@ gw_serve(const struct gw_ctx *ctx, struct gw_request *req,
 		resp_plain(resp, 400);
 		return;
 	}
+	if (req->too_long) {
+		resp_plain(resp, 414);
+		return;
+	}
 	if (reserved_handle(ctx, req, resp, ev))
 		return;
 	if (ctx->manifest == NULL) {

@@ -31,6 +31,9 @@ struct gw_config {
 	enum { SCHEME_HTTPS, SCHEME_HTTP, SCHEME_AUTO } public_scheme;
 	char		*metrics_allow;		/* CIDR list, or NULL */
 	long		 upstream_timeout;	/* seconds */
+	/* FastCGI: from a request's first byte until its params and body
+	 * have arrived (fcgi/main.c conn_next) */
+	long		 request_timeout;	/* seconds */
 	long		 poll;			/* seconds, 0 = off */
 	/* Docker GET/HEAD proxying handed to the web server with
 	 * X-Accel-Redirect under this path (nginx), or NULL: stream. */
@@ -97,9 +100,22 @@ struct gw_request {
 	int		 is_head;
 	int		 is_get_or_head;
 	int		 bad;		/* SPEC §2.1 failed: answer 400 */
+	int		 too_long;	/* query over GW_QUERY_MAX_*: 414 */
 	struct timespec	 start;		/* CLOCK_REALTIME at intake */
 	struct timespec	 mono;		/* CLOCK_MONOTONIC at intake */
 };
+
+/*
+ * The most query a request may carry: bytes after the '?', and items
+ * (split on '&' and ';', SPEC §0).  Over either, the answer is 414 URI Too
+ * Long (RFC 9110 §15.5.15), before any rule looks at it: the code nginx
+ * gives a request line over its large_client_header_buffers (8 KiB by
+ * default), which no legitimate artifact URL needs.  The caps bound the
+ * work and memory every later pass over the query costs (parsing,
+ * template matching, forwarding a query to a file target, the event line).
+ */
+#define GW_QUERY_MAX_BYTES	65536
+#define GW_QUERY_MAX_ITEMS	1000
 
 /*
  * Builds the request from a CGI parameter vector (FastCGI params or

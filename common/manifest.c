@@ -601,12 +601,12 @@ npm_name_check(const char *s, enum npm_kind *kind)
  * empty, split on '/', empty pieces dropped.
  */
 static void
-spec_build(struct rule *r)
+spec_build(struct rule *r, const struct tmpl *t)
 {
 	struct buf	 b = BUF_INIT;
 	const char	*p, *e;
 
-	tmpl_expand_empty(r->in_tmpl, &b);
+	tmpl_expand_empty(t, &b);
 	for (p = buf_cstr(&b); ; p = e + 1) {
 		if ((e = strchr(p, '/')) == NULL)
 			e = p + strlen(p);
@@ -690,7 +690,8 @@ parse_npm(struct mctx *c, const cJSON *o, struct rule *r)
 static void
 parse_incoming(struct mctx *c, struct rule *r, const char *s)
 {
-	char	 err[256];
+	struct tmpl	*t;
+	char		 err[256];
 
 	r->in_src = xstrdup(s);
 	err[0] = '\0';
@@ -700,12 +701,12 @@ parse_incoming(struct mctx *c, struct rule *r, const char *s)
 			    "%s", err);
 		return;
 	}
-	if (tmpl_parse(s, &r->in_tmpl, err, sizeof(err)) == -1) {
-		r->in_tmpl = NULL;
+	if (tmpl_parse(s, &t, err, sizeof(err)) == -1) {
 		rerr(c, "incoming-path", "invalid template: %s", err);
 		return;
 	}
-	spec_build(r);
+	spec_build(r, t);
+	tmpl_free(t);		/* rule_in_tmpl() makes it again */
 }
 
 static void
@@ -713,6 +714,7 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 {
 	const cJSON	*it;
 	const char	*s;
+	struct tmpl	*t;
 	char		 err[512];
 	struct buf	 b = BUF_INIT;
 
@@ -734,8 +736,7 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 	}
 	r->out_src = xstrdup(it->valuestring);
 	err[0] = '\0';
-	if (tmpl_parse(r->out_src, &r->out_tmpl, err, sizeof(err)) == -1) {
-		r->out_tmpl = NULL;
+	if (tmpl_parse(r->out_src, &t, err, sizeof(err)) == -1) {
 		rerr(c, "outgoing-url", "invalid template: %s", err);
 		return;
 	}
@@ -744,16 +745,17 @@ parse_file(struct mctx *c, const cJSON *o, struct rule *r)
 	 * a warning (the original redirected to relative targets); one with
 	 * expressions is checked after each expansion (§5.3).
 	 */
-	if (!tmpl_has_exprs(r->out_tmpl)) {
-		tmpl_expand_empty(r->out_tmpl, &b);
+	if (!tmpl_has_exprs(t)) {
+		tmpl_expand_empty(t, &b);
 		if (!url_check(buf_cstr(&b))) {
 			rwarn(c, "outgoing-url", "must be an absolute http or "
 			    "https URL; this rule never matches");
 			r->out_never = 1;
 		}
 		buf_free(&b);
-	} else if (tmpl_authority_reach(r->out_tmpl, err, sizeof(err)))
+	} else if (tmpl_authority_reach(t, err, sizeof(err)))
 		rwarn(c, "outgoing-url", "%s", err);	/* README */
+	tmpl_free(t);		/* rule_out_tmpl() makes it again */
 }
 
 /* {"type": string, "hash": string}, both required. */
@@ -1022,6 +1024,8 @@ free_strv(char **v, size_t n)
 static void
 rule_free(struct rule *r)
 {
+	struct tmpl	*t;
+
 	free(r->domain);
 	free(r->package_id);
 	free(r->rule_id);
@@ -1033,13 +1037,13 @@ rule_free(struct rule *r)
 	free(r->registry_log);
 	free(r->npm_name);
 	free(r->in_src);
-	if (r->in_tmpl != NULL)
-		tmpl_free(r->in_tmpl);
+	if ((t = atomic_load(&r->in_tmpl)) != NULL)
+		tmpl_free(t);
 	if (r->re != NULL)
 		file_v2_free(r->re);
 	free(r->out_src);
-	if (r->out_tmpl != NULL)
-		tmpl_free(r->out_tmpl);
+	if ((t = atomic_load(&r->out_tmpl)) != NULL)
+		tmpl_free(t);
 	free_strv(r->spec, r->nspec);
 	free(r->py_name);
 	free(r->py_norm);
@@ -1373,32 +1377,124 @@ manifest_free(struct manifest *m)
 	free(m);
 }
 
-static void
-parse_rules(struct mctx *c, struct manifest *m, const cJSON *rules)
+/* Skips JSON white space (RFC 8259 §2) from pos; returns the new pos. */
+static size_t
+skip_ws(const char *s, size_t n, size_t pos)
 {
-	const cJSON	*it;
-	size_t		 n = 0;
+	while (pos < n && (s[pos] == ' ' || s[pos] == '\t' ||
+	    s[pos] == '\n' || s[pos] == '\r'))
+		pos++;
+	return pos;
+}
+
+/*
+ * Parses the elements of the rules array, text[off..] starting at its
+ * '[' (json_scan() has checked the whole text).  One rule at a time: each
+ * element is parsed into its own small cJSON tree, compiled and freed, so
+ * the trees of the whole document are never in memory (cJSON takes about
+ * 3.7 times the text; with them, a 160,000-rule manifest of 46 MB peaked
+ * at 393 MiB, tests/bench/manifest_mem.sh).
+ */
+static void
+parse_rules(struct mctx *c, struct manifest *m, const char *text,
+    size_t len, size_t off)
+{
+	cJSON		*it;
+	size_t		 n = 0, pos, start;
 	struct rule	*r;
 
-	for (it = rules->child; it != NULL; it = it->next)
-		n++;
+	/* count first, to allocate the rules once */
+	pos = skip_ws(text, len, off + 1);
+	if (pos < len && text[pos] != ']')
+		for (;;) {
+			if (json_scan_value(text, len, &pos, NULL, NULL, 0) ==
+			    -1)
+				break;
+			n++;
+			pos = skip_ws(text, len, pos);
+			if (pos >= len || text[pos] != ',')
+				break;
+			pos++;
+		}
 	m->rules = xcalloc(n ? n : 1, sizeof(*m->rules));
-	for (it = rules->child; it != NULL; it = it->next) {
+	pos = skip_ws(text, len, off + 1);
+	while (m->nrules < n) {
 		if (c->nerrors > MANIFEST_MAXERRORS)
 			break;
+		start = skip_ws(text, len, pos);
+		if (json_scan_value(text, len, &pos, NULL, NULL, 0) == -1)
+			break;		/* not after json_scan() */
 		r = &m->rules[m->nrules];
 		r->index = (int)m->nrules;
 		r->gpg_sig = -1;
 		m->nrules++;
 		c->idx = r->index;
 		c->tname = NULL;
-		if (!cJSON_IsObject(it))
+		it = cJSON_ParseWithLength(text + start, pos - start);
+		if (it == NULL)
+			rerr(c, NULL, "cannot parse");
+		else if (!cJSON_IsObject(it))
 			rerr(c, NULL, "must be an object (got %s)", jtype(it));
 		else
 			parse_rule(c, it, r);
+		cJSON_Delete(it);
+		pos = skip_ws(text, len, pos);
+		if (pos < len && text[pos] == ',')
+			pos++;
 	}
 	c->idx = -1;
 	c->tname = NULL;
+}
+
+/*
+ * The top-level object without its "rules" member, as a cJSON object (the
+ * other members are small), and where the value of the last "rules" is
+ * (*rules_off, or (size_t)-1 when there is none) and how many there are.
+ * text[0..len) is one valid JSON value (json_scan()), starting after any
+ * byte order mark at bom.  NULL when the top level is not an object: *top
+ * is then the whole value, for the error message.
+ */
+static cJSON *
+top_members(const char *text, size_t len, size_t bom, size_t *rules_off,
+    int *nrules_keys, cJSON **top)
+{
+	cJSON		*root, *key, *val;
+	size_t		 pos, kstart, vstart;
+
+	*rules_off = (size_t)-1;
+	*nrules_keys = 0;
+	*top = NULL;
+	pos = skip_ws(text, len, bom);
+	if (pos >= len || text[pos] != '{') {
+		*top = cJSON_ParseWithLength(text + bom, len - bom);
+		return NULL;
+	}
+	root = cJSON_CreateObject();
+	pos = skip_ws(text, len, pos + 1);
+	while (pos < len && text[pos] == '"') {
+		kstart = pos;
+		if (json_scan_value(text, len, &pos, NULL, NULL, 0) == -1)
+			break;
+		key = cJSON_ParseWithLength(text + kstart, pos - kstart);
+		pos = skip_ws(text, len, pos) + 1;	/* the ':' */
+		vstart = skip_ws(text, len, pos);
+		if (key == NULL || json_scan_value(text, len, &pos, NULL, NULL,
+		    0) == -1) {
+			cJSON_Delete(key);
+			break;
+		}
+		if (strcmp(key->valuestring, "rules") == 0) {
+			*rules_off = vstart;
+			(*nrules_keys)++;
+		} else if ((val = cJSON_ParseWithLength(text + vstart,
+		    pos - vstart)) != NULL)
+			cJSON_AddItemToObject(root, key->valuestring, val);
+		cJSON_Delete(key);
+		pos = skip_ws(text, len, pos);
+		if (pos < len && text[pos] == ',')
+			pos = skip_ws(text, len, pos + 1);
+	}
+	return root;
 }
 
 int
@@ -1408,12 +1504,10 @@ manifest_parse(const char *name, const char *text, size_t len,
 	struct manifest_diag	 local = { BUF_INIT, BUF_INIT };
 	struct mctx		 c;
 	struct manifest		*m = NULL;
-	cJSON			*root = NULL;
-	const cJSON		*rules;
-	const char		*end = NULL;
+	cJSON			*root = NULL, *top = NULL;
 	char			 msg[128];
-	size_t			 off, line, col, bom = 0;
-	int			 rc = -1;
+	size_t			 off, line, col, bom = 0, rules_off;
+	int			 rc = -1, nrules_keys;
 
 	*out = NULL;
 	memset(&c, 0, sizeof(c));
@@ -1428,30 +1522,37 @@ manifest_parse(const char *name, const char *text, size_t len,
 	}
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
 		bom = 3;
-	root = cJSON_ParseWithLengthOpts(text + bom, len - bom, &end, 0);
+	root = top_members(text, len, bom, &rules_off, &nrules_keys, &top);
 	if (root == NULL) {
-		/* not expected after json_scan(); cJSON has its own limits */
-		off = end != NULL ? (size_t)(end - text) : 0;
-		json_linecol(text, off, &line, &col);
-		buf_printf(&c.d->errors, "%s:%zu:%zu: JSON syntax error: "
-		    "cannot parse\n", name, line, col);
-		goto done;
-	}
-	if (!cJSON_IsObject(root)) {
+		if (top == NULL) {
+			/* not expected after json_scan(); cJSON has its own
+			 * limits */
+			buf_printf(&c.d->errors, "%s: JSON syntax error: "
+			    "cannot parse\n", name);
+			goto done;
+		}
 		rerr(&c, NULL, "top level must be a JSON object (got %s)",
-		    jtype(root));
+		    jtype(top));
 		goto done;
 	}
 	m = xcalloc(1, sizeof(*m));
 	atomic_init(&m->refs, 1);
 	parse_settings(&c, m, field(&c, root, "settings"));
-	rules = field(&c, root, "rules");
-	if (rules == NULL)
+	if (nrules_keys > 1)
+		rwarn(&c, "rules", "key appears %d times; the last one is "
+		    "used", nrules_keys);
+	if (rules_off == (size_t)-1)
 		rerr(&c, "rules", "required field is missing");
-	else if (!cJSON_IsArray(rules))
-		rerr(&c, "rules", "must be an array (got %s)", jtype(rules));
-	else
-		parse_rules(&c, m, rules);
+	else if (text[rules_off] != '[') {
+		size_t	 e = rules_off;
+		cJSON	*v;
+
+		(void)json_scan_value(text, len, &e, NULL, NULL, 0);
+		v = cJSON_ParseWithLength(text + rules_off, e - rules_off);
+		rerr(&c, "rules", "must be an array (got %s)", jtype(v));
+		cJSON_Delete(v);
+	} else
+		parse_rules(&c, m, text, len, rules_off);
 	if (c.nerrors > 0)
 		goto done;
 	index_build(m);
@@ -1467,6 +1568,7 @@ done:
 	if (m != NULL)
 		manifest_free(m);
 	cJSON_Delete(root);
+	cJSON_Delete(top);
 	buf_free(&c.q);
 	manifest_diag_free(&local);
 	return rc;
@@ -1611,4 +1713,45 @@ pep503_normalise(const char *name, size_t len)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+/*
+ * A template slot of a rule, compiled from src on first use.  Two threads
+ * may both compile it: the first to store it wins, the other frees its
+ * copy.  The manifest is immutable otherwise; this is a cache of what
+ * the load already checked (tmpl_parse cannot fail here).
+ */
+static const struct tmpl *
+rule_tmpl(_Atomic(struct tmpl *) *slot, const char *src)
+{
+	struct tmpl	*t, *none = NULL;
+	char		 err[256];
+
+	if ((t = atomic_load(slot)) != NULL || src == NULL)
+		return t;
+	if (tmpl_parse(src, &t, err, sizeof(err)) == -1)
+		return NULL;
+	if (!atomic_compare_exchange_strong(slot, &none, t)) {
+		tmpl_free(t);
+		t = none;
+	}
+	return t;
+}
+
+const struct tmpl *
+rule_in_tmpl(const struct rule *r)
+{
+	struct rule	*w = (struct rule *)(uintptr_t)r;
+
+	/* in_src is the regular expression of a file-v2 rule */
+	return rule_tmpl(&w->in_tmpl, r->type == RULE_FILE_V1 ? r->in_src :
+	    NULL);
+}
+
+const struct tmpl *
+rule_out_tmpl(const struct rule *r)
+{
+	struct rule	*w = (struct rule *)(uintptr_t)r;
+
+	return rule_tmpl(&w->out_tmpl, r->out_src);
 }

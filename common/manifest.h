@@ -56,10 +56,12 @@ struct rule {
 
 	/* file-v1, file-v2 (§5, §6) */
 	char		*in_src;	/* incoming-path as written */
-	struct tmpl	*in_tmpl;	/* file-v1 */
+	/* file-v1; the templates are compiled on first use: read them
+	 * with rule_in_tmpl() and rule_out_tmpl() */
+	_Atomic(struct tmpl *) in_tmpl;
 	void		*re;		/* file-v2: pcre2_code * */
 	char		*out_src;	/* outgoing-url, NULL for null */
-	struct tmpl	*out_tmpl;	/* NULL for null */
+	_Atomic(struct tmpl *) out_tmpl;	/* NULL for null */
 	int		 out_never;	/* literal outgoing-url failing the URL check */
 	char	       **spec;		/* file-v1 specificity list (§2.5) */
 	size_t		 nspec;
@@ -133,6 +135,16 @@ int	 manifest_load_file(const char *path, struct manifest **out,
 
 void	 manifest_ref(struct manifest *);
 void	 manifest_unref(struct manifest *);	/* frees at zero */
+
+/*
+ * The compiled incoming-path template of a file-v1 rule (NULL for any
+ * other rule) and the outgoing-url template of a file rule (NULL for a
+ * null one).  Compiled on first use and kept with the rule: the templates
+ * of a 160,000-rule manifest took 40 % of its memory, most of them for
+ * hosts no request asks for.  Thread-safe; owned by the rule.
+ */
+const struct tmpl *rule_in_tmpl(const struct rule *);
+const struct tmpl *rule_out_tmpl(const struct rule *);
 
 /* The rule set for a normalised host (§2.2), or NULL. */
 const struct ruleset *manifest_lookup(const struct manifest *,

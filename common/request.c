@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "gateway.h"
+#include "util.h"
 #include "xmalloc.h"
 
 /*
@@ -93,6 +94,7 @@ gw_request_init(struct gw_request *req, char *const *params,
 {
 	const char	*uri, *q, *v, *xfp;
 	struct buf	 b = BUF_INIT;
+	size_t		 qlen;
 	int		 trust = cfg != NULL && cfg->trust_forwarded;
 
 	memset(req, 0, sizeof(*req));
@@ -171,6 +173,12 @@ gw_request_init(struct gw_request *req, char *const *params,
 		if (*end == '\0' && n >= 0)
 			req->content_length = n;
 	}
+
+	/* before anything parses it (GW_QUERY_MAX_*) */
+	qlen = strlen(req->raw_query);
+	if (qlen > GW_QUERY_MAX_BYTES ||
+	    query_count(req->raw_query, qlen) > GW_QUERY_MAX_ITEMS)
+		req->too_long = 1;
 
 	/*
 	 * §2.1 request checks.  Beyond the character set of §2.1 the Host

@@ -41,6 +41,8 @@ struct query {
 	size_t		 n;
 };
 void	 query_parse(struct query *, const char *raw, size_t n);
+/* The number of items query_parse() would make of raw[0..n). */
+size_t	 query_count(const char *raw, size_t n);
 void	 query_free(struct query *);
 /* First parameter with that decoded key, or NULL. */
 const struct qparam *query_get(const struct query *, const char *key);

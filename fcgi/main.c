@@ -1,10 +1,11 @@
 /*
  * scarf-gateway: the FastCGI program (SPEC §14.1, §15).
  *
- * A thin front end: N worker threads block in FCGX_Accept_r() on one
- * listening socket and hand each request to gw_serve(); the main thread
- * owns every signal (one sigtimedwait() loop) and the manifest: it polls
- * the file or URL, reloads it on SIGHUP and swaps it in atomically.  The
+ * A thin front end: N worker threads accept on one listening socket,
+ * read each request with FCGX_Accept_r() (conn_next: within
+ * --request-timeout) and hand it to gw_serve(); the main thread owns
+ * every signal (one sigtimedwait() loop) and the manifest: it polls the
+ * file or URL, reloads it on SIGHUP and swaps it in atomically.  The
  * tested patterns behind this are in notes/webservers.md §2, §3 and §5.
  *
  * Only the FCGX_* API is used, never fcgi_stdio.h: that one replaces
@@ -25,6 +26,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,6 +37,10 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 
 #include <curl/curl.h>
 #include <fcgiapp.h>
@@ -96,6 +102,18 @@ enum load_result {
 	LOAD_UNCHANGED = 3	/* 304 from a manifest URL */
 };
 
+/*
+ * What the main thread watches of a worker reading a request's params
+ * (conn_next): a duplicate of the connection, so that the descriptor
+ * stays the same socket however libfcgi closes its own, and when the
+ * request started.  fd is -1 when there is nothing to watch.
+ */
+struct watch {
+	pthread_mutex_t	 mu;
+	int		 fd;
+	struct timespec	 deadline;	/* CLOCK_MONOTONIC */
+};
+
 static struct {
 	struct gw_config	 config;
 	struct gw_stats		 stats;
@@ -110,6 +128,8 @@ static struct {
 	atomic_int		 stopping;
 	atomic_int		 busy;		/* requests being served */
 	atomic_int		 alive;		/* worker threads running */
+	atomic_int		 trim;		/* a state was freed */
+	struct watch		*watch;		/* one per worker */
 } g = {
 	.listen_fd = -1,
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -143,6 +163,9 @@ usage(FILE *f)
 	    "  --upstream-timeout SECONDS\n"
 	    "                            GATEWAY_UPSTREAM_TIMEOUT (default: "
 	    "60)\n"
+	    "  --request-timeout SECONDS GATEWAY_REQUEST_TIMEOUT: a request's "
+	    "records\n"
+	    "                            must arrive within (default: 30)\n"
 	    "  --poll SECONDS            GATEWAY_POLL (default: 5, 0 = off)\n"
 	    "  --offload-prefix PATH     GATEWAY_OFFLOAD_PREFIX (nginx "
 	    "X-Accel-Redirect,\n"
@@ -377,6 +400,26 @@ state_put(struct gw_state *st)
 	manifest_unref(st->manifest);
 	free(st->reload_error);
 	free(st);
+	atomic_store(&g.trim, 1);
+}
+
+/*
+ * Gives the memory of freed manifests back to the system.  glibc keeps
+ * freed memory for reuse: after a reload from a 160,000-rule manifest
+ * (390 MiB) to a small one the process kept its size for good.
+ * malloc_trim(0) returns every free page of every arena (glibc 2.8 and
+ * later).  On the main thread, after the last request holding the old
+ * state let go of it (state_put), so that no request waits for it; the
+ * control loop calls this every second.
+ */
+static void
+memory_trim(void)
+{
+	if (!atomic_exchange(&g.trim, 0))
+		return;
+#ifdef HAVE_MALLOC_TRIM
+	malloc_trim(0);
+#endif
 }
 
 /* Publishes st (its reference moves to g.cur) and drops the old one. */
@@ -635,20 +678,48 @@ listener_open(void)
 /* Requests                                                             */
 /* ------------------------------------------------------------------ */
 
+/* SO_RCVTIMEO: a blocking read of fd fails with EAGAIN after ms. */
+static void
+conn_read_limit(int fd, long long ms)
+{
+	struct timeval	 tv;
+
+	if (ms < 1)
+		ms = 1;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 struct fcgi_body {
 	FCGX_Stream	*in;
 	long long	 left;
+	int		 fd;		/* the connection */
+	struct timespec	 first;		/* the request's first byte */
 };
 
-/* gw_read_fn over the FastCGI stdin stream, at most CONTENT_LENGTH. */
+static long long elapsed_ms(const struct timespec *);
+
+/*
+ * gw_read_fn over the FastCGI stdin stream, at most CONTENT_LENGTH, and
+ * no later than --request-timeout after the request's first byte (see
+ * conn_next): each read may wait only for what is left of that.
+ */
 static ssize_t
 fcgi_read_body(void *arg, char *buf, size_t n)
 {
 	struct fcgi_body	*b = arg;
+	long long		 left_ms;
 	int			 got;
 
 	if (b->left <= 0 || n == 0)
 		return 0;
+	left_ms = g.config.request_timeout * 1000LL - elapsed_ms(&b->first);
+	if (left_ms <= 0) {
+		b->left = 0;
+		return -1;
+	}
+	conn_read_limit(b->fd, left_ms);
 	if ((long long)n > b->left)
 		n = (size_t)b->left;
 	if (n > INT_MAX)
@@ -662,18 +733,58 @@ fcgi_read_body(void *arg, char *buf, size_t n)
 	return got;
 }
 
-/* Writes n bytes; returns the number accepted before any error. */
-static size_t
-fcgi_put(FCGX_Stream *out, const char *p, size_t n)
+/*
+ * The response side of a request.  libfcgi's stream buffers small writes
+ * (8 KiB); `pending` counts the bytes it holds that have not yet gone out
+ * in a successful flush, so that the event's `bytes` leaves out what never
+ * reached the web server's connection when a flush fails (the web server
+ * hung up).  For that, every byte must leave through fcgi_flush():
+ * fcgi_put() fills libfcgi's buffer only up to its end and flushes it
+ * itself, so libfcgi never empties it on its own.
+ */
+struct fcgi_sink {
+	FCGX_Request	*r;
+	long long	 pending;
+};
+
+/* Pushes what libfcgi holds to the connection.  0 or -1. */
+static int
+fcgi_flush(struct fcgi_sink *s)
 {
-	size_t	 done = 0;
-	int	 chunk;
+	if (FCGX_FFlush(s->r->out) != 0)
+		return -1;
+	s->pending = 0;
+	return 0;
+}
+
+/*
+ * Writes n bytes into libfcgi's buffer, flushing it whenever it is full;
+ * returns the number accepted before any error.  The room left is the
+ * writer's stop minus its wrNext (fcgiapp.h: "writer: last free byte
+ * + 1", "first free byte"): a write that fits is a copy, never a flush.
+ */
+static size_t
+fcgi_put(struct fcgi_sink *s, const char *p, size_t n)
+{
+	FCGX_Stream	*out = s->r->out;
+	size_t		 done = 0, room;
 
 	while (done < n) {
-		chunk = n - done > 65536 ? 65536 : (int)(n - done);
-		if (FCGX_PutStr(p + done, chunk, out) != chunk)
+		room = out->stop > out->wrNext ?
+		    (size_t)(out->stop - out->wrNext) : 0;
+		if (room == 0) {
+			if (fcgi_flush(s) == -1 || out->stop <= out->wrNext)
+				break;
+			continue;
+		}
+		if (room > n - done)
+			room = n - done;
+		if (room > INT_MAX)
+			room = INT_MAX;
+		if (FCGX_PutStr(p + done, (int)room, out) != (int)room)
 			break;
-		done += (size_t)chunk;
+		done += room;
+		s->pending += (long long)room;
 	}
 	return done;
 }
@@ -784,13 +895,13 @@ fcgi_sndbuf_grow(const FCGX_Request *r)
 static int
 fcgi_out_write(void *arg, const void *p, size_t n)
 {
-	FCGX_Request	*r = arg;
+	struct fcgi_sink	*s = arg;
 
 	if (n < RAW_MIN)
-		return fcgi_put(r->out, p, n) == n ? 0 : -1;
-	if (FCGX_FFlush(r->out) != 0)
+		return fcgi_put(s, p, n) == n ? 0 : -1;
+	if (fcgi_flush(s) != 0)
 		return -1;
-	return fcgi_put_records(r, p, n);
+	return fcgi_put_records(s->r, p, n);
 }
 
 /* relay_frame_fn: each spliced piece is one FCGI_STDOUT record. */
@@ -810,26 +921,24 @@ static long long
 fcgi_out_relay(void *arg, int fd, long long n, int timeout_ms,
     enum relay_end *end)
 {
-	FCGX_Request	*r = arg;
-	struct relay_to	 to;
+	struct fcgi_sink	*s = arg;
+	struct relay_to		 to;
 
-	if (FCGX_FFlush(r->out) != 0) {
+	if (fcgi_flush(s) != 0) {
 		*end = RELAY_CLIENT;
 		return 0;
 	}
-	to.fd = fcgi_conn_fd(r);
+	to.fd = fcgi_conn_fd(s->r);
 	to.rec_max = RAW_RECORD;
 	to.frame = fcgi_frame;
-	to.arg = r;
+	to.arg = s->r;
 	return relay_splice(fd, &to, n, timeout_ms, end);
 }
 
 static int
 fcgi_out_flush(void *arg)
 {
-	FCGX_Request	*r = arg;
-
-	return FCGX_FFlush(r->out) == 0 ? 0 : -1;
+	return fcgi_flush(arg);
 }
 
 /*
@@ -872,15 +981,15 @@ static void
 fcgi_out_abort(void *arg)
 {
 	static const unsigned char	 bad[8];	/* version 0 */
-	FCGX_Request			*r = arg;
-	int				 fd = fcgi_conn_fd(r);
+	struct fcgi_sink		*s = arg;
+	int				 fd = fcgi_conn_fd(s->r);
 
 	if (g.config.abort_end) {
 		/* END_REQUEST follows from FCGX_FClose() */
-		FCGX_FFlush(r->out);
+		(void)fcgi_flush(s);
 		return;
 	}
-	if (FCGX_FFlush(r->out) == 0)
+	if (fcgi_flush(s) == 0)
 		(void)!write(fd, bad, sizeof(bad));
 	shutdown(fd, SHUT_RDWR);
 }
@@ -896,15 +1005,68 @@ elapsed_ms(const struct timespec *since)
 }
 
 /*
+ * Proxies (libcurl handles with their connection caches) are pooled, not
+ * kept one per worker: each held its cached upstream connections and the
+ * two descriptors of libcurl's wake-up socket pair for as long as the
+ * worker lived, so 256 threads that had all proxied once came near the
+ * default limit of 1,024 descriptors (and past it, libfcgi's select()
+ * on a descriptor over 1,023 aborts).  A request takes the proxy put back
+ * last (its connection to the registry most likely still open) or makes
+ * one; at most POOL_IDLE wait between requests, the rest are freed, so
+ * the descriptors follow the number of proxied requests running, not the
+ * number of threads.  Each proxy still tracks the sockets it opened, so
+ * proxy.c's splicing finds the upstream connection as before.
+ */
+#define POOL_IDLE	8
+
+static struct {
+	pthread_mutex_t	 mu;
+	struct proxy	*idle[POOL_IDLE];
+	int		 n;
+} pool = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static struct proxy *
+pool_get(void)
+{
+	struct proxy	*px = NULL;
+
+	pthread_mutex_lock(&pool.mu);
+	if (pool.n > 0)
+		px = pool.idle[--pool.n];
+	pthread_mutex_unlock(&pool.mu);
+	return px != NULL ? px : proxy_new(&g.config);
+}
+
+static void
+pool_put(struct proxy *px)
+{
+	pthread_mutex_lock(&pool.mu);
+	if (pool.n < POOL_IDLE) {
+		pool.idle[pool.n++] = px;
+		px = NULL;
+	}
+	pthread_mutex_unlock(&pool.mu);
+	proxy_free(px);
+}
+
+/* At exit, after the workers. */
+static void
+pool_free(void)
+{
+	while (pool.n > 0)
+		proxy_free(pool.idle[--pool.n]);
+}
+
+/*
  * Serves one accepted request.  The response is completed towards the
  * web server (both output streams closed, which sends END_REQUEST)
  * before the event is formatted and logged; FCGX_Finish_r() comes after
  * that, because it frees r->envp, which the event line still reads
  * (User-Agent, Referer).  A proxied answer is streamed by proxy_serve()
- * with the worker's proxy, made on its first use (*pxp).
+ * with a proxy from the pool (pool_get).
  */
 static void
-serve_fcgi(FCGX_Request *r, struct proxy **pxp)
+serve_fcgi(FCGX_Request *r, const struct timespec *first)
 {
 	struct gw_request	 req;
 	struct gw_response	 resp;
@@ -912,6 +1074,8 @@ serve_fcgi(FCGX_Request *r, struct proxy **pxp)
 	struct gw_ctx		 ctx;
 	struct gw_state		*st;
 	struct fcgi_body	 body;
+	struct fcgi_sink	 sink = { r, 0 };
+	struct proxy		*px;
 	struct gw_out		 pout;
 	struct buf		 out = BUF_INIT;
 	size_t			 sent = 0;
@@ -919,6 +1083,8 @@ serve_fcgi(FCGX_Request *r, struct proxy **pxp)
 
 	gw_request_init(&req, r->envp, &g.config);
 	body.in = r->in;
+	body.fd = fcgi_conn_fd(r);
+	body.first = *first;
 	body.left = req.content_length >= 0 ? req.content_length : LLONG_MAX;
 	req.read_body = fcgi_read_body;
 	req.body_ctx = &body;
@@ -935,33 +1101,38 @@ serve_fcgi(FCGX_Request *r, struct proxy **pxp)
 
 	if (resp.proxy) {
 		/* fills ev.status, ev.bytes and ev.error itself */
-		if (*pxp == NULL)
-			*pxp = proxy_new(&g.config);
+		px = pool_get();
 		fcgi_sndbuf_grow(r);
 		memset(&pout, 0, sizeof(pout));
-		pout.ctx = r;
+		pout.ctx = &sink;
 		pout.write = fcgi_out_write;
 		pout.flush = fcgi_out_flush;
 		pout.abort = fcgi_out_abort;
 		pout.relay = fcgi_out_relay;
-		proxy_serve(*pxp, &ctx, &req, &resp, &ev, &pout);
+		proxy_serve(px, &ctx, &req, &resp, &ev, &pout);
+		pool_put(px);
 	} else {
 		/* `sent` counts what the stream took; a failure at the
 		 * final flush shows up as ev.error below. */
 		resp_format_head(&resp, &out);
-		if (fcgi_put(r->out, out.p, out.n) == out.n &&
+		if (fcgi_put(&sink, out.p, out.n) == out.n &&
 		    !req.is_head && resp.status != 304 && resp.body.n > 0)
-			sent = fcgi_put(r->out, resp.body.p, resp.body.n);
+			sent = fcgi_put(&sink, resp.body.p, resp.body.n);
 		ev.status = resp.status;
 		ev.bytes = (long long)sent;
 	}
 	FCGX_FClose(r->err);	/* err first: no empty stderr record */
 	FCGX_FClose(r->out);
-	if ((err = FCGX_GetError(r->out)) != 0 && ev.error == NULL) {
-		buf_reset(&out);
-		buf_printf(&out, "response not delivered: %s", err > 0 ?
-		    strerror(err) : "FastCGI protocol error");
-		ev.error = buf_steal(&out);
+	if ((err = FCGX_GetError(r->out)) != 0) {
+		/* what libfcgi still held never reached the web server: the
+		 * last bytes written, so the body's last ones */
+		ev.bytes -= ev.bytes < sink.pending ? ev.bytes : sink.pending;
+		if (ev.error == NULL) {
+			buf_reset(&out);
+			buf_printf(&out, "response not delivered: %s", err > 0 ?
+			    strerror(err) : "FastCGI protocol error");
+			ev.error = buf_steal(&out);
+		}
 	}
 
 	ev.duration_ms = elapsed_ms(&req.mono);
@@ -985,36 +1156,191 @@ accept_transient(int e)
 	    e == EINTR || e == EAGAIN || e == ECONNABORTED || e == EPROTO;
 }
 
-static void *
-worker_main(void *arg)
-{
-	FCGX_Request		 r;
-	struct proxy		*px = NULL;	/* made on first use */
-	struct timespec		 pause = { 0, 100 * 1000000L };
-	int			 rc;
+/*
+ * Slow and stuck peers.  libfcgi reads a request's records with blocking
+ * reads and no time limit, so a peer that sent one byte and stopped held
+ * a worker for ever.  The workers therefore accept the connections
+ * themselves (libfcgi is given no listening socket) and hand one to
+ * FCGX_Accept_r() only once a request has begun, its first byte waiting,
+ * with SO_RCVTIMEO set to --request-timeout: no read of its params waits
+ * longer (FCGX_Accept_r() then drops the connection, and the worker
+ * accepts the next one), the main thread ends params that are still
+ * coming in after that time (watch_check), and fcgi_read_body() stops at
+ * the same deadline counted from the first byte.
+ *
+ * A connection kept alive between requests (FCGI_KEEP_CONN) is not cut
+ * by that limit: nginx keeps its idle FastCGI connections for
+ * keepalive_timeout (60 s by default) and would fail a request sent on
+ * one the gateway had just closed.  One idle for KEEPALIVE_IDLE seconds,
+ * longer than that, is closed, as it is at shutdown, and its thread
+ * serves others.  A new connection must start its request within
+ * --request-timeout: web servers connect when they have one to send.
+ */
+#define KEEPALIVE_IDLE	300		/* seconds */
+#define WAIT_SLICE	500		/* ms between looks at g.stopping */
 
-	(void)arg;
-	FCGX_InitRequest(&r, g.listen_fd, 0);
-	while (!atomic_load(&g.stopping)) {
-		if ((rc = FCGX_Accept_r(&r)) < 0) {
-			if (atomic_load(&g.stopping))
+/*
+ * Waits up to ms for fd to become readable (or to fail: FCGX_Accept_r()
+ * then finds out).  1 when it did, 0 on timeout or when stopping.
+ */
+static int
+conn_wait(int fd, long long ms)
+{
+	struct pollfd	 pfd;
+	struct timespec	 t0;
+	long long	 left;
+	int		 rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (atomic_load(&g.stopping))
+			return 0;
+		if ((left = ms - elapsed_ms(&t0)) <= 0)
+			return 0;
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, left > WAIT_SLICE ? WAIT_SLICE : (int)left);
+		if (rc > 0 || (rc == -1 && errno != EINTR))
+			return 1;
+	}
+}
+
+/* Closes the connection r holds, without libfcgi's lingering close. */
+static void
+conn_drop(FCGX_Request *r)
+{
+	close(r->ipcFd);
+	r->ipcFd = -1;
+}
+
+/*
+ * Gives r a connection whose next request has begun (see above): the one
+ * it kept alive, or a new one from the listener.  *first is when its
+ * first byte was seen.  Returns 0, or -1 when the worker should stop.
+ * ipcFd and keepConnection are "do not use" fields of FCGX_Request
+ * (fcgiapp.h): with ipcFd set, FCGX_Accept_r() reads from it instead of
+ * accepting, and keepConnection keeps the FCGX_Finish_r() it starts with
+ * from closing it; the request's FCGI_BEGIN_REQUEST then sets it anew.
+ * (libfcgi's own accept also honoured FCGI_WEB_SERVER_ADDRS, a list of
+ * peer addresses allowed on a TCP listener; no configuration in deploy/
+ * sets it, and it no longer applies: listen on loopback or a Unix socket.)
+ */
+static int
+conn_next(FCGX_Request *r, struct timespec *first)
+{
+	struct timespec	 pause = { 0, 100 * 1000000L };
+	int		 fd;
+
+	for (;;) {
+		if (atomic_load(&g.stopping)) {
+			if (r->ipcFd >= 0)
+				conn_drop(r);
+			return -1;
+		}
+		if (r->ipcFd >= 0) {
+			if (conn_wait(r->ipcFd, KEEPALIVE_IDLE * 1000LL))
 				break;
-			if (rc > -10000 && accept_transient(-rc)) {
+			conn_drop(r);
+			continue;
+		}
+		if ((fd = accept4(g.listen_fd, NULL, NULL, SOCK_CLOEXEC)) ==
+		    -1) {
+			if (atomic_load(&g.stopping))
+				return -1;
+			if (accept_transient(errno)) {
 				/* out of descriptors: pause, as OpenBSD
 				 * httpd does, rather than spin or die */
 				nanosleep(&pause, NULL);
 				continue;
 			}
 			fprintf(stderr, PROG ": worker: accept failed: %s\n",
-			    rc > -10000 ? strerror(-rc) : "FastCGI error");
-			break;
+			    strerror(errno));
+			return -1;
 		}
+		r->ipcFd = fd;
+		r->keepConnection = 1;
+		if (conn_wait(fd, g.config.request_timeout * 1000LL))
+			break;
+		conn_drop(r);
+	}
+	clock_gettime(CLOCK_MONOTONIC, first);
+	conn_read_limit(r->ipcFd, g.config.request_timeout * 1000LL);
+	return 0;
+}
+
+/*
+ * SO_RCVTIMEO bounds each read of the params, not their sum: a peer that
+ * sends a byte every second would pass it for ever.  So a worker also
+ * arms its watch while FCGX_Accept_r() reads the params, and the main
+ * thread (watch_check, every second) shuts a connection whose deadline
+ * passed down: libfcgi's read returns at once, it drops the connection,
+ * and the worker takes the next.  The body is bounded by
+ * fcgi_read_body() itself.
+ */
+static void
+watch_arm(struct watch *w, int fd, const struct timespec *first)
+{
+	pthread_mutex_lock(&w->mu);
+	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	w->deadline = *first;
+	w->deadline.tv_sec += (time_t)g.config.request_timeout;
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+watch_disarm(struct watch *w)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->fd != -1)
+		close(w->fd);
+	w->fd = -1;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* The main thread: ends the params reads that are past their deadline. */
+static void
+watch_check(void)
+{
+	struct timespec	 now;
+	struct watch	*w;
+	int		 i;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (i = 0; i < g.config.threads; i++) {
+		w = &g.watch[i];
+		pthread_mutex_lock(&w->mu);
+		if (w->fd != -1 && (now.tv_sec > w->deadline.tv_sec ||
+		    (now.tv_sec == w->deadline.tv_sec &&
+		    now.tv_nsec >= w->deadline.tv_nsec)))
+			shutdown(w->fd, SHUT_RDWR);
+		pthread_mutex_unlock(&w->mu);
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	FCGX_Request		 r;
+	struct timespec		 first;
+	struct watch		*w = arg;
+	int			 rc;
+
+	/* no listening socket: conn_next() hands over each connection */
+	FCGX_InitRequest(&r, -1, 0);
+	while (conn_next(&r, &first) == 0) {
+		watch_arm(w, r.ipcFd, &first);
+		rc = FCGX_Accept_r(&r);
+		watch_disarm(w);
+		/* a failure (a read timed out, the peer left, a protocol
+		 * error) has closed the connection: take the next one */
+		if (rc < 0)
+			continue;
 		atomic_fetch_add(&g.busy, 1);
-		serve_fcgi(&r, &px);
+		serve_fcgi(&r, &first);
 		FCGX_Finish_r(&r);
 		atomic_fetch_sub(&g.busy, 1);
 	}
-	proxy_free(px);
 	FCGX_Free(&r, 1);
 	atomic_fetch_sub(&g.alive, 1);
 	return NULL;
@@ -1144,9 +1470,9 @@ now_mono(struct timespec *ts)
  * every worker blocked in accept() (EINVAL on Linux), so usually all of
  * them can be joined.  An inherited one (fd 0, systemd) may be shared with
  * sibling processes and is left alone: its idle workers stay in accept()
- * and end with the process.  So do workers waiting on a kept-alive
- * web-server connection (FCGI_KEEP_CONN) for a next request that will
- * not come.  Hence the wait is for `busy` to reach 0, plus a short grace
+ * and end with the process.  (Workers waiting on a kept-alive
+ * web-server connection close it within WAIT_SLICE, conn_next.)  Hence
+ * the wait is for `busy` to reach 0, plus a short grace
  * for idle workers to leave.  A second signal, or the deadline, ends the
  * wait early.  Returns 1 when every worker has ended (they can be joined).
  */
@@ -1221,6 +1547,8 @@ control_loop(const sigset_t *set)
 		default:
 			break;
 		}
+		memory_trim();
+		watch_check();
 		if (atomic_load(&g.alive) == 0) {
 			fprintf(stderr, PROG ": every worker has stopped, "
 			    "exiting\n");
@@ -1285,12 +1613,17 @@ cmd_serve(void)
 
 	n = g.config.threads;
 	tids = xcalloc((size_t)n, sizeof(*tids));
+	g.watch = xcalloc((size_t)n, sizeof(*g.watch));
+	for (i = 0; i < n; i++) {
+		pthread_mutex_init(&g.watch[i].mu, NULL);
+		g.watch[i].fd = -1;
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, STACK_SIZE);
 	for (i = 0; i < n; i++) {
 		atomic_fetch_add(&g.alive, 1);
 		if ((errno = pthread_create(&tids[i], &attr, worker_main,
-		    NULL)) != 0) {
+		    &g.watch[i])) != 0) {
 			fprintf(stderr, PROG ": cannot start a worker: %s\n",
 			    strerror(errno));
 			exit(1);
@@ -1309,6 +1642,10 @@ cmd_serve(void)
 	for (i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);
 	free(tids);
+	for (i = 0; i < n; i++)
+		pthread_mutex_destroy(&g.watch[i].mu);
+	free(g.watch);
+	pool_free();
 	proxy_free(g.fetcher);
 	return 0;
 }
@@ -1332,6 +1669,8 @@ static const struct {
 	    "GATEWAY_METRICS_ALLOW" },
 	{ { "upstream-timeout", required_argument, NULL, 0 },
 	    "GATEWAY_UPSTREAM_TIMEOUT" },
+	{ { "request-timeout", required_argument, NULL, 0 },
+	    "GATEWAY_REQUEST_TIMEOUT" },
 	{ { "poll", required_argument, NULL, 0 }, "GATEWAY_POLL" },
 	{ { "offload-prefix", required_argument, NULL, 0 },
 	    "GATEWAY_OFFLOAD_PREFIX" },

@@ -1074,17 +1074,21 @@ test_fields(void)
 	    "npm default registry");
 
 	r = &m->rules[5];
-	ok(r->in_tmpl != NULL && r->out_tmpl == NULL && r->out_src == NULL &&
-	    r->out_never == 0, "file-v1 null outgoing");
+	ok(atomic_load(&r->in_tmpl) == NULL, "file-v1: no template compiled "
+	    "at load");
+	ok(rule_in_tmpl(r) != NULL && rule_out_tmpl(r) == NULL &&
+	    r->out_src == NULL && r->out_never == 0, "file-v1 null outgoing");
+	ok(atomic_load(&r->in_tmpl) == rule_in_tmpl(r), "file-v1: compiled "
+	    "on first use, once");
 	is_str(r->in_src, "/{a}/x/{b}", "in_src");
 	ok(r->nspec == 1 && strcmp(r->spec[0], "x") == 0, "spec list [x]");
 	r = &m->rules[6];
-	ok(r->re != NULL && r->in_tmpl == NULL && r->out_tmpl != NULL,
-	    "file-v2 compiled");
+	ok(r->re != NULL && rule_in_tmpl(r) == NULL &&
+	    rule_out_tmpl(r) != NULL, "file-v2 compiled");
 	is_str(r->in_src, " ^/(?<a>.*)$ ", "file-v2 source untrimmed");
 	is_str(r->out_src, "https://x.example/{a}", "out_src");
 	r = &m->rules[18];
-	ok(r->out_tmpl != NULL && r->out_never == 0, "literal valid URL");
+	ok(rule_out_tmpl(r) != NULL && r->out_never == 0, "literal valid URL");
 
 	r = &m->rules[7];
 	is_str(r->py_name, "Demo_Pkg", "py_name");

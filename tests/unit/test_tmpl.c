@@ -3,6 +3,7 @@
  * common/filerule.c (file-v1 / file-v2 handlers, query forwarding, body
  * events).  Table-driven; every row carries its own __LINE__.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -997,6 +998,7 @@ static void
 test_handlers(void)
 {
 	struct rule	 r;
+	struct tmpl	*t;
 	struct gw_request req;
 	struct gw_response resp;
 	struct gw_event	 ev;
@@ -1013,16 +1015,22 @@ test_handlers(void)
 		r.index = 3;
 		r.package_id = xstrdup("pkg");
 		if (r.type == RULE_FILE_V1) {
-			if (tmpl_parse(handler_rows[i].in, &r.in_tmpl, err,
+			if (tmpl_parse(handler_rows[i].in, &t, err,
 			    sizeof(err)) == -1)
 				ok_at(line, 0, "parse in: %s", err);
+			else
+				r.in_tmpl = t;
 		} else if ((r.re = file_v2_compile(handler_rows[i].in, err,
 		    sizeof(err))) == NULL)
 			ok_at(line, 0, "compile: %s", err);
-		if (handler_rows[i].out != NULL &&
-		    tmpl_parse(handler_rows[i].out, &r.out_tmpl, err,
-		    sizeof(err)) == -1)
-			ok_at(line, 0, "parse out: %s", err);
+		if (handler_rows[i].out != NULL) {
+			r.out_src = (char *)(uintptr_t)handler_rows[i].out;
+			if (tmpl_parse(handler_rows[i].out, &t, err,
+			    sizeof(err)) == -1)
+				ok_at(line, 0, "parse out: %s", err);
+			else
+				r.out_tmpl = t;
+		}
 
 		memset(&req, 0, sizeof(req));
 		path = xstrdup(handler_rows[i].uri);
@@ -1351,6 +1359,7 @@ static void
 test_refuse(void)
 {
 	struct rule	 r;
+	struct tmpl	*t;
 	struct gw_request req;
 	struct gw_response resp;
 	struct gw_event	 ev;
@@ -1363,12 +1372,19 @@ test_refuse(void)
 		memset(&r, 0, sizeof(r));
 		r.type = RULE_FILE_V1;
 		r.index = 5;
-		if (tmpl_parse(refuse_rows[i].in, &r.in_tmpl, err,
-		    sizeof(err)) == -1 || tmpl_parse(refuse_rows[i].out,
-		    &r.out_tmpl, err, sizeof(err)) == -1) {
+		if (tmpl_parse(refuse_rows[i].in, &t, err,
+		    sizeof(err)) == -1) {
 			ok_at(line, 0, "parse: %s", err);
 			continue;
 		}
+		r.in_tmpl = t;
+		r.out_src = (char *)(uintptr_t)refuse_rows[i].out;
+		if (tmpl_parse(r.out_src, &t, err, sizeof(err)) == -1) {
+			ok_at(line, 0, "parse: %s", err);
+			tmpl_free(r.in_tmpl);
+			continue;
+		}
+		r.out_tmpl = t;
 		memset(&req, 0, sizeof(req));
 		req.raw_path = xstrdup(refuse_rows[i].uri);
 		q = strchr(req.raw_path, '?');
@@ -1407,6 +1423,7 @@ test_refuse(void)
 static void
 test_out_never(void)
 {
+	struct tmpl	*t;
 	struct rule	 r;
 	struct gw_request req;
 	struct gw_response resp;
@@ -1415,8 +1432,11 @@ test_out_never(void)
 
 	memset(&r, 0, sizeof(r));
 	r.type = RULE_FILE_V1;
-	tmpl_parse("/x", &r.in_tmpl, err, sizeof(err));
-	tmpl_parse("/relative", &r.out_tmpl, err, sizeof(err));
+	r.out_src = (char *)(uintptr_t)"/relative";
+	if (tmpl_parse("/x", &t, err, sizeof(err)) == 0)
+		r.in_tmpl = t;
+	if (tmpl_parse(r.out_src, &t, err, sizeof(err)) == 0)
+		r.out_tmpl = t;
 	r.out_never = 1;
 	memset(&req, 0, sizeof(req));
 	req.raw_path = xstrdup("/x");
