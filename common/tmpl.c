@@ -1340,8 +1340,8 @@ m_item(struct mctx *m, size_t i)
 	    m->arena.n - top, &done, &ncp) != 1 ||
 	    (v->maxlen > 0 && ncp > (size_t)v->maxlen) ||
 	    (bound->def && (bound->len != m->arena.n - top ||
-	    memcmp(m->arena.p + bound->off, m->arena.p + top,
-	    bound->len) != 0))) {
+	    (bound->len != 0 && memcmp(m->arena.p + bound->off,
+	    m->arena.p + top, bound->len) != 0)))) {
 		m->arena.n = top;
 		return 0;
 	}
