@@ -65,8 +65,9 @@ struct proxy_module {
  * program) and in PKGLIBDIR (the installed one).  Returns the module's
  * table, or NULL with *why (static storage, or the process's own copy:
  * never freed) saying what failed: not found, dlopen's message (a missing
- * library or symbol: RTLD_NOW resolves everything here, not mid-request),
- * no table, another build, or libcurl failing to start.
+ * library, or a symbol the program lacks: the module is linked with -z
+ * now, so that fails here and never mid-request), no table, another
+ * build, or libcurl failing to start.
  */
 const struct proxy_module *proxy_module_load(const char **why);
 

@@ -9,7 +9,8 @@
 E2E=$top_srcdir/tests/e2e
 MOD=$top_builddir/cgi/scarf-gateway-proxy.so
 # libcurl and the libraries it alone brings along
-CURLISH='lib(curl|ssl|crypto|nghttp2|idn2|ssh2|psl|rtmp|gssapi|ldap|brotli|zstd|gnutls)'
+CURLISH='lib(curl|ssl|crypto|nghttp2|idn2|ssh2|psl|rtmp|gssapi|ldap|brotli|'
+CURLISH+='zstd|gnutls)'
 
 [ -x "$CGI" ] || skip_all "cgi/scarf-gateway.cgi not built"
 [ -f "$MOD" ] || skip_all "cgi/scarf-gateway-proxy.so not built"
@@ -18,7 +19,7 @@ command -v readelf >/dev/null || skip_all "readelf not found (binutils)"
 
 cd "$T" || exit 99
 
-# --- the files -----------------------------------------------------------------
+# --- the files ---
 needed=$(readelf -d "$CGI" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 diag "the CGI program needs: $(echo $needed)"
 like "$needed" '^libc\.so' "readelf sees the CGI program's libraries"
@@ -36,7 +37,7 @@ is "$(readelf --dyn-syms -W "$MOD" | awk '$7 != "UND" && $5 == "GLOBAL" \
     { print $8 }' | sort -u | tr '\n' ' ')" "scarf_gateway_proxy_module " \
     "the module exports its table and nothing else"
 
-# --- an upstream and a manifest ----------------------------------------------------
+# --- an upstream and a manifest ---
 start_bg upstream python3 "$E2E/fixtures/bad_upstream.py" \
     --port-file "$T/upstream.port" --log "$T/upstream.log"
 wait_grep "$T/upstream.port" '^[0-9]+$' || done_testing
@@ -75,9 +76,10 @@ opened() {
 	sed -n 's/.*open[a-z]*(.*"\([^"]*\)".*= [0-9].*/\1/p' "$1.strace"
 }
 
-J502='{"errors":[{"code":"UNAVAILABLE","detail":{},"message":"upstream registry unreachable"}]}'
+J502='{"errors":[{"code":"UNAVAILABLE","detail":{},"message":"upstream '
+J502+='registry unreachable"}]}'
 
-# --- what a request maps ------------------------------------------------------------
+# --- what a request maps ---
 if command -v strace >/dev/null; then
 	# LeakSanitizer cannot run under ptrace (a sanitizer build)
 	WRAP="strace -f -qq -e trace=open,openat -o $T/redir.strace" \
@@ -102,7 +104,7 @@ else
 	for i in 1 2 3 4 5 6 7 8; do skip "strace not installed"; done
 fi
 
-# --- proxying without strace, and its event ---------------------------------------
+# --- proxying without strace, and its event ---
 cgi blob GET reg.test "/v2/ok/x/blobs/sha256:$(printf '%064d' 7)?size=300000"
 is "$rc $(status <blob.out) $(header Content-Length <blob.out)" \
     "0 200 300000" "a proxied blob"
@@ -112,7 +114,7 @@ cgi head HEAD reg.test /v2/ok/x/manifests/latest
 is "$rc $(status <head.out) $(header Content-Length <head.out)" "0 200 13" \
     "a proxied HEAD"
 
-# --- a module that cannot be loaded: 502, never a crash ----------------------------
+# --- a module that cannot be loaded: 502, never a crash ---
 # not_loaded ID WHY-REGEX NAME [NAME=VALUE...]
 not_loaded() {
 	local id=$1 re=$2 name=$3
@@ -135,6 +137,20 @@ if [ -n "$cjson" ]; then
 	    "another shared object" GATEWAY_PROXY_MODULE="$cjson"
 else
 	for i in 1 2 3 4; do skip "libcjson not found by ldd"; done
+fi
+
+# a module that needs a function the program lacks fails at load (it is
+# linked with -z now, like scarf-gateway-proxy.so), not mid-request
+if command -v "${CC:-cc}" >/dev/null; then
+	printf '%s\n' 'extern void gw_no_such_function(void);' \
+	    'void (*const scarf_gateway_proxy_module)(void) =' \
+	    '    gw_no_such_function;' >lacking.c
+	"${CC:-cc}" -shared -fPIC -Wl,-z,now -o lacking.so lacking.c
+	not_loaded lacking 'gw_no_such_function' \
+	    "a module needing a function the program lacks" \
+	    GATEWAY_PROXY_MODULE="$T/lacking.so"
+else
+	for i in 1 2 3 4; do skip "no C compiler"; done
 fi
 
 # the program copied elsewhere finds a module beside it, or the installed

@@ -78,7 +78,8 @@ if [ "${1:-}" = --list ]; then
 	exit
 fi
 
-cycles "$SRC" >"$T/found" || { echo "Bail out! the include scan failed"; exit 1; }
+cycles "$SRC" >"$T/found" ||
+    { echo "Bail out! the include scan failed"; exit 1; }
 [ -f "$KNOWN" ] || { echo "Bail out! $KNOWN missing"; exit 1; }
 diag "$(wc -l <"$T/found") include cycles among the modules of common/"
 compare "$T/found" "$KNOWN" >"$T/diff"
@@ -88,7 +89,8 @@ while read -r what cycle; do
 	gone)	fail "a known cycle is gone (update include_cycles.known): $cycle" ;;
 	esac
 done <"$T/diff"
-[ -s "$T/diff" ] || pass "every include cycle of common/ is a known one, and all are still there"
+[ -s "$T/diff" ] ||
+    pass "every include cycle of common/ is known, and all are still there"
 
 # The check itself: a copy of common/ with a planted cycle (xmalloc.h
 # including report.h, which includes xmalloc.h) and one known cycle cut
