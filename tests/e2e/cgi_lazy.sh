@@ -149,8 +149,15 @@ if command -v "${CC:-cc}" >/dev/null; then
 	not_loaded lacking 'gw_no_such_function' \
 	    "a module needing a function the program lacks" \
 	    GATEWAY_PROXY_MODULE="$T/lacking.so"
+	# a module of another build: refused before anything of it is called
+	printf '%s\n' 'const struct { const char *v; unsigned long abi; }' \
+	    'scarf_gateway_proxy_module = { "0.0.0-other", 1 };' >other.c
+	"${CC:-cc}" -shared -fPIC -o otherbuild.so other.c
+	not_loaded otherbuild 'built for 0\.0\.0-other \(abi 1\), not for' \
+	    "a module of another build" \
+	    GATEWAY_PROXY_MODULE="$T/otherbuild.so"
 else
-	for i in 1 2 3 4; do skip "no C compiler"; done
+	for i in 1 2 3 4 5 6 7 8; do skip "no C compiler"; done
 fi
 
 # the program copied elsewhere finds a module beside it, or the installed
