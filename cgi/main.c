@@ -21,13 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "buf.h"
 #include "gateway.h"
 #include "logsink.h"
 #include "manifest.h"
 #include "proxy.h"
+#include "proxy_module.h"
 #include "xmalloc.h"
 
 #define PROG		"scarf-gateway.cgi"
@@ -238,6 +237,7 @@ main(int argc, char *argv[])
 	struct gw_out		 pout;
 	struct cgi_out		 cout;
 	struct proxy		*px = NULL;
+	const struct proxy_module *pm = NULL;
 	const char		*err;
 	char			*why = NULL;
 	size_t			 sent = 0;
@@ -318,17 +318,21 @@ main(int argc, char *argv[])
 	sigaddset(&late, SIGHUP);
 	sigprocmask(SIG_BLOCK, &late, NULL);
 	memset(&cout, 0, sizeof(cout));
+	/* libcurl comes with the module, for the requests that need it */
+	if (resp.proxy && (pm = proxy_module_load(&err)) == NULL) {
+		fprintf(stderr, PROG ": %s\n", err);
+		proxy_module_fail(&resp, &ev, err);
+	}
 	if (resp.proxy) {
 		/* fills ev.status, ev.bytes and ev.error itself */
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		px = proxy_new(&cfg);
+		px = pm->proxy_new(&cfg);
 		memset(&pout, 0, sizeof(pout));
 		pout.ctx = &cout;
 		pout.write = cgi_out_write;
 		pout.flush = cgi_out_flush;
 		pout.abort = cgi_out_abort;
 		pout.relay = cgi_out_relay;
-		proxy_serve(px, &ctx, &req, &resp, &ev, &pout);
+		pm->proxy_serve(px, &ctx, &req, &resp, &ev, &pout);
 		werr = cout.werr;
 	} else {
 		resp_format_head(&resp, &out);
@@ -368,8 +372,8 @@ main(int argc, char *argv[])
 	free(why);
 	logsink_close(log);
 	if (px != NULL) {
-		proxy_free(px);
-		curl_global_cleanup();
+		pm->proxy_free(px);
+		pm->cleanup();
 	}
 	return cout.aborted ? 1 : 0;
 }
