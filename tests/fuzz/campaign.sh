@@ -6,6 +6,8 @@
 # check) replays what the campaign found.  Crashers land in
 # tests/fuzz/crashes/.  One line per target is appended to
 # tests/fuzz/campaigns.txt: date, target, runs, seconds, corpus size.
+# MAXLEN= sets libFuzzer's -max_len (default 4096); a campaign resumes
+# from the inputs a stopped one left in $FUZZ_BUILD/campaign-<target>/.
 #   sh tests/fuzz/campaign.sh [RUNS [TARGET...]]
 set -e
 runs=${1:-10000000}
@@ -19,18 +21,17 @@ cd "$build"
 # shellcheck disable=SC2086
 make -j2 $(for t in $targets; do echo "tests/fuzz/fuzz_$t"; done) >/dev/null
 for t in $targets; do
-	rm -rf "campaign-$t"
 	mkdir -p "campaign-$t"
 	cp "$src/tests/fuzz/corpus/$t"/* "campaign-$t/" 2>/dev/null || true
 	start=$(date +%s)
-	"./tests/fuzz/fuzz_$t" -runs="$runs" -max_len=4096 \
+	"./tests/fuzz/fuzz_$t" -runs="$runs" -max_len="${MAXLEN:-4096}" \
 	    -artifact_prefix="$src/tests/fuzz/crashes/$t-" "campaign-$t" \
 	    2>"campaign_$t.log" || { tail -40 "campaign_$t.log"; exit 1; }
 	secs=$(($(date +%s) - start))
 	"./tests/fuzz/fuzz_$t" -merge=1 "$src/tests/fuzz/corpus/$t" \
 	    "campaign-$t" 2>"campaign_$t.merge.log"
 	n=$(ls "$src/tests/fuzz/corpus/$t" | wc -l)
-	line="$(date -u +%Y-%m-%d) fuzz_$t runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "campaign_$t.log") seconds=$secs corpus=$n"
+	line="$(date -u +%Y-%m-%d) fuzz_$t runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "campaign_$t.log") seconds=$secs max_len=${MAXLEN:-4096} corpus=$n"
 	echo "$line"
 	echo "$line" >>"$src/tests/fuzz/campaigns.txt"
 done
