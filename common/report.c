@@ -204,20 +204,6 @@ civil_from_days(long long z, int *y, unsigned *m, unsigned *d)
 }
 
 static long long
-days_from_civil(long long y, unsigned m, unsigned d)
-{
-	long long	 era;
-	unsigned	 yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (long long)doe - 719468;
-}
-
-static long long
 floordiv(long long a, long long b)
 {
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
@@ -238,7 +224,7 @@ period_of(enum rby by, long long ms)
 		return (int32_t)(day - (day + 3 - floordiv(day + 3, 7) * 7));
 	case RBY_MONTH:
 		civil_from_days(day, &y, &m, &d);
-		return (int32_t)days_from_civil(y, m, 1);
+		return (int32_t)report_days_from_civil(y, m, 1);
 	default:
 		return (int32_t)day;
 	}
@@ -789,7 +775,7 @@ parse_date(const char *s, int end, long long *ms)
 	    n == 10) {
 		if (m < 1 || m > 12 || d < 1 || d > 31)
 			return -1;
-		*ms = days_from_civil(y, (unsigned)m, (unsigned)d) *
+		*ms = report_days_from_civil(y, (unsigned)m, (unsigned)d) *
 		    86400000LL + (end ? 86400000LL : 0);
 		return 0;
 	}
@@ -798,7 +784,7 @@ parse_date(const char *s, int end, long long *ms)
 		if (m < 1 || m > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
 		    se > 60)
 			return -1;
-		*ms = (days_from_civil(y, (unsigned)m, (unsigned)d) * 86400 +
+		*ms = (report_days_from_civil(y, (unsigned)m, (unsigned)d) * 86400 +
 		    h * 3600 + mi * 60 + se) * 1000LL;
 		return 0;
 	}

@@ -116,4 +116,7 @@ uint64_t	 report_hash(const void *s, size_t n, uint64_t seed);
 /* scarf-gateway report [options] [LOG...]; argv[0] is "report". */
 int		 report_main(int argc, char *argv[]);
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (report_event.c). */
+long long	 report_days_from_civil(long long y, unsigned m, unsigned d);
+
 #endif

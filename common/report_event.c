@@ -411,8 +411,8 @@ dig2(const char *s)
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static long long
-days_from_civil(long long y, unsigned m, unsigned d)
+long long
+report_days_from_civil(long long y, unsigned m, unsigned d)
 {
 	long long	 era;
 	unsigned	 yoe, doy, doe;
@@ -458,7 +458,7 @@ parse_time(const char *s, size_t n, long long *ms)
 	if (!((i + 1 == n && (s[i] == 'Z' || s[i] == 'z')) ||
 	    (i + 6 == n && memcmp(s + i, "+00:00", 6) == 0)))
 		return -1;
-	*ms = ((days_from_civil(y1 * 100 + y2, (unsigned)mo, (unsigned)d) *
+	*ms = ((report_days_from_civil(y1 * 100 + y2, (unsigned)mo, (unsigned)d) *
 	    86400 + h * 3600 + mi * 60 + se) * 1000) + frac;
 	return 0;
 }
