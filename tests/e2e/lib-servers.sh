@@ -297,6 +297,19 @@ nginx_start() {
 	fi
 }
 
+# nginx_front SOCK: deploy/nginx.conf inside deploy/nginx-standalone.conf,
+# rendered in $T in front of the gateway's Unix socket SOCK, and nginx
+# started on a free port (nginx_start); sets PORT, URL and NG
+nginx_front() {
+	PORT=$(free_port)
+	render "$DEPLOY/nginx.conf" "$T/nginx-site.conf" BIND=127.0.0.1 \
+	    PORT="$PORT" UPSTREAM="unix:$1"
+	render "$DEPLOY/nginx-standalone.conf" "$T/nginx.conf" STATEDIR="$T"
+	cp /etc/nginx/fastcgi_params "$T/"
+	nginx_start "$PORT"
+	URL=http://127.0.0.1:$PORT
+}
+
 # in_session NAME CMD...: runs CMD in the foreground in a new session
 # (setsid), output in $T/NAME.out/.err; returns its status.  $T/NAME.sid
 # holds the session id: no process may be left in it afterwards.

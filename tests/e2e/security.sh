@@ -73,12 +73,7 @@ start_bg gateway "$FCGI" --manifest "$T/manifest.json" \
     --threads 4
 GW=$(pid_of gateway)
 ok "the gateway listens" wait_socket "$SOCK" 200
-PORT=$(free_port)
-render "$DEPLOY/nginx.conf" "$T/nginx-site.conf" BIND=127.0.0.1 \
-    PORT="$PORT" UPSTREAM="unix:$SOCK"
-render "$DEPLOY/nginx-standalone.conf" "$T/nginx.conf" STATEDIR="$T"
-cp /etc/nginx/fastcgi_params "$T/"
-nginx_start "$PORT"
+nginx_front "$SOCK"
 
 # --- the table ---------------------------------------------------------------------
 python3 "$E2E/security.py" --nginx "127.0.0.1:$PORT" --cgi "$CGI" \

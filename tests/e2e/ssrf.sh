@@ -243,17 +243,11 @@ if [ -x "$NGINX" ] && [ -f /etc/nginx/fastcgi_params ]; then
 	    --listen "unix:$SOCK" --log "$T/events.log" --upstream-timeout 5 \
 	    --threads 4
 	ok "[nginx] the gateway listens" wait_socket "$SOCK" 200
-	PORT=$(free_port)
-	render "$DEPLOY/nginx.conf" "$T/nginx-site.conf" BIND=127.0.0.1 \
-	    PORT="$PORT" UPSTREAM="unix:$SOCK"
-	render "$DEPLOY/nginx-standalone.conf" "$T/nginx.conf" STATEDIR="$T"
-	cp /etc/nginx/fastcgi_params "$T/"
-	nginx_start "$PORT"
-	URL=http://127.0.0.1:$PORT
+	nginx_front "$SOCK"
 	run_cases nginx
 	after nginx
 	# the event of a handed-back redirect: proxied, 307, its Location
-	wait_grep "$T/events.log" '"location":"http://169\.254\.169\.254/' 100 \
+	wait_grep "$T/events.log" '"location":"http://127\.0\.0\.3:9/' 100 \
 	    >/dev/null
 	is "$(grep '"path":"/v2/evil/x/manifests/d-metadata"' "$T/events.log" |
 	    head -n 1 | jget status)" 307 "[nginx] event: status 307"
