@@ -663,41 +663,6 @@ done:
 	return res;
 }
 
-/*
- * The reason phrase of a status for our Status line: RFC 9110's, also for
- * the codes util.c does not list, since any of them may come from a
- * registry.
- */
-static const char *
-status_reason(int status)
-{
-	const char	*r = http_reason(status);
-
-	if (strcmp(r, "Unknown") != 0)
-		return r;
-	switch (status) {
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 203: return "Non-Authoritative Information";
-	case 205: return "Reset Content";
-	case 300: return "Multiple Choices";
-	case 305: return "Use Proxy";
-	case 402: return "Payment Required";
-	case 407: return "Proxy Authentication Required";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 421: return "Misdirected Request";
-	case 422: return "Unprocessable Content";
-	case 426: return "Upgrade Required";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
-	}
-}
-
 /* ------------------------------------------------------------------ */
 /* One exchange                                                         */
 /* ------------------------------------------------------------------ */
@@ -971,7 +936,7 @@ head_send(struct xfer *x)
 	int		 rc;
 
 	buf_printf(&b, "Status: %d %s\r\n", x->status,
-	    status_reason(x->status));
+	    http_reason(x->status));
 	buf_add(&b, x->head.p != NULL ? x->head.p : "", x->head.n);
 	buf_adds(&b, "\r\n");
 	x->head_sent = 1;
@@ -1347,7 +1312,7 @@ answer(struct gw_out *out, const struct gw_request *req,
 	size_t		 n = strlen(body);
 
 	buf_printf(&b, "Status: %d %s\r\n%sContent-Length: %lu\r\n\r\n",
-	    status, status_reason(status), headers, (unsigned long)n);
+	    status, http_reason(status), headers, (unsigned long)n);
 	ev->status = status;
 	if (out->write(out->ctx, b.p, b.n) == 0 && !req->is_head && n > 0 &&
 	    out->write(out->ctx, body, n) == 0)
