@@ -49,6 +49,7 @@
 #include "gateway.h"
 #include "logsink.h"
 #include "manifest.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "report.h"
 #include "sha256.h"
@@ -116,7 +117,8 @@ struct watch {
 
 static struct {
 	struct gw_config	 config;
-	struct gw_stats		 stats;
+	struct gw_stats		 own;		/* when not shared */
+	struct gw_stats		*stats;		/* metrics.h */
 	struct logsink		*log;
 	struct msource		 src;
 	struct proxy		*fetcher;	/* manifest URLs; main thread */
@@ -131,6 +133,7 @@ static struct {
 	atomic_int		 trim;		/* a state was freed */
 	struct watch		*watch;		/* one per worker */
 } g = {
+	.stats = &g.own,
 	.listen_fd = -1,
 	.mu = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -182,6 +185,11 @@ usage(FILE *f)
 	    "                            GATEWAY_LOG_CLIENT_IP: the client "
 	    "address in\n"
 	    "                            the event log (default: full)\n"
+	    "  --state-dir DIR           GATEWAY_STATE_DIR: the processes "
+	    "using DIR\n"
+	    "                            share their /-/metrics counters "
+	    "(default:\n"
+	    "                            those serving the same socket)\n"
 	    "  --check                   validate the manifest and exit\n"
 	    "  --version, --help\n");
 }
@@ -445,7 +453,7 @@ manifest_confirmed(void)
 {
 	struct gw_state	*cur;
 
-	atomic_store(&g.stats.manifest_confirmed, (long long)time(NULL));
+	atomic_store(&g.stats->manifest_confirmed, (long long)time(NULL));
 	cur = state_get();
 	if (cur->reload_error != NULL) {
 		fprintf(stderr, PROG ": %s: the source holds the served "
@@ -481,14 +489,14 @@ manifest_reload(const char *why, int conditional)
 	if (res == LOAD_OK) {
 		fprintf(stderr, PROG ": manifest reloaded (%s): %s, %zu "
 		    "rules\n", why, g.src.where, m->nrules);
-		atomic_fetch_add(&g.stats.reloads_ok, 1);
+		atomic_fetch_add(&g.stats->reloads_ok, 1);
 		state_publish(state_new(m, NULL));
 		goto done;
 	}
 	fprintf(stderr, PROG ": manifest reload (%s) failed, the previous "
 	    "manifest stays in use:\n", why);
 	print_lines(&d.errors);
-	atomic_fetch_add(&g.stats.reloads_error, 1);
+	atomic_fetch_add(&g.stats->reloads_error, 1);
 	cur = state_get();
 	old = cur->manifest;
 	manifest_ref(old);
@@ -699,6 +707,7 @@ struct fcgi_body {
 };
 
 static long long elapsed_ms(const struct timespec *);
+static long long elapsed_us(const struct timespec *);
 
 /*
  * gw_read_fn over the FastCGI stdin stream, at most CONTENT_LENGTH, and
@@ -994,6 +1003,17 @@ fcgi_out_abort(void *arg)
 	shutdown(fd, SHUT_RDWR);
 }
 
+/* Microseconds since a CLOCK_MONOTONIC time (the duration histogram). */
+static long long
+elapsed_us(const struct timespec *since)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - since->tv_sec) * 1000000 +
+	    (now.tv_nsec - since->tv_nsec) / 1000;
+}
+
 static long long
 elapsed_ms(const struct timespec *since)
 {
@@ -1081,6 +1101,7 @@ serve_fcgi(FCGX_Request *r, const struct timespec *first)
 	size_t			 sent = 0;
 	int			 err;
 
+	metrics_inflight(g.stats, 1);
 	gw_request_init(&req, r->envp, &g.config);
 	body.in = r->in;
 	body.fd = fcgi_conn_fd(r);
@@ -1094,7 +1115,7 @@ serve_fcgi(FCGX_Request *r, const struct timespec *first)
 	ctx.manifest = st->manifest;
 	ctx.last_reload_error = st->reload_error;
 	ctx.config = &g.config;
-	ctx.stats = &g.stats;
+	ctx.stats = g.stats;
 	ctx.now = time(NULL);
 
 	gw_serve(&ctx, &req, &resp, &ev);
@@ -1139,7 +1160,9 @@ serve_fcgi(FCGX_Request *r, const struct timespec *first)
 	buf_reset(&out);
 	event_format(&ev, &req, &out);
 	logsink_write(g.log, out.p, out.n);
-	gw_stats_count(&g.stats, ev.type, ev.status);
+	gw_stats_count(g.stats, ev.type, ev.status);
+	metrics_observe(g.stats, ev.type, elapsed_us(&req.mono));
+	metrics_inflight(g.stats, -1);
 
 	state_put(st);
 	buf_free(&out);
@@ -1398,7 +1421,7 @@ cmd_explain(char *const *av, size_t ac)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.manifest = m;
 	ctx.config = &g.config;
-	ctx.stats = &g.stats;
+	ctx.stats = g.stats;
 	ctx.now = time(NULL);
 	gw_explain(&ctx, av[0], av[1], av[2], av + 3, ac - 3, &out);
 	fwrite(out.p, 1, out.n, stdout);
@@ -1610,6 +1633,7 @@ cmd_serve(void)
 	}
 	if ((g.listen_fd = listener_open()) == -1)
 		return 1;
+	g.stats = metrics_open(&g.config, g.listen_fd, &g.own, PROG);
 
 	n = g.config.threads;
 	tids = xcalloc((size_t)n, sizeof(*tids));
@@ -1635,6 +1659,7 @@ cmd_serve(void)
 
 	control_loop(&set);
 	all_joined = drain(&set);
+	metrics_detach();
 	if (g.unix_path != NULL)
 		unlink(g.unix_path);
 	if (!all_joined)
@@ -1679,6 +1704,7 @@ static const struct {
 	    "GATEWAY_ABORT_MODE" },
 	{ { "log-client-ip", required_argument, NULL, 0 },
 	    "GATEWAY_LOG_CLIENT_IP" },
+	{ { "state-dir", required_argument, NULL, 0 }, "GATEWAY_STATE_DIR" },
 	{ { "check", no_argument, NULL, 'c' }, NULL },
 	{ { "version", no_argument, NULL, 'V' }, NULL },
 	{ { "help", no_argument, NULL, 'h' }, NULL },
