@@ -267,9 +267,15 @@ metrics_detach(void)
 	    lstat(me.path, &named) == 0 && fstat(me.fd, &st) == 0 &&
 	    named.st_dev == st.st_dev && named.st_ino == st.st_ino)
 		unlink(me.path);
+	/* explicitly: the mapping below keeps the open file description,
+	 * and with it the lock, alive after close() */
+	flock(me.fd, LOCK_UN);
 unmap:
-	munmap(me.map, sizeof(struct area));
-	close(me.fd);		/* drops the flock */
+	/* The mapping stays: a thread of a stopping FastCGI program may
+	 * still count a request into it (fcgi/main.c exits without joining
+	 * idle workers).  Its in-flight changes then go to the area's unused
+	 * private field, never to a slot someone else may hold. */
+	close(me.fd);
 	free(me.path);
 	me.map = NULL;
 	me.fd = me.slot = -1;
