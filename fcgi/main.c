@@ -5,8 +5,10 @@
  * read each request with FCGX_Accept_r() (conn_next: within
  * --request-timeout) and hand it to gw_serve(); the main thread owns
  * every signal (one sigtimedwait() loop) and the manifest: it polls the
- * file or URL, reloads it on SIGHUP and swaps it in atomically.  The
- * tested patterns behind this are in notes/webservers.md §2, §3 and §5.
+ * file or URL, reloads it on SIGHUP and swaps it in atomically.  Signals
+ * are blocked in every thread before any starts, so no libfcgi read or
+ * write sees EINTR (libfcgi does not retry), and SIGUSR1 (libfcgi's own
+ * "finish and exit") can mean "reopen the log" (cmd_serve).
  *
  * Only the FCGX_* API is used, never fcgi_stdio.h: that one replaces
  * stdio and environ, and is not thread-safe.
@@ -507,7 +509,7 @@ done:
 }
 
 /* ------------------------------------------------------------------ */
-/* Listening socket (webservers.md §3)                                  */
+/* Listening socket                                                     */
 /* ------------------------------------------------------------------ */
 
 static int
@@ -646,9 +648,12 @@ done:
 }
 
 /*
- * Chooses the listening socket (webservers.md §3): --listen; else
+ * Chooses the listening socket: --listen; else
  * systemd socket activation (fd 3); else fd 0 when it is a listening
- * socket (mod_fcgid, lighttpd bin-path, spawn-fcgi, cgi-fcgi -start).
+ * socket (mod_fcgid, lighttpd bin-path, spawn-fcgi, cgi-fcgi -start: each
+ * puts the socket on fd 0 and execs us; mod_fcgid and lighttpd with
+ * max-procs give every process a socket of its own, spawn-fcgi -F N and
+ * cgi-fcgi -start one shared by all).
  * Returns the fd, or -1 after printing why.
  */
 static int
@@ -824,6 +829,15 @@ fcgi_conn_fd(const FCGX_Request *r)
 				 * padding needed) */
 #define RAW_BATCH	16	/* records per writev() */
 #define FCGI_STDOUT_T	6
+/* a record's content length is 16 bits (FastCGI 1.0 §3.3), and a whole
+ * number of 8-byte units needs no padding */
+_Static_assert(RAW_RECORD <= 0xffff && RAW_RECORD % 8 == 0,
+    "RAW_RECORD fits one FCGI_STDOUT record without padding");
+/* the tail of a body (proxy.h) must take libfcgi's buffer, so that
+ * END_REQUEST leaves in the same write as the last body bytes */
+_Static_assert(PROXY_TAIL < RAW_MIN, "PROXY_TAIL below RAW_MIN");
+/* the relay frames spliced records with fcgi_record_header()'s 8 bytes */
+_Static_assert(8 <= RELAY_HDRMAX, "a FastCGI header fits RELAY_HDRMAX");
 
 /* The header of an FCGI_STDOUT record of c (<= RAW_RECORD) bytes. */
 static void
@@ -954,7 +968,7 @@ fcgi_out_flush(void *arg)
  * An upstream died mid-body: the client must see a truncated transfer,
  * never a complete short one.  FastCGI has no "abort" record from the
  * application, and what each web server makes of the alternatives differs
- * (webservers.md §10.3).  Measured with deploy/'s configurations, client
+ * Measured with deploy/'s configurations, client
  * promised a Content-Length (curl: 18 = partial transfer):
  *
  *	                   nginx      lighttpd   Caddy   mod_proxy_fcgi
@@ -1488,7 +1502,7 @@ now_mono(struct timespec *ts)
 }
 
 /*
- * SIGTERM/SIGINT (§15, webservers.md §5): stop accepting, let running
+ * SIGTERM/SIGINT (§15): stop accepting, let running
  * requests finish, exit 0.  An own listener is shut down, which wakes
  * every worker blocked in accept() (EINVAL on Linux), so usually all of
  * them can be joined.  An inherited one (fd 0, systemd) may be shared with
@@ -1499,6 +1513,9 @@ now_mono(struct timespec *ts)
  * for idle workers to leave.  A second signal, or the deadline, ends the
  * wait early.  Returns 1 when every worker has ended (they can be joined).
  */
+/* (Observed with libfcgi's own handlers: SIGTERM ran a flag-setting
+ * handler on the main thread and the workers stayed blocked in accept(),
+ * the process alive; hence one thread taking every signal and this.) */
 static int
 drain(const sigset_t *set)
 {
