@@ -326,11 +326,12 @@ metrics_body(const struct gw_ctx *ctx, struct buf *b)
 				    "_bucket{type=\"%s\",le=\"+Inf\"} %lu\n",
 				    gw_type_name((enum gw_type)t), cum);
 		}
-		buf_printf(b, "gateway_request_duration_seconds_sum{type=\"%s\"} "
-		    "%.6f\n", gw_type_name((enum gw_type)t),
+		buf_printf(b, "gateway_request_duration_seconds_sum"
+		    "{type=\"%s\"} %.6f\n", gw_type_name((enum gw_type)t),
 		    (double)atomic_load(&st->dur_sum_us[t]) / 1e6);
-		buf_printf(b, "gateway_request_duration_seconds_count{type=\"%s\"}"
-		    " %lu\n", gw_type_name((enum gw_type)t), cum);
+		buf_printf(b, "gateway_request_duration_seconds_count"
+		    "{type=\"%s\"} %lu\n", gw_type_name((enum gw_type)t),
+		    cum);
 	}
 	buf_adds(b, "# HELP gateway_inflight_requests Requests being served "
 	    "now, by every process of the gateway.\n"

@@ -30,9 +30,12 @@
  */
 struct gw_stats	*metrics_attach(const char *path, int unlink_last,
 		    const char **err);
-/* Gives up the slot (and removes the file when unlink_last and nobody else
- * is attached); the counters stay mapped.  For a clean exit; a process that dies just loses its
- * slot, which the kernel releases with its lock. */
+/*
+ * Gives up the slot (and removes the file when unlink_last and nobody
+ * else is attached); the counters stay mapped.  For a clean exit; a
+ * process that dies just loses its slot, which the kernel releases with
+ * its lock.
+ */
 void		 metrics_detach(void);
 /*
  * The area's path for the FastCGI listening socket on fd: the socket

@@ -866,7 +866,8 @@ block_end(struct xfer *x)
  * CURLOPT_HEADERFUNCTION: one header line at a time, status lines and the
  * blank lines that end each block included.  Restarts on every status line:
  * 1xx interim answers and followed redirects each deliver a block of
- * their own, and only the last one describes the body.  Returning less than n aborts the transfer.
+ * their own, and only the last one describes the body.  Returning less
+ * than n aborts the transfer.
  */
 static size_t
 on_header(char *p, size_t sz, size_t nmemb, void *arg)

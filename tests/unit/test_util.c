@@ -357,8 +357,9 @@ main(void)
 	test_forwarded();
 	test_response();
 	for (i = 0; i < sizeof(reason_tests) / sizeof(reason_tests[0]); i++)
-		is_str_at(reason_tests[i].line, http_reason(reason_tests[i].code),
-		    reason_tests[i].phrase, "reason of %d", reason_tests[i].code);
+		is_str_at(reason_tests[i].line,
+		    http_reason(reason_tests[i].code), reason_tests[i].phrase,
+		    "reason of %d", reason_tests[i].code);
 	for (i = 100; i < 600; i++)
 		if (strcmp(http_reason((int)i), "Unknown") == 0 ||
 		    *http_reason((int)i) == '\0')
