@@ -373,11 +373,12 @@ main(int argc, char *argv[])
 	ev.duration_ms = elapsed_ms(&req.mono);
 	buf_reset(&out);
 	event_format(&ev, &req, &out);
-	logsink_write(log, out.p, out.n);
+	/* counted before it is logged, as in the FastCGI program */
 	gw_stats_count(stats, ev.type, ev.status);
 	metrics_observe(stats, ev.type, elapsed_us(&req.mono));
 	metrics_inflight(stats, -1);
 	metrics_detach();
+	logsink_write(log, out.p, out.n);
 
 	buf_free(&out);
 	gw_event_free(&ev);
