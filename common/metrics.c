@@ -87,7 +87,8 @@ boot_id(char out[40])
 		out[0] = '\0';
 }
 
-/* An OFD write lock on slot i's bytes: 0 taken, -1 held by another. */
+/* Sets (F_WRLCK) or clears (F_UNLCK) our OFD lock on slot i's bytes with
+ * cmd F_OFD_SETLK: 0, or -1 when another process holds it. */
 static int
 slot_lock(int fd, int i, int cmd, short type)
 {
@@ -102,7 +103,10 @@ slot_lock(int fd, int i, int cmd, short type)
 	return fcntl(fd, cmd, &fl);
 }
 
-/* 1 when some process other than us holds a slot of the area. */
+/*
+ * 1 when another open file description (another process) holds slot i,
+ * or any slot when i is -1.
+ */
 static int
 slot_taken(int fd, int i)
 {
@@ -112,11 +116,8 @@ slot_taken(int fd, int i)
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
 	fl.l_start = (off_t)(offsetof(struct area, slots) +
-	    (size_t)i * sizeof(struct slot));
-	fl.l_len = i < 0 ? (off_t)(AREA_SLOTS * sizeof(struct slot)) :
-	    (off_t)sizeof(struct slot);
-	if (i < 0)
-		fl.l_start = (off_t)offsetof(struct area, slots);
+	    (size_t)(i < 0 ? 0 : i) * sizeof(struct slot));
+	fl.l_len = (off_t)((i < 0 ? AREA_SLOTS : 1) * sizeof(struct slot));
 	if (fcntl(fd, F_OFD_GETLK, &fl) == -1)
 		return 0;
 	return fl.l_type != F_UNLCK;
