@@ -25,6 +25,7 @@
 #include "gateway.h"
 #include "logsink.h"
 #include "manifest.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "proxy_module.h"
 #include "xmalloc.h"
@@ -211,6 +212,17 @@ load_manifest(const struct gw_config *cfg, char **why)
 	return m;
 }
 
+/* Microseconds since a CLOCK_MONOTONIC time (the duration histogram). */
+static long long
+elapsed_us(const struct timespec *since)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - since->tv_sec) * 1000000 +
+	    (now.tv_nsec - since->tv_nsec) / 1000;
+}
+
 static long long
 elapsed_ms(const struct timespec *since)
 {
@@ -224,7 +236,8 @@ elapsed_ms(const struct timespec *since)
 int
 main(int argc, char *argv[])
 {
-	static struct gw_stats	 stats;	/* per process (§12) */
+	static struct gw_stats	 own;	/* without GATEWAY_STATE_DIR (§12) */
+	struct gw_stats		*stats;
 	struct gw_config	 cfg;
 	struct gw_request	 req;
 	struct gw_response	 resp;
@@ -259,7 +272,7 @@ main(int argc, char *argv[])
 		    "GATEWAY_TRUST_FORWARDED_HOST,\n"
 		    "  GATEWAY_PUBLIC_SCHEME, GATEWAY_METRICS_ALLOW, "
 		    "GATEWAY_UPSTREAM_TIMEOUT,\n"
-		    "  GATEWAY_LOG_CLIENT_IP\n");
+		    "  GATEWAY_LOG_CLIENT_IP, GATEWAY_STATE_DIR\n");
 		return help ? 0 : 2;
 	}
 	/* A client that goes away must not kill us before the log line. */
@@ -301,7 +314,10 @@ main(int argc, char *argv[])
 	ctx.manifest = m;
 	ctx.manifest_error = why;
 	ctx.config = &cfg;
-	ctx.stats = &stats;
+	/* shared with the other processes of GATEWAY_STATE_DIR (metrics.h) */
+	stats = metrics_open(&cfg, -1, &own, PROG);
+	metrics_inflight(stats, 1);
+	ctx.stats = stats;
 	ctx.now = time(NULL);
 	gw_serve(&ctx, &req, &resp, &ev);
 
@@ -361,8 +377,12 @@ main(int argc, char *argv[])
 	ev.duration_ms = elapsed_ms(&req.mono);
 	buf_reset(&out);
 	event_format(&ev, &req, &out);
+	/* counted before it is logged, as in the FastCGI program */
+	gw_stats_count(stats, ev.type, ev.status);
+	metrics_observe(stats, ev.type, elapsed_us(&req.mono));
+	metrics_inflight(stats, -1);
+	metrics_detach();
 	logsink_write(log, out.p, out.n);
-	gw_stats_count(&stats, ev.type, ev.status);
 
 	buf_free(&out);
 	gw_event_free(&ev);

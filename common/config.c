@@ -42,6 +42,7 @@ static const char *const env_names[] = {
 	"GATEWAY_SPLICE",
 	"GATEWAY_ABORT_MODE",
 	"GATEWAY_LOG_CLIENT_IP",
+	"GATEWAY_STATE_DIR",
 };
 
 void
@@ -317,6 +318,12 @@ gw_config_set(struct gw_config *cfg, const char *name, const char *value,
 			    "none";
 			return -1;
 		}
+	} else if (strcmp(name, "GATEWAY_STATE_DIR") == 0) {
+		if (*value != '/') {
+			*err = "must be an absolute directory path";
+			return -1;
+		}
+		cfg->state_dir = value;
 	} else {
 		*err = "unknown setting";
 		return -1;

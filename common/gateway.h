@@ -49,6 +49,10 @@ struct gw_config {
 	 * rotating daily), _NONE; ip_key_file: hash:FILE's FILE or NULL. */
 	enum { GW_IP_FULL, GW_IP_TRUNCATE, GW_IP_HASH, GW_IP_NONE } log_ip;
 	const char	*ip_key_file;
+	/* Where the processes of one gateway share their counters
+	 * (metrics.h), or NULL: FastCGI shares by listening socket, CGI
+	 * counts per process. */
+	const char	*state_dir;
 };
 void	 gw_config_defaults(struct gw_config *);
 /* Reads GATEWAY_* from the environment. Returns -1 with *err on a bad value. */
@@ -65,8 +69,23 @@ int	 gw_config_set(struct gw_config *, const char *name, const char *value,
 #define GW_NCODES 16
 /* Status codes counted one by one; the last slot counts every other. */
 extern const int gw_stat_codes[GW_NCODES];
+/* gateway_request_duration_seconds: Prometheus's default buckets (upper
+ * bounds in microseconds, metrics.c), the last slot counting the rest. */
+#define GW_NBUCKETS 12
+extern const long long gw_dur_buckets[GW_NBUCKETS - 1];
+/*
+ * Plain data, no pointers: metrics.c maps it into a file that every
+ * process of the gateway shares (metrics.h), so its layout is part of the
+ * file's format (METRICS_FILE's version).
+ */
 struct gw_stats {
 	atomic_ulong	 requests[10][GW_NCODES];	/* [type][code slot] */
+	/* [type][bucket], not cumulative; sums in microseconds */
+	atomic_ulong	 dur_bucket[10][GW_NBUCKETS];
+	atomic_ullong	 dur_sum_us[10];
+	/* in-flight requests of a process counting privately (the shared
+	 * area keeps them per process, metrics.c) */
+	atomic_long	 inflight;
 	atomic_ulong	 upstream_connect_errors;
 	atomic_ulong	 upstream_timeouts;
 	atomic_ulong	 reloads_ok;
@@ -178,6 +197,8 @@ enum gw_type {
 	GW_T_NONE, GW_T_DOCKER, GW_T_NPM, GW_T_FILE, GW_T_PYTHON, GW_T_PIXEL,
 	GW_T_TELEMETRY, GW_T_CATCH_ALL, GW_T_RESERVED, GW_T__COUNT
 };
+/* struct gw_stats has room for 10 types */
+_Static_assert(GW_T__COUNT <= 10, "struct gw_stats counts 10 types");
 const char *gw_type_name(enum gw_type);
 
 struct gw_event {

@@ -13,6 +13,7 @@
 #include "gateway.h"
 #include "handlers.h"
 #include "manifest.h"
+#include "metrics.h"
 #include "xmalloc.h"
 
 /* §8: a 1x1 fully transparent PNG, 68 bytes. */
@@ -302,6 +303,41 @@ metrics_body(const struct gw_ctx *ctx, struct buf *b)
 				    gw_type_name((enum gw_type)t),
 				    gw_stat_codes[c], v);
 		}
+	buf_adds(b, "# HELP gateway_request_duration_seconds Time from a "
+	    "request's intake to its event line.\n"
+	    "# TYPE gateway_request_duration_seconds histogram\n");
+	for (t = 0; st != NULL && t < GW_T__COUNT; t++) {
+		unsigned long	 cum = 0;
+
+		for (c = 0; c < GW_NBUCKETS; c++)
+			cum += atomic_load(&st->dur_bucket[t][c]);
+		if (cum == 0)
+			continue;
+		cum = 0;
+		for (c = 0; c < GW_NBUCKETS; c++) {
+			cum += atomic_load(&st->dur_bucket[t][c]);
+			if (c < GW_NBUCKETS - 1)
+				buf_printf(b, "gateway_request_duration_seconds"
+				    "_bucket{type=\"%s\",le=\"%g\"} %lu\n",
+				    gw_type_name((enum gw_type)t),
+				    (double)gw_dur_buckets[c] / 1e6, cum);
+			else
+				buf_printf(b, "gateway_request_duration_seconds"
+				    "_bucket{type=\"%s\",le=\"+Inf\"} %lu\n",
+				    gw_type_name((enum gw_type)t), cum);
+		}
+		buf_printf(b, "gateway_request_duration_seconds_sum"
+		    "{type=\"%s\"} %.6f\n", gw_type_name((enum gw_type)t),
+		    (double)atomic_load(&st->dur_sum_us[t]) / 1e6);
+		buf_printf(b, "gateway_request_duration_seconds_count"
+		    "{type=\"%s\"} %lu\n", gw_type_name((enum gw_type)t),
+		    cum);
+	}
+	buf_adds(b, "# HELP gateway_inflight_requests Requests being served "
+	    "now, by every process of the gateway.\n"
+	    "# TYPE gateway_inflight_requests gauge\n");
+	buf_printf(b, "gateway_inflight_requests %ld\n",
+	    metrics_inflight_sum(st));
 	buf_adds(b, "# HELP gateway_upstream_errors_total Upstream failures.\n"
 	    "# TYPE gateway_upstream_errors_total counter\n");
 	for (t = 0; t < 2; t++)

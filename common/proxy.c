@@ -5,7 +5,8 @@
  * One struct proxy per worker thread holds one CURL easy handle, reused for
  * every exchange of that thread.  curl_easy_reset() between exchanges keeps
  * the handle's connection cache, so each worker keeps its connections to
- * the registries alive (performance.md §6).  DNS answers and TLS sessions
+ * the registries alive (curl_easy_reset() keeps the connection, DNS
+ * and TLS session caches of the handle).  DNS answers and TLS sessions
  * are shared by all workers through one CURLSH; connections are not, since
  * curl's shared connection pool is not meant for concurrent threads.
  *
@@ -14,7 +15,10 @@
  * without a body (HEAD, 304, empty bodies).  After that every chunk libcurl
  * hands over is written and flushed at once, never accumulated.  When the
  * web server does not read, the write blocks, libcurl stops reading the
- * upstream, and TCP pushes back on the registry (webservers.md §10.2).
+ * upstream, and TCP pushes back on the registry.  (nginx with
+ * fastcgi_buffering on, and lighttpd with stream-response-body 0 or 1,
+ * absorb the answer into their own memory or disk instead; Apache and
+ * Caddy stream through with this backpressure.)
  * Until the head is written a failure can still be answered cleanly with a
  * 502 or 504.  After that the only honest signal left is to abort the
  * client's connection, so that a client that was promised a Content-Length
@@ -94,8 +98,10 @@
 /*
  * libcurl's receive buffer: the most it hands to one write callback.  The
  * default 16 KiB means four times as many callbacks (and flushes) for a
- * large blob; more than 64 KiB gains little, since libfcgi cuts the
- * stream into 8 KiB records anyway (performance.md §6, §7).
+ * large blob.  A callback of at least fcgi/main.c's RAW_MIN bypasses
+ * libfcgi's 8 KiB stream buffer and goes out as one FCGI_STDOUT record of
+ * up to RAW_RECORD in a writev(): 64 KiB is one whole record per
+ * callback, the largest a FastCGI record holds (65,535 bytes).
  */
 #define PROXY_BUFSIZE	(64L * 1024)
 #define PROXY_MAXHOPS	10		/* redirects followed (§3.5) */
@@ -104,23 +110,12 @@
 /*
  * The head we write must fit the web server's header buffer: nginx answers
  * 502 "upstream sent too big header" beyond fastcgi_buffer_size, 16k in
- * deploy/nginx.conf and 4k/8k by default (webservers.md §9.3).
+ * deploy/nginx.conf and 4k or 8k (one page) by default.
  */
 #define PROXY_HEADMAX	(12 * 1024)
 /* A redirect's body is read (and dropped) up to this size, so that its
  * connection can be reused; beyond, the connection is given up. */
 #define PROXY_SKIPMAX	(256 * 1024)
-/*
- * The last bytes of a body of known length are written apart and not
- * flushed (on_body), so that a front end that buffers small writes sends
- * them together with its end of the response.  Below fcgi/main.c's
- * RAW_MIN: libfcgi then writes the last STDOUT record and END_REQUEST in
- * one write(), and nginx keeps its FastCGI connection for the next
- * request; when END_REQUEST came apart from the last body bytes, it
- * dropped the connection about one time in three (measured), and the next
- * request went to a thread without a connection to the registry.
- */
-#define PROXY_TAIL	(8 * 1024)
 /*
  * Bodies from this size on are spliced.  Taking over costs the upstream
  * connection (libcurl drops it) and a pipe; a 1 MiB body repays that.
@@ -663,41 +658,6 @@ done:
 	return res;
 }
 
-/*
- * The reason phrase of a status for our Status line: RFC 9110's, also for
- * the codes util.c does not list, since any of them may come from a
- * registry.
- */
-static const char *
-status_reason(int status)
-{
-	const char	*r = http_reason(status);
-
-	if (strcmp(r, "Unknown") != 0)
-		return r;
-	switch (status) {
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 203: return "Non-Authoritative Information";
-	case 205: return "Reset Content";
-	case 300: return "Multiple Choices";
-	case 305: return "Use Proxy";
-	case 402: return "Payment Required";
-	case 407: return "Proxy Authentication Required";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 421: return "Misdirected Request";
-	case 422: return "Unprocessable Content";
-	case 426: return "Upgrade Required";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
-	}
-}
-
 /* ------------------------------------------------------------------ */
 /* One exchange                                                         */
 /* ------------------------------------------------------------------ */
@@ -904,8 +864,10 @@ block_end(struct xfer *x)
 
 /*
  * CURLOPT_HEADERFUNCTION: one header line at a time, status lines and the
- * blank lines that end each block included.  Restarts on every status line
- * (webservers.md §10).  Returning less than n aborts the transfer.
+ * blank lines that end each block included.  Restarts on every status line:
+ * 1xx interim answers and followed redirects each deliver a block of
+ * their own, and only the last one describes the body.  Returning less
+ * than n aborts the transfer.
  */
 static size_t
 on_header(char *p, size_t sz, size_t nmemb, void *arg)
@@ -971,7 +933,7 @@ head_send(struct xfer *x)
 	int		 rc;
 
 	buf_printf(&b, "Status: %d %s\r\n", x->status,
-	    status_reason(x->status));
+	    http_reason(x->status));
 	buf_add(&b, x->head.p != NULL ? x->head.p : "", x->head.n);
 	buf_adds(&b, "\r\n");
 	x->head_sent = 1;
@@ -1239,8 +1201,9 @@ xfer_setup(struct xfer *x, const char *url, struct curl_slist *hdrs,
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long)PROXY_MAXHOPS);
 	/* the raw path as received (SPEC §0): no dot-segment squashing */
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-	/* bytes are relayed as they are: never decoded (webservers.md §0
-	 * item 13); no CURLOPT_ACCEPT_ENCODING either */
+	/* bytes are relayed as they are: never decoded, and no
+	 * CURLOPT_ACCEPT_ENCODING (libcurl would decode, and the forwarded
+	 * Content-Encoding and Content-Length would be wrong) */
 	curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, px->timeout);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -1347,7 +1310,7 @@ answer(struct gw_out *out, const struct gw_request *req,
 	size_t		 n = strlen(body);
 
 	buf_printf(&b, "Status: %d %s\r\n%sContent-Length: %lu\r\n\r\n",
-	    status, status_reason(status), headers, (unsigned long)n);
+	    status, http_reason(status), headers, (unsigned long)n);
 	ev->status = status;
 	if (out->write(out->ctx, b.p, b.n) == 0 && !req->is_head && n > 0 &&
 	    out->write(out->ctx, body, n) == 0)

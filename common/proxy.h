@@ -9,6 +9,19 @@
 #ifndef PROXY_H
 #define PROXY_H
 
+/*
+ * The last bytes of a body of known length are written apart and not
+ * flushed (on_body in proxy.c), so that a front end that buffers small
+ * writes sends them together with its end of the response.  Below
+ * fcgi/main.c's RAW_MIN (checked there): libfcgi then writes the last
+ * STDOUT record and END_REQUEST in one write(), and nginx keeps its
+ * FastCGI connection for the next request; when END_REQUEST came apart
+ * from the last body bytes, it dropped the connection about one time in
+ * three (measured), and the next request went to a thread without a
+ * connection to the registry.
+ */
+#define PROXY_TAIL	(8 * 1024)
+
 #include <stddef.h>
 
 #include "buf.h"
@@ -31,7 +44,8 @@ struct gw_out {
 	/* The response cannot be completed (upstream died mid-body): make the
 	 * client see a truncated transfer, never a complete short one
 	 * (FastCGI: shutdown(2) of the connection before finishing,
-	 * webservers.md §10.3; CGI: exit without a clean end). */
+	 * measured per web server at fcgi_out_abort in fcgi/main.c; CGI:
+	 * exit without a clean end). */
 	void	(*abort)(void *ctx);
 	/*
 	 * Optional (NULL: never offered).  relay_splice() from the upstream

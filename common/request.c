@@ -108,7 +108,11 @@ gw_request_init(struct gw_request *req, char *const *params,
 	req->is_get_or_head = req->is_head || strcmp(req->method, "GET") == 0;
 
 	/* §0: the raw path comes from REQUEST_URI, the only parameter that
-	 * every server passes undecoded (webservers.md §6). */
+	 * every server passes undecoded.  Measured with GET
+	 * /simple/a%2Fb//c/: nginx, lighttpd, Caddy, mod_fcgid and
+	 * mod_proxy_fcgi all pass REQUEST_URI raw, while SCRIPT_NAME and
+	 * PATH_INFO come decoded, `//` merged by some, or split differently
+	 * by each (lighttpd: SCRIPT_NAME /simple). */
 	if ((uri = param_nth(params, "REQUEST_URI", 0)) != NULL) {
 		q = strchr(uri, '?');
 		req->raw_path = q ? xstrndup(uri, (size_t)(q - uri))

@@ -80,7 +80,11 @@ int	 url_check(const char *);
 /* Start and length of the host[:port] part of an http(s) URL; -1 if none. */
 int	 url_authority(const char *url, size_t *off, size_t *len);
 
-/* RFC 9110 reason phrase ("Temporary Redirect"); "Unknown" otherwise. */
+/*
+ * The reason phrase of a status (RFC 9110 §15: "Temporary Redirect"); for
+ * a code it does not define, its class ("Client Error" for 499), and
+ * "Unknown" outside 100-599.  Static.
+ */
 const char *http_reason(int status);
 
 int	 strcaseprefix(const char *s, const char *prefix);  /* ASCII */

@@ -5,8 +5,10 @@
  * read each request with FCGX_Accept_r() (conn_next: within
  * --request-timeout) and hand it to gw_serve(); the main thread owns
  * every signal (one sigtimedwait() loop) and the manifest: it polls the
- * file or URL, reloads it on SIGHUP and swaps it in atomically.  The
- * tested patterns behind this are in notes/webservers.md §2, §3 and §5.
+ * file or URL, reloads it on SIGHUP and swaps it in atomically.  Signals
+ * are blocked in every thread before any starts, so no libfcgi read or
+ * write sees EINTR (libfcgi does not retry), and SIGUSR1 (libfcgi's own
+ * "finish and exit") can mean "reopen the log" (cmd_serve).
  *
  * Only the FCGX_* API is used, never fcgi_stdio.h: that one replaces
  * stdio and environ, and is not thread-safe.
@@ -49,6 +51,7 @@
 #include "gateway.h"
 #include "logsink.h"
 #include "manifest.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "report.h"
 #include "sha256.h"
@@ -116,7 +119,8 @@ struct watch {
 
 static struct {
 	struct gw_config	 config;
-	struct gw_stats		 stats;
+	struct gw_stats		 own;		/* when not shared */
+	struct gw_stats		*stats;		/* metrics.h */
 	struct logsink		*log;
 	struct msource		 src;
 	struct proxy		*fetcher;	/* manifest URLs; main thread */
@@ -131,6 +135,7 @@ static struct {
 	atomic_int		 trim;		/* a state was freed */
 	struct watch		*watch;		/* one per worker */
 } g = {
+	.stats = &g.own,
 	.listen_fd = -1,
 	.mu = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -182,6 +187,11 @@ usage(FILE *f)
 	    "                            GATEWAY_LOG_CLIENT_IP: the client "
 	    "address in\n"
 	    "                            the event log (default: full)\n"
+	    "  --state-dir DIR           GATEWAY_STATE_DIR: the processes "
+	    "using DIR\n"
+	    "                            share their /-/metrics counters "
+	    "(default:\n"
+	    "                            those serving the same socket)\n"
 	    "  --check                   validate the manifest and exit\n"
 	    "  --version, --help\n");
 }
@@ -445,7 +455,7 @@ manifest_confirmed(void)
 {
 	struct gw_state	*cur;
 
-	atomic_store(&g.stats.manifest_confirmed, (long long)time(NULL));
+	atomic_store(&g.stats->manifest_confirmed, (long long)time(NULL));
 	cur = state_get();
 	if (cur->reload_error != NULL) {
 		fprintf(stderr, PROG ": %s: the source holds the served "
@@ -481,14 +491,14 @@ manifest_reload(const char *why, int conditional)
 	if (res == LOAD_OK) {
 		fprintf(stderr, PROG ": manifest reloaded (%s): %s, %zu "
 		    "rules\n", why, g.src.where, m->nrules);
-		atomic_fetch_add(&g.stats.reloads_ok, 1);
+		atomic_fetch_add(&g.stats->reloads_ok, 1);
 		state_publish(state_new(m, NULL));
 		goto done;
 	}
 	fprintf(stderr, PROG ": manifest reload (%s) failed, the previous "
 	    "manifest stays in use:\n", why);
 	print_lines(&d.errors);
-	atomic_fetch_add(&g.stats.reloads_error, 1);
+	atomic_fetch_add(&g.stats->reloads_error, 1);
 	cur = state_get();
 	old = cur->manifest;
 	manifest_ref(old);
@@ -499,7 +509,7 @@ done:
 }
 
 /* ------------------------------------------------------------------ */
-/* Listening socket (webservers.md §3)                                  */
+/* Listening socket                                                     */
 /* ------------------------------------------------------------------ */
 
 static int
@@ -638,9 +648,12 @@ done:
 }
 
 /*
- * Chooses the listening socket (webservers.md §3): --listen; else
+ * Chooses the listening socket: --listen; else
  * systemd socket activation (fd 3); else fd 0 when it is a listening
- * socket (mod_fcgid, lighttpd bin-path, spawn-fcgi, cgi-fcgi -start).
+ * socket (mod_fcgid, lighttpd bin-path, spawn-fcgi, cgi-fcgi -start: each
+ * puts the socket on fd 0 and execs us; mod_fcgid and lighttpd with
+ * max-procs give every process a socket of its own, spawn-fcgi -F N and
+ * cgi-fcgi -start one shared by all).
  * Returns the fd, or -1 after printing why.
  */
 static int
@@ -699,6 +712,7 @@ struct fcgi_body {
 };
 
 static long long elapsed_ms(const struct timespec *);
+static long long elapsed_us(const struct timespec *);
 
 /*
  * gw_read_fn over the FastCGI stdin stream, at most CONTENT_LENGTH, and
@@ -815,6 +829,15 @@ fcgi_conn_fd(const FCGX_Request *r)
 				 * padding needed) */
 #define RAW_BATCH	16	/* records per writev() */
 #define FCGI_STDOUT_T	6
+/* a record's content length is 16 bits (FastCGI 1.0 §3.3), and a whole
+ * number of 8-byte units needs no padding */
+_Static_assert(RAW_RECORD <= 0xffff && RAW_RECORD % 8 == 0,
+    "RAW_RECORD fits one FCGI_STDOUT record without padding");
+/* the tail of a body (proxy.h) must take libfcgi's buffer, so that
+ * END_REQUEST leaves in the same write as the last body bytes */
+_Static_assert(PROXY_TAIL < RAW_MIN, "PROXY_TAIL below RAW_MIN");
+/* the relay frames spliced records with fcgi_record_header()'s 8 bytes */
+_Static_assert(8 <= RELAY_HDRMAX, "a FastCGI header fits RELAY_HDRMAX");
 
 /* The header of an FCGI_STDOUT record of c (<= RAW_RECORD) bytes. */
 static void
@@ -945,7 +968,7 @@ fcgi_out_flush(void *arg)
  * An upstream died mid-body: the client must see a truncated transfer,
  * never a complete short one.  FastCGI has no "abort" record from the
  * application, and what each web server makes of the alternatives differs
- * (webservers.md §10.3).  Measured with deploy/'s configurations, client
+ * Measured with deploy/'s configurations, client
  * promised a Content-Length (curl: 18 = partial transfer):
  *
  *	                   nginx      lighttpd   Caddy   mod_proxy_fcgi
@@ -992,6 +1015,17 @@ fcgi_out_abort(void *arg)
 	if (fcgi_flush(s) == 0)
 		(void)!write(fd, bad, sizeof(bad));
 	shutdown(fd, SHUT_RDWR);
+}
+
+/* Microseconds since a CLOCK_MONOTONIC time (the duration histogram). */
+static long long
+elapsed_us(const struct timespec *since)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - since->tv_sec) * 1000000 +
+	    (now.tv_nsec - since->tv_nsec) / 1000;
 }
 
 static long long
@@ -1081,6 +1115,7 @@ serve_fcgi(FCGX_Request *r, const struct timespec *first)
 	size_t			 sent = 0;
 	int			 err;
 
+	metrics_inflight(g.stats, 1);
 	gw_request_init(&req, r->envp, &g.config);
 	body.in = r->in;
 	body.fd = fcgi_conn_fd(r);
@@ -1094,7 +1129,7 @@ serve_fcgi(FCGX_Request *r, const struct timespec *first)
 	ctx.manifest = st->manifest;
 	ctx.last_reload_error = st->reload_error;
 	ctx.config = &g.config;
-	ctx.stats = &g.stats;
+	ctx.stats = g.stats;
 	ctx.now = time(NULL);
 
 	gw_serve(&ctx, &req, &resp, &ev);
@@ -1138,8 +1173,12 @@ serve_fcgi(FCGX_Request *r, const struct timespec *first)
 	ev.duration_ms = elapsed_ms(&req.mono);
 	buf_reset(&out);
 	event_format(&ev, &req, &out);
+	/* counted before it is logged: a request in the log is in
+	 * /-/metrics too (tests/e2e/metrics.sh waits on the log) */
+	gw_stats_count(g.stats, ev.type, ev.status);
+	metrics_observe(g.stats, ev.type, elapsed_us(&req.mono));
+	metrics_inflight(g.stats, -1);
 	logsink_write(g.log, out.p, out.n);
-	gw_stats_count(&g.stats, ev.type, ev.status);
 
 	state_put(st);
 	buf_free(&out);
@@ -1398,7 +1437,7 @@ cmd_explain(char *const *av, size_t ac)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.manifest = m;
 	ctx.config = &g.config;
-	ctx.stats = &g.stats;
+	ctx.stats = g.stats;
 	ctx.now = time(NULL);
 	gw_explain(&ctx, av[0], av[1], av[2], av + 3, ac - 3, &out);
 	fwrite(out.p, 1, out.n, stdout);
@@ -1465,7 +1504,7 @@ now_mono(struct timespec *ts)
 }
 
 /*
- * SIGTERM/SIGINT (§15, webservers.md §5): stop accepting, let running
+ * SIGTERM/SIGINT (§15): stop accepting, let running
  * requests finish, exit 0.  An own listener is shut down, which wakes
  * every worker blocked in accept() (EINVAL on Linux), so usually all of
  * them can be joined.  An inherited one (fd 0, systemd) may be shared with
@@ -1476,6 +1515,9 @@ now_mono(struct timespec *ts)
  * for idle workers to leave.  A second signal, or the deadline, ends the
  * wait early.  Returns 1 when every worker has ended (they can be joined).
  */
+/* (Observed with libfcgi's own handlers: SIGTERM ran a flag-setting
+ * handler on the main thread and the workers stayed blocked in accept(),
+ * the process alive; hence one thread taking every signal and this.) */
 static int
 drain(const sigset_t *set)
 {
@@ -1610,6 +1652,7 @@ cmd_serve(void)
 	}
 	if ((g.listen_fd = listener_open()) == -1)
 		return 1;
+	g.stats = metrics_open(&g.config, g.listen_fd, &g.own, PROG);
 
 	n = g.config.threads;
 	tids = xcalloc((size_t)n, sizeof(*tids));
@@ -1635,6 +1678,7 @@ cmd_serve(void)
 
 	control_loop(&set);
 	all_joined = drain(&set);
+	metrics_detach();
 	if (g.unix_path != NULL)
 		unlink(g.unix_path);
 	if (!all_joined)
@@ -1679,6 +1723,7 @@ static const struct {
 	    "GATEWAY_ABORT_MODE" },
 	{ { "log-client-ip", required_argument, NULL, 0 },
 	    "GATEWAY_LOG_CLIENT_IP" },
+	{ { "state-dir", required_argument, NULL, 0 }, "GATEWAY_STATE_DIR" },
 	{ { "check", no_argument, NULL, 'c' }, NULL },
 	{ { "version", no_argument, NULL, 'V' }, NULL },
 	{ { "help", no_argument, NULL, 'h' }, NULL },

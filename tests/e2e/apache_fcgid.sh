@@ -53,6 +53,10 @@ is "$(still_alive $kids)" "" "no process Apache started is left"
 is "$(pids_of_exe "$T/bin/scarf-gateway")" "" "no program process is left"
 like "$(cat "$T/apache-error.log")" 'serving' \
     "the program started normally (its stderr is Apache's error log)"
+unlike "$(cat "$T/apache-error.log")" 'shared metrics' \
+    "no process warned about the shared metrics area"
+ok "the processes counted into $T/state/metrics.v1" \
+    test -s "$T/state/metrics.v1"
 apache_error_log_clean
 
 done_testing

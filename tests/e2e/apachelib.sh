@@ -62,8 +62,9 @@ apache_init() {
 }
 
 # apache_stage PROGRAM...: copies the programs into $T/bin and the
-# manifest to $T/manifest.json, and creates $T/events.log, writable by
-# Apache's children (they write it themselves under mod_fcgid and CGI)
+# manifest to $T/manifest.json, and creates $T/events.log and $T/state
+# (GATEWAY_STATE_DIR of deploy/apache-fcgid.conf), writable by Apache's
+# children (they write them themselves under mod_fcgid and CGI)
 # shellcheck disable=SC2120
 apache_stage() {
 	local p
@@ -74,7 +75,10 @@ apache_stage() {
 	    "$T/manifest.json"
 	: >"$T/events.log"
 	chmod 0666 "$T/events.log"
-	[ "$(id -u)" = 0 ] && chown "$APACHE_USER:$APACHE_GROUP" "$T/events.log"
+	mkdir -p "$T/state"
+	chmod 0700 "$T/state"
+	[ "$(id -u)" = 0 ] && chown "$APACHE_USER:$APACHE_GROUP" \
+	    "$T/events.log" "$T/state"
 	return 0
 }
 

@@ -42,5 +42,9 @@ done
 ok "no process lighttpd spawned is left" none_alive $kids
 ok "the program's socket is removed" test ! -e "$T/scarf-gateway.sock-0"
 like "$(cat "$T/server.err")" 'serving' "the program started normally"
+unlike "$(cat "$T/server.err")" 'shared metrics' \
+    "no warning about the shared metrics area"
+ok "its counters are in GATEWAY_STATE_DIR, kept after it stopped" \
+    test -s "$T/metrics.v1"
 
 done_testing

@@ -3,7 +3,8 @@
 # reload by polling and by SIGHUP (SPEC §15), a rejected manifest, the
 # event log file and its reopen (§13), SIGTERM with and without a request
 # in flight, and the ways to get a socket: --listen tcp:, --listen unix:,
-# fd 0 from spawn-fcgi and fd 3 from systemd (webservers.md §3).
+# fd 0 from spawn-fcgi and fd 3 from systemd (LISTEN_FDS, as
+# fcgi/main.c's listener_open reads them).
 . "$(dirname "$0")/../lib.sh"
 
 [ -x "$FCGI" ] || skip_all "fcgi/scarf-gateway not built"

@@ -59,6 +59,19 @@ is "$got" "$want" "ten more requests"
 ok "one event line per request (14)" \
     wait_grep "$T/events.log" '"path":"/tool/v10/b.tgz"'
 is "$(grep -c . "$T/events.log")" 14 "14 event lines"
+# /-/metrics from either child: both add into the area of their socket
+# (a request is counted before its event line is written: wait for the
+# line before the next scrape)
+for i in 1 2 3; do
+	fcgi_req "$SOCK" GET dl.e2e.test /-/metrics | body |
+	    awk '/^gateway_requests_total/ { n += $2 } END { print n }'
+	for _ in $(seq 200); do
+		[ "$(grep -c . "$T/events.log")" -ge $((14 + i)) ] && break
+		sleep 0.05
+	done
+done >"$T/sums"
+is "$(tr '\n' ' ' <"$T/sums")" "14 15 16 " \
+    "every scrape, whichever child answers, has the 14 requests of both"
 
 # Stop the first child: the second one keeps serving the shared socket (a
 # stopping gateway never shuts down a listener it inherited)

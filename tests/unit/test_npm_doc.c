@@ -1026,6 +1026,15 @@ test_serve(void)
 	is_str(got_header(&g, "Content-Type"), "application/json",
 	    "404 Content-Type");
 	got_free(&g);
+	/* npm_410_status_unknown: an unpublished package's 410 was written
+	 * "Status: 410 Unknown" (a second reason table in proxy.c) */
+	fake_upstream(410, "application/json", NULL,
+	    "{\"error\":\"Gone\"}");
+	serve(&ctx, "GET", "npm.test", "/gone", NULL, 0, &g);
+	is_int(g.status, 410, "upstream 410 passed on");
+	ok(strncmp(buf_cstr(&g.head), "Status: 410 Gone\n", 17) == 0,
+	    "its Status line has RFC 9110's phrase (%.16s)", buf_cstr(&g.head));
+	got_free(&g);
 
 	/* a redirect the fetch did not follow: a 307 to the client */
 	fake_upstream(302, "text/html", NULL, NULL);

@@ -149,7 +149,7 @@ test_negotiate(void)
 		const char	*a1, *a2;	/* NULL: fewer values */
 		int		 json;
 	} t[] = {
-	/* pip's header (clients.md) */
+	/* the Accept header of pip 23.2.1's index requests */
 	{ __LINE__, "application/vnd.pypi.simple.v1+json, "
 	  "application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01",
 	  NULL, 1 },

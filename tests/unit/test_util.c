@@ -240,6 +240,48 @@ test_response(void)
 	buf_free(&b);
 }
 
+/*
+ * Reason phrases (RFC 9110 §15): every status the programs write.  The
+ * gateway's own: 200 204 206 301 302 303 304 307 308 400 401 403 404 405
+ * 413 414 500 502 503 504 (grep resp_plain, resp_json, resp_redirect and
+ * the handlers' statuses); and whatever a registry answers, passed through
+ * by the proxy: npm's 410 for an unpublished package was written
+ * "410 Unknown" when two tables disagreed.
+ */
+static const struct {
+	int		 line;
+	int		 code;
+	const char	*phrase;
+} reason_tests[] = {
+	{ __LINE__, 200, "OK" }, { __LINE__, 204, "No Content" },
+	{ __LINE__, 206, "Partial Content" },
+	{ __LINE__, 301, "Moved Permanently" }, { __LINE__, 302, "Found" },
+	{ __LINE__, 303, "See Other" }, { __LINE__, 304, "Not Modified" },
+	{ __LINE__, 307, "Temporary Redirect" },
+	{ __LINE__, 308, "Permanent Redirect" },
+	{ __LINE__, 400, "Bad Request" }, { __LINE__, 401, "Unauthorized" },
+	{ __LINE__, 403, "Forbidden" }, { __LINE__, 404, "Not Found" },
+	{ __LINE__, 405, "Method Not Allowed" },
+	{ __LINE__, 413, "Content Too Large" },
+	{ __LINE__, 414, "URI Too Long" },
+	{ __LINE__, 500, "Internal Server Error" },
+	{ __LINE__, 502, "Bad Gateway" },
+	{ __LINE__, 503, "Service Unavailable" },
+	{ __LINE__, 504, "Gateway Timeout" },
+	/* passed through from a registry */
+	{ __LINE__, 201, "Created" }, { __LINE__, 409, "Conflict" },
+	{ __LINE__, 410, "Gone" }, { __LINE__, 416, "Range Not Satisfiable" },
+	{ __LINE__, 422, "Unprocessable Content" },
+	{ __LINE__, 429, "Too Many Requests" },
+	{ __LINE__, 505, "HTTP Version Not Supported" },
+	/* codes RFC 9110 does not define: their class */
+	{ __LINE__, 103, "Informational" }, { __LINE__, 299, "Success" },
+	{ __LINE__, 399, "Redirection" }, { __LINE__, 451, "Client Error" },
+	{ __LINE__, 499, "Client Error" }, { __LINE__, 599, "Server Error" },
+	{ __LINE__, 99, "Unknown" }, { __LINE__, 600, "Unknown" },
+	{ __LINE__, -1, "Unknown" },
+};
+
 int
 main(void)
 {
@@ -314,5 +356,14 @@ main(void)
 		test_request(&req_tests[i]);
 	test_forwarded();
 	test_response();
+	for (i = 0; i < sizeof(reason_tests) / sizeof(reason_tests[0]); i++)
+		is_str_at(reason_tests[i].line,
+		    http_reason(reason_tests[i].code), reason_tests[i].phrase,
+		    "reason of %d", reason_tests[i].code);
+	for (i = 100; i < 600; i++)
+		if (strcmp(http_reason((int)i), "Unknown") == 0 ||
+		    *http_reason((int)i) == '\0')
+			break;
+	is_int(i, 600, "every code from 100 to 599 has a phrase");
 	return done_testing();
 }
