@@ -315,7 +315,7 @@ main(int argc, char *argv[])
 	ctx.manifest_error = why;
 	ctx.config = &cfg;
 	/* shared with the other processes of GATEWAY_STATE_DIR (metrics.h) */
-	stats = metrics_open(&cfg, -1, &own, PROG);
+	stats = metrics_open(cfg.state_dir, -1, &own, PROG);
 	metrics_inflight(stats, 1);
 	ctx.stats = stats;
 	ctx.now = time(NULL);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "metrics.h"
 #include "util.h"
 
 struct manifest;
@@ -66,39 +67,9 @@ int	 gw_config_set(struct gw_config *, const char *name, const char *value,
 	    const char **err);
 
 /* Process-wide state the reserved endpoints report (SPEC §12). */
-#define GW_NCODES 16
-/* Status codes counted one by one; the last slot counts every other. */
+/* Status codes counted one by one (GW_NCODES, metrics.h); the last slot
+ * counts every other. */
 extern const int gw_stat_codes[GW_NCODES];
-/* gateway_request_duration_seconds: Prometheus's default buckets (upper
- * bounds in microseconds, metrics.c), the last slot counting the rest. */
-#define GW_NBUCKETS 12
-extern const long long gw_dur_buckets[GW_NBUCKETS - 1];
-/*
- * Plain data, no pointers: metrics.c maps it into a file that every
- * process of the gateway shares (metrics.h), so its layout is part of the
- * file's format (METRICS_FILE's version).
- */
-struct gw_stats {
-	atomic_ulong	 requests[10][GW_NCODES];	/* [type][code slot] */
-	/* [type][bucket], not cumulative; sums in microseconds */
-	atomic_ulong	 dur_bucket[10][GW_NBUCKETS];
-	atomic_ullong	 dur_sum_us[10];
-	/* in-flight requests of a process counting privately (the shared
-	 * area keeps them per process, metrics.c) */
-	atomic_long	 inflight;
-	atomic_ulong	 upstream_connect_errors;
-	atomic_ulong	 upstream_timeouts;
-	atomic_ulong	 reloads_ok;
-	atomic_ulong	 reloads_error;
-	atomic_ulong	 npm_cache_hits;
-	atomic_ulong	 npm_cache_misses;
-	atomic_ulong	 proxy_bytes_spliced;	/* body bytes, relay.h */
-	atomic_ulong	 proxy_bytes_copied;	/* through libcurl */
-	/* when the source last confirmed the served manifest unchanged
-	 * (a 304, the same body, an unchanged file): Unix seconds, or 0;
-	 * /-/metrics reports the later of this and the manifest's load */
-	atomic_llong	 manifest_confirmed;
-};
 
 /* Request body reader: returns bytes read, 0 at the end, -1 on error. */
 typedef ssize_t (*gw_read_fn)(void *ctx, char *buf, size_t n);
@@ -198,7 +169,7 @@ enum gw_type {
 	GW_T_TELEMETRY, GW_T_CATCH_ALL, GW_T_RESERVED, GW_T__COUNT
 };
 /* struct gw_stats has room for 10 types */
-_Static_assert(GW_T__COUNT <= 10, "struct gw_stats counts 10 types");
+_Static_assert(GW_T__COUNT <= GW_NTYPES, "struct gw_stats counts GW_NTYPES types");
 const char *gw_type_name(enum gw_type);
 
 struct gw_event {

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -298,7 +299,7 @@ metrics_socket_path(int fd)
 }
 
 struct gw_stats *
-metrics_open(const struct gw_config *cfg, int listen_fd,
+metrics_open(const char *state_dir, int listen_fd,
     struct gw_stats *priv, const char *prog)
 {
 	struct gw_stats	*st;
@@ -307,14 +308,14 @@ metrics_open(const struct gw_config *cfg, int listen_fd,
 	size_t		 n;
 	int		 unlink_last;
 
-	if (cfg->state_dir != NULL) {
-		n = strlen(cfg->state_dir) + sizeof("/" METRICS_FILE);
+	if (state_dir != NULL) {
+		n = strlen(state_dir) + sizeof("/" METRICS_FILE);
 		path = xmalloc(n);
-		snprintf(path, n, "%s/" METRICS_FILE, cfg->state_dir);
+		snprintf(path, n, "%s/" METRICS_FILE, state_dir);
 		/* 0700: nobody else needs it; an existing one is kept */
-		if (mkdir(cfg->state_dir, 0700) == -1 && errno != EEXIST)
+		if (mkdir(state_dir, 0700) == -1 && errno != EEXIST)
 			fprintf(stderr, "%s: warning: --state-dir %s: %s\n",
-			    prog, cfg->state_dir, strerror(errno));
+			    prog, state_dir, strerror(errno));
 		unlink_last = 0;
 	} else if (listen_fd >= 0 &&
 	    (path = metrics_socket_path(listen_fd)) != NULL)
@@ -370,11 +371,11 @@ metrics_inflight_sum(const struct gw_stats *st)
 }
 
 void
-metrics_observe(struct gw_stats *st, enum gw_type t, long long us)
+metrics_observe(struct gw_stats *st, int t, long long us)
 {
 	size_t	 b;
 
-	if (st == NULL || (unsigned)t >= 10)
+	if (st == NULL || t < 0 || t >= GW_NTYPES)
 		return;
 	if (us < 0)
 		us = 0;

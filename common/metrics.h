@@ -4,7 +4,7 @@
  * A launcher may run several copies of the FastCGI program (spawn-fcgi -F,
  * lighttpd max-procs, mod_fcgid) and the CGI program runs one process per
  * request; /-/metrics must give the same totals whichever process answers.
- * So struct gw_stats (gateway.h) lives in a small file that every process
+ * So struct gw_stats (below) lives in a small file that every process
  * of the gateway maps (MAP_SHARED) and adds into with lock-free atomics.
  * The file, its trust rules and its lifetime are described at
  * metrics_attach() in metrics.c and in README.md ("Metrics").
@@ -12,9 +12,44 @@
 #ifndef METRICS_H
 #define METRICS_H
 
+#include <stdatomic.h>
 #include <sys/types.h>
 
-#include "gateway.h"
+/* Event types counted (enum gw_type, gateway.h, checked there). */
+#define GW_NTYPES 10
+/* Status codes counted one by one, and the slot of every other. */
+#define GW_NCODES 16
+/* gateway_request_duration_seconds: Prometheus's default buckets (upper
+ * bounds in microseconds, metrics.c), the last slot counting the rest. */
+#define GW_NBUCKETS 12
+extern const long long gw_dur_buckets[GW_NBUCKETS - 1];
+/*
+ * Plain data, no pointers: metrics.c maps it into a file that every
+ * process of the gateway shares, so its layout is part of the
+ * file's format (METRICS_FILE's version).
+ */
+struct gw_stats {
+	atomic_ulong	 requests[GW_NTYPES][GW_NCODES];	/* [type][code slot] */
+	/* [type][bucket], not cumulative; sums in microseconds */
+	atomic_ulong	 dur_bucket[GW_NTYPES][GW_NBUCKETS];
+	atomic_ullong	 dur_sum_us[GW_NTYPES];
+	/* in-flight requests of a process counting privately (the shared
+	 * area keeps them per process, metrics.c) */
+	atomic_long	 inflight;
+	atomic_ulong	 upstream_connect_errors;
+	atomic_ulong	 upstream_timeouts;
+	atomic_ulong	 reloads_ok;
+	atomic_ulong	 reloads_error;
+	atomic_ulong	 npm_cache_hits;
+	atomic_ulong	 npm_cache_misses;
+	atomic_ulong	 proxy_bytes_spliced;	/* body bytes, relay.h */
+	atomic_ulong	 proxy_bytes_copied;	/* through libcurl */
+	/* when the source last confirmed the served manifest unchanged
+	 * (a 304, the same body, an unchanged file): Unix seconds, or 0;
+	 * /-/metrics reports the later of this and the manifest's load */
+	atomic_llong	 manifest_confirmed;
+};
+
 
 /* The file name inside a state directory; the number is the layout's. */
 #define METRICS_FILE	"metrics.v1"
@@ -46,12 +81,13 @@ void		 metrics_detach(void);
 char		*metrics_socket_path(int fd);
 
 /*
- * The counters a program should use: the area of cfg->state_dir, else
+ * The counters a program should use: the area of state_dir (NULL: none,
+ * --state-dir), else
  * that of the listening socket listen_fd (-1: none, CGI), else priv.
  * When the area cannot be used, one warning on stderr (prefixed with
  * prog) and priv.
  */
-struct gw_stats	*metrics_open(const struct gw_config *, int listen_fd,
+struct gw_stats	*metrics_open(const char *state_dir, int listen_fd,
 		    struct gw_stats *priv, const char *prog);
 
 /* A request begins (+1) or ends (-1): gateway_inflight_requests. */
@@ -59,6 +95,6 @@ void		 metrics_inflight(struct gw_stats *, int delta);
 /* The in-flight requests of every live process of the area (or of st). */
 long		 metrics_inflight_sum(const struct gw_stats *);
 /* Records a finished request's duration in the histogram of its type. */
-void		 metrics_observe(struct gw_stats *, enum gw_type, long long us);
+void		 metrics_observe(struct gw_stats *, int type, long long us);
 
 #endif

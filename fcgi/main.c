@@ -1652,7 +1652,7 @@ cmd_serve(void)
 	}
 	if ((g.listen_fd = listener_open()) == -1)
 		return 1;
-	g.stats = metrics_open(&g.config, g.listen_fd, &g.own, PROG);
+	g.stats = metrics_open(g.config.state_dir, g.listen_fd, &g.own, PROG);
 
 	n = g.config.threads;
 	tids = xcalloc((size_t)n, sizeof(*tids));

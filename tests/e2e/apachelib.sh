@@ -61,7 +61,8 @@ apache_init() {
 	fi
 }
 
-# apache_stage PROGRAM...: copies the programs into $T/bin and the
+# apache_stage PROGRAM...: copies the programs (and the CGI program's
+# proxy module beside it) into $T/bin and the
 # manifest to $T/manifest.json, and creates $T/events.log and $T/state
 # (GATEWAY_STATE_DIR of deploy/apache-fcgid.conf), writable by Apache's
 # children (they write them themselves under mod_fcgid and CGI)
@@ -70,6 +71,12 @@ apache_stage() {
 	local p
 	for p in "$@"; do
 		install -m 0755 "$p" "$T/bin/"
+		# the CGI program's proxy module goes beside it, where the
+		# program looks first (README, "Programs")
+		if [ -f "${p%/*}/scarf-gateway-proxy.so" ]; then
+			install -m 0755 "${p%/*}/scarf-gateway-proxy.so" \
+			    "$T/bin/"
+		fi
 	done
 	install -m 0644 "$top_srcdir/tests/e2e/manifest.json" \
 	    "$T/manifest.json"

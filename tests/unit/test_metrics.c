@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gateway.h"
 #include "metrics.h"
 #include "../tap.h"
 
