@@ -135,7 +135,7 @@ gw_stats_count(struct gw_stats *st, enum gw_type t, int status)
 {
 	size_t	 i;
 
-	if (st == NULL || (unsigned)t >= 10)
+	if (st == NULL || (unsigned)t >= GW_NTYPES)
 		return;
 	for (i = 0; i < GW_NCODES - 1; i++)
 		if (gw_stat_codes[i] == status)
@@ -147,8 +147,8 @@ gw_stats_count(struct gw_stats *st, enum gw_type t, int status)
  * Splits the raw path into decoded segments (§0): "/simple/" gives
  * ["simple", ""], "/" gives [].  The arrays are owned by the caller.
  */
-static size_t
-split_segments(const char *path, char ***segsp, size_t **lensp)
+size_t
+gw_split_path(const char *path, char ***segsp, size_t **lensp)
 {
 	char		**segs = NULL;
 	size_t		 *lens = NULL, n = 0;
@@ -178,8 +178,8 @@ split_segments(const char *path, char ***segsp, size_t **lensp)
 	return n;
 }
 
-static void
-free_segments(char **segs, size_t *lens, size_t n)
+void
+gw_free_path(char **segs, size_t *lens, size_t n)
 {
 	size_t	 i;
 
@@ -282,7 +282,7 @@ gw_serve(const struct gw_ctx *ctx, struct gw_request *req,
 		no_match(req, resp, ev);
 		return;
 	}
-	nsegs = split_segments(req->raw_path, &segs, &lens);
+	nsegs = gw_split_path(req->raw_path, &segs, &lens);
 	if (!route(ctx, rs, req, segs, lens, nsegs, resp, ev)) {
 		struct buf w = ev->warnings;
 
@@ -294,7 +294,7 @@ gw_serve(const struct gw_ctx *ctx, struct gw_request *req,
 		ev->warnings = w;
 		no_match(req, resp, ev);
 	}
-	free_segments(segs, lens, nsegs);
+	gw_free_path(segs, lens, nsegs);
 }
 
 void

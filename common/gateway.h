@@ -252,4 +252,11 @@ void	 gw_explain(const struct gw_ctx *, const char *method,
 
 extern const char gw_version[];
 
+/*
+ * The raw path's decoded segments (SPEC §0): "/simple/" gives
+ * ["simple", ""], "/" gives [].  Free with gw_free_path().
+ */
+size_t	 gw_split_path(const char *path, char ***segs, size_t **lens);
+void	 gw_free_path(char **segs, size_t *lens, size_t n);
+
 #endif

@@ -137,44 +137,6 @@ check_grammar(const char *s, size_t n)
 		abort();
 }
 
-/* SPEC §0 segments of a raw path (as gateway.c splits them). */
-static size_t
-split_path(const char *path, char ***segsp, size_t **lensp)
-{
-	struct buf	 b = BUF_INIT;
-	const char	*s, *e;
-	size_t		 n = 0;
-
-	*segsp = NULL;
-	*lensp = NULL;
-	for (s = path + 1; ; s = e + 1) {
-		for (e = s; *e && *e != '/'; e++)
-			;
-		buf_reset(&b);
-		pct_decode(&b, s, (size_t)(e - s), 0);
-		*segsp = xreallocarray(*segsp, n + 1, sizeof(**segsp));
-		*lensp = xreallocarray(*lensp, n + 1, sizeof(**lensp));
-		(*segsp)[n] = xstrndup(buf_cstr(&b), b.n);
-		(*lensp)[n] = b.n;
-		n++;
-		if (*e == '\0')
-			break;
-	}
-	buf_free(&b);
-	return n;
-}
-
-static void
-free_path(char **segs, size_t *lens, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		free(segs[i]);
-	free(segs);
-	free(lens);
-}
-
 /* A rebuilt path is plain, and parses again to itself. */
 static void
 check_rebuilt(const char *p)
@@ -192,7 +154,7 @@ check_rebuilt(const char *p)
 	for (i = 0; p[i] != '\0'; i++)
 		if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f)
 			abort();
-	n = split_path(p, &segs, &lens);
+	n = gw_split_path(p, &segs, &lens);
 	for (i = 0; i < n; i++)
 		if (lens[i] == 0 || (lens[i] == 1 && segs[i][0] == '.') ||
 		    (lens[i] == 2 && memcmp(segs[i], "..", 2) == 0))
@@ -204,7 +166,7 @@ check_rebuilt(const char *p)
 	if (strcmp(buf_cstr(&b), p) != 0)
 		abort();
 	buf_free(&b);
-	free_path(segs, lens, n);
+	gw_free_path(segs, lens, n);
 }
 
 /* Property 2. */
@@ -217,7 +179,7 @@ check_parse(const char *path)
 	char			**segs;
 	size_t			*lens, n;
 
-	n = split_path(path, &segs, &lens);
+	n = gw_split_path(path, &segs, &lens);
 	if (docker_path_parse(segs, lens, n, &dp, &err) == 1) {
 		if (err == DOCKER_PATH_OK) {
 			docker_path_format(&dp, &b);
@@ -226,7 +188,7 @@ check_parse(const char *path)
 			abort();
 	}
 	buf_free(&b);
-	free_path(segs, lens, n);
+	gw_free_path(segs, lens, n);
 }
 
 /* Property 3, for one registry URL (Location or upstream). */
