@@ -212,27 +212,6 @@ load_manifest(const struct gw_config *cfg, char **why)
 	return m;
 }
 
-/* Microseconds since a CLOCK_MONOTONIC time (the duration histogram). */
-static long long
-elapsed_us(const struct timespec *since)
-{
-	struct timespec	 now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)(now.tv_sec - since->tv_sec) * 1000000 +
-	    (now.tv_nsec - since->tv_nsec) / 1000;
-}
-
-static long long
-elapsed_ms(const struct timespec *since)
-{
-	struct timespec	 now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)(now.tv_sec - since->tv_sec) * 1000 +
-	    (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -374,12 +353,12 @@ main(int argc, char *argv[])
 		ev.error = buf_steal(&out);
 	}
 
-	ev.duration_ms = elapsed_ms(&req.mono);
+	ev.duration_ms = mono_elapsed_ms(&req.mono);
 	buf_reset(&out);
 	event_format(&ev, &req, &out);
 	/* counted before it is logged, as in the FastCGI program */
 	gw_stats_count(stats, ev.type, ev.status);
-	metrics_observe(stats, ev.type, elapsed_us(&req.mono));
+	metrics_observe(stats, ev.type, mono_elapsed_us(&req.mono));
 	metrics_inflight(stats, -1);
 	metrics_detach();
 	logsink_write(log, out.p, out.n);

@@ -92,6 +92,20 @@ resp_plain(struct gw_response *resp, int status)
 		resp_header(resp, "Allow", "GET, HEAD");
 }
 
+/* Drops what gw_serve may have put into resp (status, headers, body). */
+void
+resp_clear(struct gw_response *resp)
+{
+	size_t	 i;
+
+	for (i = 0; i < resp->nhdr; i++)
+		free(resp->hdr[i].value);
+	resp->nhdr = 0;
+	buf_reset(&resp->body);
+	resp->no_length = 0;
+	resp->status = 0;
+}
+
 void
 resp_json(struct gw_response *resp, int status, const char *body)
 {

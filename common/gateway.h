@@ -156,6 +156,8 @@ void	 resp_plain(struct gw_response *, int status);
 void	 resp_redirect(struct gw_response *, int status, const char *location);
 /* Sets status, Content-Type: application/json and the given body. */
 void	 resp_json(struct gw_response *, int status, const char *body);
+/* Drops what gw_serve may have put into resp (status, headers, body). */
+void	 resp_clear(struct gw_response *);
 const char *resp_get_header(const struct gw_response *, const char *name);
 /*
  * Writes the CGI response head ("Status: ...\r\n", headers, Content-Length

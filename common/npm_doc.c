@@ -869,20 +869,6 @@ npm_doc_set_fetch(npm_fetch_fn fn)
 /* ---------------------------------------------------------------------- */
 /* Serving                                                                */
 
-/* Drops what gw_serve may have put into resp (status, headers, body). */
-static void
-resp_clear(struct gw_response *resp)
-{
-	size_t	 i;
-
-	for (i = 0; i < resp->nhdr; i++)
-		free(resp->hdr[i].value);
-	resp->nhdr = 0;
-	buf_reset(&resp->body);
-	resp->no_length = 0;
-	resp->status = 0;
-}
-
 /* Whether s contains word, ASCII case-insensitively. */
 static int
 contains_ci(const char *s, const char *word)

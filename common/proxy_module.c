@@ -133,13 +133,8 @@ proxy_module_fail(struct gw_response *resp, struct gw_event *ev,
     const char *why)
 {
 	struct buf	 b = BUF_INIT;
-	size_t		 i;
 
-	for (i = 0; i < resp->nhdr; i++)
-		free(resp->hdr[i].value);
-	resp->nhdr = 0;
-	buf_reset(&resp->body);
-	resp->no_length = 0;
+	resp_clear(resp);
 	resp->proxy = 0;
 	resp_json(resp, 502, ev->type == GW_T_NPM ? fail_npm : fail_docker);
 	buf_printf(&b, "proxy module: %s", why);

@@ -451,3 +451,19 @@ strcaseprefix(const char *s, const char *prefix)
 {
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
+
+long long
+mono_elapsed_us(const struct timespec *since)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - since->tv_sec) * 1000000 +
+	    (now.tv_nsec - since->tv_nsec) / 1000;
+}
+
+long long
+mono_elapsed_ms(const struct timespec *since)
+{
+	return mono_elapsed_us(since) / 1000;
+}

@@ -6,6 +6,7 @@
 #define UTIL_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "buf.h"
 
@@ -88,5 +89,9 @@ int	 url_authority(const char *url, size_t *off, size_t *len);
 const char *http_reason(int status);
 
 int	 strcaseprefix(const char *s, const char *prefix);  /* ASCII */
+
+/* Microseconds and milliseconds since a CLOCK_MONOTONIC time. */
+long long	 mono_elapsed_us(const struct timespec *since);
+long long	 mono_elapsed_ms(const struct timespec *since);
 
 #endif

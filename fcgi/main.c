@@ -711,8 +711,6 @@ struct fcgi_body {
 	struct timespec	 first;		/* the request's first byte */
 };
 
-static long long elapsed_ms(const struct timespec *);
-static long long elapsed_us(const struct timespec *);
 
 /*
  * gw_read_fn over the FastCGI stdin stream, at most CONTENT_LENGTH, and
@@ -728,7 +726,7 @@ fcgi_read_body(void *arg, char *buf, size_t n)
 
 	if (b->left <= 0 || n == 0)
 		return 0;
-	left_ms = g.config.request_timeout * 1000LL - elapsed_ms(&b->first);
+	left_ms = g.config.request_timeout * 1000LL - mono_elapsed_ms(&b->first);
 	if (left_ms <= 0) {
 		b->left = 0;
 		return -1;
@@ -1017,27 +1015,6 @@ fcgi_out_abort(void *arg)
 	shutdown(fd, SHUT_RDWR);
 }
 
-/* Microseconds since a CLOCK_MONOTONIC time (the duration histogram). */
-static long long
-elapsed_us(const struct timespec *since)
-{
-	struct timespec	 now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)(now.tv_sec - since->tv_sec) * 1000000 +
-	    (now.tv_nsec - since->tv_nsec) / 1000;
-}
-
-static long long
-elapsed_ms(const struct timespec *since)
-{
-	struct timespec	 now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)(now.tv_sec - since->tv_sec) * 1000 +
-	    (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
 /*
  * Proxies (libcurl handles with their connection caches) are pooled, not
  * kept one per worker: each held its cached upstream connections and the
@@ -1170,13 +1147,13 @@ serve_fcgi(FCGX_Request *r, const struct timespec *first)
 		}
 	}
 
-	ev.duration_ms = elapsed_ms(&req.mono);
+	ev.duration_ms = mono_elapsed_ms(&req.mono);
 	buf_reset(&out);
 	event_format(&ev, &req, &out);
 	/* counted before it is logged: a request in the log is in
 	 * /-/metrics too (tests/e2e/metrics.sh waits on the log) */
 	gw_stats_count(g.stats, ev.type, ev.status);
-	metrics_observe(g.stats, ev.type, elapsed_us(&req.mono));
+	metrics_observe(g.stats, ev.type, mono_elapsed_us(&req.mono));
 	metrics_inflight(g.stats, -1);
 	logsink_write(g.log, out.p, out.n);
 
@@ -1234,7 +1211,7 @@ conn_wait(int fd, long long ms)
 	for (;;) {
 		if (atomic_load(&g.stopping))
 			return 0;
-		if ((left = ms - elapsed_ms(&t0)) <= 0)
+		if ((left = ms - mono_elapsed_ms(&t0)) <= 0)
 			return 0;
 		pfd.fd = fd;
 		pfd.events = POLLIN;
@@ -1539,11 +1516,11 @@ drain(const sigset_t *set)
 				was_idle = 1;
 				now_mono(&idle);
 			}
-			if (!g.own_listener || elapsed_ms(&idle) > IDLE_GRACE)
+			if (!g.own_listener || mono_elapsed_ms(&idle) > IDLE_GRACE)
 				return 0;
 		} else
 			was_idle = 0;
-		if (elapsed_ms(&start) > limit) {
+		if (mono_elapsed_ms(&start) > limit) {
 			fprintf(stderr, PROG ": %d requests still running "
 			    "after %lld s, exiting\n", atomic_load(&g.busy),
 			    limit / 1000);
@@ -1597,7 +1574,7 @@ control_loop(const sigset_t *set)
 			exit(1);
 		}
 		if (g.config.poll > 0 &&
-		    elapsed_ms(&last) >= g.config.poll * 1000LL) {
+		    mono_elapsed_ms(&last) >= g.config.poll * 1000LL) {
 			if (source_changed(&g.src))
 				manifest_reload("changed", 1);
 			else if (g.src.last_valid)
