@@ -7,8 +7,9 @@
 
 #include <stddef.h>
 
+#include "ua.h"
+
 struct buf;
-struct cJSON;
 struct gw_request;
 struct gw_response;
 struct gw_event;
@@ -23,23 +24,6 @@ void	 dpattern_free(struct dpattern *);
 /* segs: the image name's segments (decoded). */
 int	 dpattern_match(const struct dpattern *, char *const *segs,
 	    const size_t *lens, size_t nsegs);
-
-enum ua_kind { UA_PREFIX, UA_CONTAINS, UA_EQUALS, UA_PRODUCT };
-struct ua_rule {
-	enum ua_kind	 kind;
-	char		*s;		/* the string, or the product */
-	char		*min, *below;	/* versions for UA_PRODUCT; below may be NULL */
-};
-struct ua_list {
-	struct ua_rule	*v;
-	size_t		 n;
-};
-/* Parses settings.docker-redirect-user-agents; -1 with err filled. */
-int	 ua_list_parse(const struct cJSON *, struct ua_list *, char *err,
-	    size_t errlen);
-void	 ua_list_free(struct ua_list *);
-/* list NULL means the default list of §3.3. */
-int	 ua_redirect_capable(const struct ua_list *, const char *ua);
 
 /*
  * Docker registry base URL (§3.4) for a validated `registry` value:
