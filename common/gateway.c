@@ -1,7 +1,8 @@
 /*
  * The router (SPEC §2.3): request checks, reserved endpoints, the host's
- * rule set in precedence order, and the no-match answer.  The response
- * helpers every handler uses are in response.c.
+ * rule set in precedence order, and the no-match answer.  It knows no rule
+ * type: each answers through its row of the operations table
+ * (ruletype.h).
  */
 #include "config.h"
 
@@ -9,13 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "docker.h"
-#include "filerule.h"
 #include "gateway.h"
-#include "handlers.h"
 #include "manifest.h"
-#include "npm.h"
-#include "python.h"
+#include "ruletype.h"
 #include "xmalloc.h"
 
 const char gw_version[] = PACKAGE_VERSION;
@@ -104,44 +101,32 @@ no_match(const struct gw_request *req, struct gw_response *resp,
 	ev->type = GW_T_NONE;
 }
 
-/* Tries the rule set's rules in precedence order (§2.3 step 4). */
+/*
+ * Tries the rule set's types in precedence order (§2.3 step 4), each on
+ * its own rules, until one answers.
+ */
 static int
 route(const struct gw_ctx *ctx, const struct ruleset *rs,
     const struct gw_request *req, char **segs, size_t *lens, size_t nsegs,
     struct gw_response *resp, struct gw_event *ev)
 {
-	size_t	 i, end;
+	struct rule_match	 m;
+	const struct rule_span	*sp;
+	size_t			 i;
 
-	if (rs->count[RULE_DOCKER_V1] + rs->count[RULE_DOCKER_V2] > 0 &&
-	    docker_handle(ctx, rs, req, segs, lens, nsegs, resp, ev))
-		return 1;
-	if (rs->count[RULE_NPM_V1] > 0 &&
-	    npm_handle(rs, req, segs, lens, nsegs, resp, ev))
-		return 1;
-	i = rs->first[RULE_FILE_V1];
-	for (end = i + rs->count[RULE_FILE_V1]; i < end; i++)
-		if (file_v1_handle(rs->rules[i], req, resp, ev))
+	m.manifest = ctx->manifest;
+	m.req = req;
+	m.segs = segs;
+	m.lens = lens;
+	m.nsegs = nsegs;
+	for (i = 0; i < rs->nspans; i++) {
+		sp = &rs->spans[i];
+		m.rules = rs->rules + sp->first;
+		m.nrules = sp->count;
+		m.index = sp->index;
+		if (sp->type->answer(&m, resp, ev))
 			return 1;
-	i = rs->first[RULE_FILE_V2];
-	for (end = i + rs->count[RULE_FILE_V2]; i < end; i++)
-		if (file_v2_handle(rs->rules[i], req, resp, ev))
-			return 1;
-	if (rs->py != NULL &&
-	    python_handle(rs->py, req, segs, lens, nsegs, resp, ev))
-		return 1;
-	i = rs->first[RULE_PIXEL_V1];
-	for (end = i + rs->count[RULE_PIXEL_V1]; i < end; i++)
-		if (pixel_handle(rs->rules[i], req, resp, ev))
-			return 1;
-	i = rs->first[RULE_TELEMETRY_V1];
-	for (end = i + rs->count[RULE_TELEMETRY_V1]; i < end; i++)
-		if (telemetry_handle(rs->rules[i], req, segs, lens, nsegs,
-		    resp, ev))
-			return 1;
-	if (rs->count[RULE_CATCH_ALL_V1] > 0 &&
-	    catchall_handle(rs->rules[rs->first[RULE_CATCH_ALL_V1]], req,
-	    resp, ev))
-		return 1;
+	}
 	return 0;
 }
 

@@ -49,6 +49,13 @@ struct gw_ctx {
 void	 gw_serve(const struct gw_ctx *, struct gw_request *,
 	    struct gw_response *, struct gw_event *);
 
+/*
+ * §12: answers /-/ping, /-/health and /-/metrics (handlers.c).  Returns 1
+ * when it answered.
+ */
+int	 reserved_handle(const struct gw_ctx *, const struct gw_request *,
+	    struct gw_response *, struct gw_event *);
+
 /* Counts a finished request in the metrics. */
 void	 gw_stats_count(struct gw_stats *, enum gw_type, int status);
 
