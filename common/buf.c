@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "util.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 void

@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "gateway.h"
+#include "gwconfig.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"

@@ -14,10 +14,20 @@
 #include <string.h>
 #include <strings.h>
 
+#include "arena.h"
+#include "buf.h"
 #include "docker.h"
-#include "gateway.h"
+#include "event.h"
 #include "manifest.h"
+#include "mparse.h"
+#include "request.h"
+#include "response.h"
+#include "ruletype.h"
+#include "ua.h"
+#include "util.h"
 #include "xmalloc.h"
+
+#define DOCKERRULE(r)	((const struct docker_rule *)(r)->priv)
 
 #define TOK_STAR	256	/* any run of bytes, possibly empty */
 #define TOK_ANY		257	/* exactly one byte */
@@ -280,238 +290,6 @@ dpattern_match(const struct dpattern *p, char *const *segs,
 			return 0;
 	}
 	return 1;
-}
-
-/*
- * §3.3 default list of redirect-capable clients.  Writable arrays because
- * struct ua_rule holds plain char pointers (parsed lists own theirs).
- */
-static char d_docker[] = "docker/", d_client[] = "Docker-Client",
-    d_containerd[] = "containerd", d_149[] = "1.4.9", d_15[] = "1.5",
-    d_155[] = "1.5.5", d_watchtower[] = "Watchtower (Docker)";
-static struct ua_rule default_rules[] = {
-	{ UA_PREFIX, d_docker, NULL, NULL },
-	{ UA_CONTAINS, d_client, NULL, NULL },
-	{ UA_PRODUCT, d_containerd, d_149, d_15 },
-	{ UA_PRODUCT, d_containerd, d_155, NULL },
-	{ UA_EQUALS, d_watchtower, NULL, NULL },
-};
-static const struct ua_list default_list = {
-	default_rules, sizeof(default_rules) / sizeof(default_rules[0]),
-};
-
-#define MAXVER 8
-
-/* Parses N[.N]...; returns the number of components, 0 if none. */
-static size_t
-version_parse(const char *s, unsigned long v[MAXVER])
-{
-	size_t	 n = 0;
-
-	memset(v, 0, MAXVER * sizeof(v[0]));
-	while (isdigit((unsigned char)*s)) {
-		unsigned long x = 0;
-		while (isdigit((unsigned char)*s)) {
-			if (x < 100000000UL)
-				x = x * 10 + (unsigned long)(*s - '0');
-			s++;
-		}
-		if (n < MAXVER)
-			v[n] = x;
-		n++;
-		if (*s != '.' || !isdigit((unsigned char)s[1]))
-			break;
-		s++;
-	}
-	return n;
-}
-
-static int
-version_cmp(const unsigned long *a, const unsigned long *b)
-{
-	size_t	 i;
-
-	for (i = 0; i < MAXVER; i++)
-		if (a[i] != b[i])
-			return a[i] < b[i] ? -1 : 1;
-	return 0;
-}
-
-static int
-product_match(const struct ua_rule *r, const char *ua)
-{
-	unsigned long	 v[MAXVER], lo[MAXVER], hi[MAXVER];
-	size_t		 plen = strlen(r->s);
-	const char	*p, *q;
-
-	version_parse(r->min, lo);
-	if (r->below != NULL)
-		version_parse(r->below, hi);
-	for (p = strstr(ua, r->s); p != NULL; p = strstr(p + 1, r->s)) {
-		q = p + plen;
-		if (*q != '/')
-			continue;
-		q++;
-		if (*q == 'v')
-			q++;
-		if (version_parse(q, v) == 0)
-			continue;
-		if (version_cmp(v, lo) >= 0 &&
-		    (r->below == NULL || version_cmp(v, hi) < 0))
-			return 1;
-	}
-	return 0;
-}
-
-int
-ua_redirect_capable(const struct ua_list *l, const char *ua)
-{
-	size_t			 i;
-	const struct ua_rule	*r;
-
-	if (l == NULL)
-		l = &default_list;
-	if (ua == NULL)
-		return 0;
-	for (i = 0; i < l->n; i++) {
-		r = &l->v[i];
-		switch (r->kind) {
-		case UA_PREFIX:
-			if (strncmp(ua, r->s, strlen(r->s)) == 0)
-				return 1;
-			break;
-		case UA_CONTAINS:
-			if (strstr(ua, r->s) != NULL)
-				return 1;
-			break;
-		case UA_EQUALS:
-			if (strcmp(ua, r->s) == 0)
-				return 1;
-			break;
-		case UA_PRODUCT:
-			if (product_match(r, ua))
-				return 1;
-			break;
-		}
-	}
-	return 0;
-}
-
-void
-ua_list_free(struct ua_list *l)
-{
-	size_t	 i;
-
-	if (l == NULL)
-		return;
-	for (i = 0; i < l->n; i++) {
-		free(l->v[i].s);
-		free(l->v[i].min);
-		free(l->v[i].below);
-	}
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-static int
-valid_version(const char *s)
-{
-	unsigned long	 v[MAXVER];
-	size_t		 n;
-	const char	*p = s;
-
-	if ((n = version_parse(s, v)) == 0)
-		return 0;
-	/* the whole string must be the version */
-	while (isdigit((unsigned char)*p) || *p == '.')
-		p++;
-	return *p == '\0' && p[-1] != '.';
-}
-
-static const char *
-str_member(const cJSON *o, const char *key, int *bad)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (m == NULL || cJSON_IsNull(m))
-		return NULL;
-	if (!cJSON_IsString(m)) {
-		*bad = 1;
-		return NULL;
-	}
-	return m->valuestring;
-}
-
-int
-ua_list_parse(const cJSON *arr, struct ua_list *out, char *err,
-    size_t errlen)
-{
-	const cJSON	*e;
-	size_t		 i = 0;
-	int		 bad;
-
-	memset(out, 0, sizeof(*out));
-	if (!cJSON_IsArray(arr)) {
-		snprintf(err, errlen, "must be an array");
-		return -1;
-	}
-	cJSON_ArrayForEach(e, arr) {
-		struct ua_rule	 r;
-		const char	*pre, *con, *equ, *pro, *min, *bel;
-		int		 forms;
-
-		memset(&r, 0, sizeof(r));
-		bad = 0;
-		if (!cJSON_IsObject(e)) {
-			snprintf(err, errlen, "[%lu]: must be an object",
-			    (unsigned long)i);
-			goto fail;
-		}
-		pre = str_member(e, "prefix", &bad);
-		con = str_member(e, "contains", &bad);
-		equ = str_member(e, "equals", &bad);
-		pro = str_member(e, "product", &bad);
-		min = str_member(e, "min-version", &bad);
-		bel = str_member(e, "below-version", &bad);
-		if (bad) {
-			snprintf(err, errlen, "[%lu]: values must be strings",
-			    (unsigned long)i);
-			goto fail;
-		}
-		forms = (pre != NULL) + (con != NULL) + (equ != NULL) +
-		    (pro != NULL);
-		if (forms != 1) {
-			snprintf(err, errlen, "[%lu]: must have exactly one of "
-			    "\"prefix\", \"contains\", \"equals\", \"product\"",
-			    (unsigned long)i);
-			goto fail;
-		}
-		if (pro != NULL) {
-			if (min == NULL || !valid_version(min) ||
-			    (bel != NULL && !valid_version(bel))) {
-				snprintf(err, errlen, "[%lu]: \"product\" needs "
-				    "a numeric \"min-version\" (and an optional "
-				    "numeric \"below-version\")",
-				    (unsigned long)i);
-				goto fail;
-			}
-			r.kind = UA_PRODUCT;
-			r.s = xstrdup(pro);
-			r.min = xstrdup(min);
-			r.below = xstrdup_null(bel);
-		} else {
-			r.kind = pre ? UA_PREFIX : con ? UA_CONTAINS : UA_EQUALS;
-			r.s = xstrdup(pre ? pre : con ? con : equ);
-		}
-		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
-		out->v[out->n++] = r;
-		i++;
-	}
-	return 0;
-fail:
-	ua_list_free(out);
-	return -1;
 }
 
 static int
@@ -924,15 +702,16 @@ docker_path_errstr(enum docker_path_err e)
  * prefix to put in front of /v2.
  */
 static void
-redirect_or_proxy(const struct gw_ctx *ctx, const struct rule *r,
+redirect_or_proxy(const struct manifest *m, const struct rule *r,
     const char *path, const struct gw_request *req,
     struct gw_response *resp, struct gw_event *ev)
 {
+	const struct docker_rule *dr = DOCKERRULE(r);
 	struct buf	 url = BUF_INIT;
 	const char	*auth, *ua;
 	int		 proxy;
 
-	buf_adds(&url, r->registry_base);
+	buf_adds(&url, dr->registry_base);
 	buf_adds(&url, path);
 	if (req->raw_query[0] != '\0') {
 		buf_addc(&url, '?');
@@ -940,14 +719,14 @@ redirect_or_proxy(const struct gw_ctx *ctx, const struct rule *r,
 	}
 	auth = gw_header(req, "HTTP_AUTHORIZATION");
 	ua = gw_param(req, "HTTP_USER_AGENT");
-	if (r->always_proxy)
+	if (dr->always_proxy)
 		proxy = 1;
 	else if (auth != NULL && strncasecmp(auth, "Basic", 5) == 0 &&
 	    (auth[5] == ' ' || auth[5] == '\t' || auth[5] == '\0'))
 		proxy = 1;
 	else
-		proxy = !ua_redirect_capable(ctx->manifest ?
-		    ctx->manifest->redirect_uas : NULL, ua);
+		proxy = !ua_redirect_capable(m != NULL ? m->redirect_uas :
+		    NULL, ua);
 	if (proxy) {
 		resp->proxy = 1;
 		resp->upstream = buf_steal(&url);
@@ -965,7 +744,8 @@ log_rule(struct gw_event *ev, const struct rule *r, int named)
 {
 	ev->type = GW_T_DOCKER;
 	if (named)
-		event_rule(ev, r->index, r->package_id, r->rule_id);
+		event_rule(ev, r->index, r->package_id,
+		    DOCKERRULE(r)->rule_id);
 	else
 		event_rule(ev, r->index, NULL, NULL);
 }
@@ -974,24 +754,32 @@ static int
 name_accepted(const struct rule *r, char *const *segs, const size_t *lens,
     size_t n)
 {
-	size_t	 i;
+	const struct docker_rule *dr = DOCKERRULE(r);
+	size_t			 i;
 
-	if (r->type == RULE_DOCKER_V2)
-		return dpattern_match(r->pattern, segs, lens, n);
-	if (n != r->nrepo_segs)
+	if (dr->pattern != NULL)
+		return dpattern_match(dr->pattern, segs, lens, n);
+	if (n != dr->nrepo_segs)
 		return 0;
 	for (i = 0; i < n; i++)
-		if (strlen(r->repo_segs[i]) != lens[i] ||
-		    memcmp(r->repo_segs[i], segs[i], lens[i]) != 0)
+		if (strlen(dr->repo_segs[i]) != lens[i] ||
+		    memcmp(dr->repo_segs[i], segs[i], lens[i]) != 0)
 			return 0;
 	return 1;
 }
 
-int
-docker_handle(const struct gw_ctx *ctx, const struct ruleset *rs,
-    const struct gw_request *req, char *const *segs, const size_t *lens,
-    size_t nsegs, struct gw_response *resp, struct gw_event *ev)
+/*
+ * The docker-v1 or docker-v2 rules of a host's set (§3): 1 when one
+ * answered.  docker-v1 rules come first in precedence, so when both types
+ * are present this runs on the docker-v1 rules, then on the docker-v2
+ * ones; only the first run can answer the requests that concern the whole
+ * registry (/v2/, _catalog, another method), with its first rule.
+ */
+static int
+docker_answer(const struct rule_match *m, struct gw_response *resp,
+    struct gw_event *ev)
 {
+	const struct gw_request	*req = m->req;
 	const struct rule	*first, *r;
 	const char		*path = req->raw_path;
 	size_t			 ndocker, i;
@@ -1001,8 +789,8 @@ docker_handle(const struct gw_ctx *ctx, const struct ruleset *rs,
 
 	if (strcmp(path, "/v2") != 0 && strncmp(path, "/v2/", 4) != 0)
 		return 0;
-	ndocker = rs->count[RULE_DOCKER_V1] + rs->count[RULE_DOCKER_V2];
-	first = rs->rules[0];	/* docker types come first in precedence */
+	ndocker = m->nrules;
+	first = m->rules[0];
 
 	if (!req->is_get_or_head) {
 		resp_json(resp, 405, "{\"errors\":[{\"code\":\"UNSUPPORTED\","
@@ -1016,13 +804,13 @@ docker_handle(const struct gw_ctx *ctx, const struct ruleset *rs,
 		goto whole_registry;
 	}
 	if (strcmp(path, "/v2") == 0 || strcmp(path, "/v2/") == 0) {
-		redirect_or_proxy(ctx, first, path, req, resp, ev);
+		redirect_or_proxy(m->manifest, first, path, req, resp, ev);
 		goto whole_registry;
 	}
 
 	/* §3.1 item 4: parse from the right, and check the parts before
 	 * any rule sees them (docker_path_parse) */
-	if (!docker_path_parse(segs, lens, nsegs, &dp, &perr))
+	if (!docker_path_parse(m->segs, m->lens, m->nsegs, &dp, &perr))
 		return 0;
 	if (perr != DOCKER_PATH_OK) {
 		/* a 400 rejection: type none (§13), never forwarded */
@@ -1033,20 +821,21 @@ docker_handle(const struct gw_ctx *ctx, const struct ruleset *rs,
 		return 1;
 	}
 	for (i = 0; i < ndocker; i++) {
-		r = rs->rules[i];
+		r = m->rules[i];
 		if (name_accepted(r, dp.name, dp.namelens, dp.nname))
 			break;
 	}
 	if (i == ndocker)
 		return 0;
-	r = rs->rules[i];
+	r = m->rules[i];
 	docker_path_image(&dp, &image);
 	docker_path_format(&dp, &upath);
-	redirect_or_proxy(ctx, r, buf_cstr(&upath), req, resp, ev);
+	redirect_or_proxy(m->manifest, r, buf_cstr(&upath), req, resp,
+	    ev);
 	log_rule(ev, r, 1);
 	event_strn(ev, "image", buf_cstr(&image), image.n);
 	event_strn(ev, "reference", dp.ref, dp.reflen);
-	event_str(ev, "registry", r->registry_log);
+	event_str(ev, "registry", DOCKERRULE(r)->registry_log);
 	buf_free(&image);
 	buf_free(&upath);
 	return 1;
@@ -1057,6 +846,187 @@ whole_registry:
 	log_rule(ev, first, 0);
 	event_str(ev, "image", "");
 	event_str(ev, "reference", "");
-	event_str(ev, "registry", first->registry_log);
+	event_str(ev, "registry", DOCKERRULE(first)->registry_log);
 	return 1;
 }
+
+/* ------------------------------------------------------------------ */
+/* The rule types */
+
+/*
+ * §1.5 docker registry: host[:port] or http(s)://host[:port], optional
+ * trailing '/', nothing else.
+ */
+static int
+docker_registry_ok(const char *s)
+{
+	const char	*p = s, *h;
+	unsigned long	 port = 0;
+	int		 nd = 0;
+
+	if (strncasecmp(p, "http://", 7) == 0)
+		p += 7;
+	else if (strncasecmp(p, "https://", 8) == 0)
+		p += 8;
+	h = p;
+	if (*p == '[') {
+		for (p++; mp_is_v6ch((unsigned char)*p); p++)
+			;
+		if (*p != ']' || p == h + 1)
+			return 0;
+		p++;
+	} else {
+		while (mp_is_hostch((unsigned char)*p))
+			p++;
+		if (p == h)
+			return 0;
+	}
+	if (*p == ':') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			port = port * 10 + (unsigned long)(*p - '0');
+			if (++nd > 5)
+				return 0;
+		}
+		if (nd == 0 || port > 65535)
+			return 0;
+	}
+	if (*p == '/')
+		p++;
+	return *p == '\0';
+}
+
+static void
+parse_docker_registry(struct mctx *c, struct docker_rule *dr, const char *s)
+{
+	char	*base, *log;
+
+	if (!docker_registry_ok(s) ||
+	    docker_registry_base(s, &base, &log) == -1) {
+		mp_err(c, "registry", "invalid registry %s: must be "
+		    "host[:port] or http(s)://host[:port] with nothing after "
+		    "it", mp_quote(c, s));
+		return;
+	}
+	dr->registry_base = arena_strdup(c->arena, base);
+	dr->registry_log = arena_strdup(c->arena, log);
+	free(base);
+	free(log);
+}
+
+/*
+ * §1.3 repository-name: non-empty, no empty '/'-separated component.  A
+ * name outside the OCI grammar (README, "Docker paths") loads with a
+ * warning: no request can reach it.
+ */
+static void
+parse_repository(struct mctx *c, struct docker_rule *r, const char *s)
+{
+	const char	*p, *e;
+	size_t		*lens, i, n = 1;
+
+	if (*s == '\0') {
+		mp_err(c, "repository-name", "must not be empty");
+		return;
+	}
+	for (p = s; ; p = e + 1) {
+		e = strchr(p, '/');
+		if (e == p || *p == '\0') {
+			mp_err(c, "repository-name", "empty component in %s",
+			    mp_quote(c, s));
+			return;
+		}
+		if (e == NULL)
+			break;
+	}
+	r->repository = arena_strdup(c->arena, s);
+	for (p = s; *p != '\0'; p++)
+		n += *p == '/';
+	r->repo_segs = arena_alloc(c->arena, n * sizeof(*r->repo_segs));
+	for (p = s; ; p = e + 1) {
+		if ((e = strchr(p, '/')) == NULL)
+			e = p + strlen(p);
+		r->repo_segs[r->nrepo_segs++] = arena_strndup(c->arena, p,
+		    (size_t)(e - p));
+		if (*e == '\0')
+			break;
+	}
+	/* docker_answer refuses such a name in a request before any rule */
+	lens = xcalloc(r->nrepo_segs, sizeof(*lens));
+	for (i = 0; i < r->nrepo_segs; i++)
+		lens[i] = strlen(r->repo_segs[i]);
+	if (!docker_name_valid(r->repo_segs, lens, r->nrepo_segs))
+		mp_warn(c, "repository-name", "%s is not a valid OCI "
+		    "repository name; requests for it are refused",
+		    mp_quote(c, s));
+	free(lens);
+}
+
+/* docker-v1 (v2 0) and docker-v2 (v2 1) rules, §3 and §1.3. */
+static void
+docker_parse(struct mctx *c, const cJSON *o, struct rule *r, int v2)
+{
+	struct docker_rule	*dr;
+	const char		*s, *err = "invalid";
+	int			 b;
+
+	r->priv = dr = arena_alloc(c->arena, sizeof(*dr));
+	if (!v2) {
+		mp_take_str(c, o, "package-id", &r->package_id);
+		if (mp_str(c, o, "repository-name", 1, &s) == 1)
+			parse_repository(c, dr, s);
+	} else {
+		mp_take_str(c, o, "rule-id", &dr->rule_id);
+		if (mp_str(c, o, "pattern", 1, &s) == 1 &&
+		    dpattern_compile(s, &dr->pattern, &err) == -1) {
+			dr->pattern = NULL;
+			mp_err(c, "pattern", "invalid image pattern: %s", err);
+		}
+	}
+	if (mp_str(c, o, "registry", 1, &s) == 1)
+		parse_docker_registry(c, dr, s);
+	if (mp_bool(c, o, "always-proxy", &b) == 1)
+		dr->always_proxy = b;
+}
+
+static void
+docker_v1_parse(struct mctx *c, const cJSON *o, struct rule *r)
+{
+	docker_parse(c, o, r, 0);
+}
+
+static void
+docker_v2_parse(struct mctx *c, const cJSON *o, struct rule *r)
+{
+	docker_parse(c, o, r, 1);
+}
+
+static void
+docker_v1_dup_key(const struct rule *r, const char **a, const char **b)
+{
+	(void)b;
+	*a = DOCKERRULE(r)->repository;
+}
+
+static void
+docker_free(struct rule *r)
+{
+	struct docker_rule	*dr = r->priv;
+
+	if (dr != NULL && dr->pattern != NULL)
+		dpattern_free(dr->pattern);
+}
+
+const struct rule_type docker_v1_type = {
+	.name = "docker-v1",
+	.parse = docker_v1_parse,
+	.dup_key = docker_v1_dup_key,
+	.dup_what = "same repository-name",
+	.answer = docker_answer,
+};
+
+const struct rule_type docker_v2_type = {
+	.name = "docker-v2",
+	.parse = docker_v2_parse,
+	.answer = docker_answer,
+	.free = docker_free,
+};

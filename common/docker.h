@@ -1,20 +1,34 @@
 /*
- * Docker / OCI distribution rules (SPEC §3): image patterns, the list of
- * redirect-capable User-Agents, and the request handler.
+ * Docker / OCI distribution rules (SPEC §3): image patterns, registry
+ * bases, the distribution API paths, and the docker-v1 and docker-v2 rule
+ * types (ruletype.h).  The redirect-capable User-Agents are in ua.h.
  */
 #ifndef DOCKER_H
 #define DOCKER_H
 
 #include <stddef.h>
 
+#include "ua.h"
+
 struct buf;
-struct cJSON;
 struct gw_request;
 struct gw_response;
 struct gw_event;
 struct ruleset;
 
 struct dpattern;		/* opaque compiled image pattern (§3.2) */
+
+/* The record of a docker-v1 or docker-v2 rule behind struct rule. */
+struct docker_rule {
+	const char	*rule_id;	/* docker-v2 */
+	const char	*repository;	/* docker-v1 repository-name */
+	char		**repo_segs;	/* its '/'-separated components */
+	size_t		 nrepo_segs;
+	struct dpattern	*pattern;	/* docker-v2 */
+	const char	*registry_base;	/* §3.4 */
+	const char	*registry_log;	/* §3.6 */
+	int		 always_proxy;
+};
 
 /* Returns 0, or -1 with a static message in *err. */
 int	 dpattern_compile(const char *src, struct dpattern **out,
@@ -23,23 +37,6 @@ void	 dpattern_free(struct dpattern *);
 /* segs: the image name's segments (decoded). */
 int	 dpattern_match(const struct dpattern *, char *const *segs,
 	    const size_t *lens, size_t nsegs);
-
-enum ua_kind { UA_PREFIX, UA_CONTAINS, UA_EQUALS, UA_PRODUCT };
-struct ua_rule {
-	enum ua_kind	 kind;
-	char		*s;		/* the string, or the product */
-	char		*min, *below;	/* versions for UA_PRODUCT; below may be NULL */
-};
-struct ua_list {
-	struct ua_rule	*v;
-	size_t		 n;
-};
-/* Parses settings.docker-redirect-user-agents; -1 with err filled. */
-int	 ua_list_parse(const struct cJSON *, struct ua_list *, char *err,
-	    size_t errlen);
-void	 ua_list_free(struct ua_list *);
-/* list NULL means the default list of §3.3. */
-int	 ua_redirect_capable(const struct ua_list *, const char *ua);
 
 /*
  * Docker registry base URL (§3.4) for a validated `registry` value:
@@ -97,12 +94,5 @@ const char *docker_path_errstr(enum docker_path_err);
 int	 docker_name_valid(char *const *comps, const size_t *lens, size_t n);
 int	 docker_tag_valid(const char *, size_t);
 int	 docker_digest_valid(const char *, size_t);
-
-/* Handles the docker part of a rule set.  Returns 1 when it answered. */
-struct gw_ctx;
-struct manifest;
-int	 docker_handle(const struct gw_ctx *, const struct ruleset *,
-	    const struct gw_request *, char *const *segs, const size_t *lens,
-	    size_t nsegs, struct gw_response *, struct gw_event *);
 
 #endif

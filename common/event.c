@@ -14,8 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway.h"
+#include "event.h"
+#include "gwconfig.h"
+#include "request.h"
 #include "sha256.h"
+#include "util.h"
 #include "xmalloc.h"
 
 /* Set once by event_ip_setup() before any thread logs. */

@@ -9,15 +9,23 @@
 
 #include <ctype.h>
 #include <pcre2.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "arena.h"
 #include "buf.h"
+#include "event.h"
 #include "filerule.h"
 #include "json.h"
-#include "gateway.h"
-#include "manifest.h"
+#include "mparse.h"
+#include "request.h"
+#include "response.h"
+#include "ruletype.h"
 #include "tmpl.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -33,7 +41,9 @@
  */
 #define FILE_V2_MATCH_LIMIT	1000000
 
-/* A compiled file-v2 incoming-path (struct rule.re). */
+#define FILERULE(r)	((const struct file_rule *)(r)->priv)
+
+/* A compiled file-v2 incoming-path (struct file_rule.re). */
 struct file_re {
 	pcre2_code		*code;
 	pcre2_match_context	*mctx;
@@ -160,7 +170,7 @@ file_target(const struct rule *r, const struct tmpl_vars *vars,
 	const char	*why;
 	struct buf	 msg = BUF_INIT;
 
-	if (r->out_never)
+	if (FILERULE(r)->out_never)
 		return -1;
 	switch (tmpl_expand_url(rule_out_tmpl(r), vars, loc, &why)) {
 	case -1:
@@ -230,10 +240,12 @@ file_read_body(const struct gw_request *req, char *b)
 	return got;
 }
 
-int
-file_v1_handle(const struct rule *r, const struct gw_request *req,
+/* One file-v1 rule: 1 when it answered (§5.3). */
+static int
+file_v1_one(const struct rule *r, const struct gw_request *req,
     struct gw_response *resp, struct gw_event *ev)
 {
+	const struct file_rule *fl = FILERULE(r);
 	struct tmpl_vars vars;
 	const struct tmpl *in;
 	struct buf	 loc = BUF_INIT, events = BUF_INIT;
@@ -245,13 +257,13 @@ file_v1_handle(const struct rule *r, const struct gw_request *req,
 	    strlen(req->raw_path), req->raw_query, strlen(req->raw_query),
 	    &vars))
 		return 0;
-	if (r->out_src != NULL &&
+	if (fl->out_src != NULL &&
 	    file_target(r, &vars, req->raw_query, &loc, ev) == -1)
 		goto done;
 	/* §5.6: only once the rule answers, for any method */
 	nbody = file_read_body(req, body);
 	body_events(body, nbody, &events);
-	file_answer(r, &vars, r->out_src != NULL ? buf_cstr(&loc) : NULL,
+	file_answer(r, &vars, fl->out_src != NULL ? buf_cstr(&loc) : NULL,
 	    buf_cstr(&events), resp, ev);
 	ret = 1;
 done:
@@ -298,11 +310,13 @@ file_v2_vars(const struct file_re *fr, const char *path,
 	return ret;
 }
 
-int
-file_v2_handle(const struct rule *r, const struct gw_request *req,
+/* One file-v2 rule: 1 when it answered (§6). */
+static int
+file_v2_one(const struct rule *r, const struct gw_request *req,
     struct gw_response *resp, struct gw_event *ev)
 {
-	const struct file_re *fr = r->re;
+	const struct file_rule *fl = FILERULE(r);
+	const struct file_re *fr = fl->re;
 	pcre2_match_data *md = NULL;
 	struct tmpl_vars vars;
 	struct buf	 loc = BUF_INIT;
@@ -321,10 +335,10 @@ file_v2_handle(const struct rule *r, const struct gw_request *req,
 	/* no match, match limit exceeded, any other error: no match */
 	if (rc < 0 || file_v2_vars(fr, req->raw_path, md, &vars) == -1)
 		goto done;
-	if (r->out_src != NULL &&
+	if (fl->out_src != NULL &&
 	    file_target(r, &vars, req->raw_query, &loc, ev) == -1)
 		goto done;
-	file_answer(r, &vars, r->out_src != NULL ? buf_cstr(&loc) : NULL,
+	file_answer(r, &vars, fl->out_src != NULL ? buf_cstr(&loc) : NULL,
 	    "[]", resp, ev);
 	ret = 1;
 done:
@@ -388,4 +402,260 @@ file_v2_free(void *re)
 	pcre2_match_context_free(fr->mctx);
 	pcre2_code_free(fr->code);
 	free(fr);
+}
+
+/* ------------------------------------------------------------------ */
+/* The rule types */
+
+/*
+ * §2.5 file-v1 specificity: the template expanded with every variable
+ * empty, split on '/', empty pieces dropped.
+ */
+static void
+spec_build(struct mctx *c, struct file_rule *fl, const struct tmpl *t)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*p, *e;
+	size_t		 n = 0;
+
+	tmpl_expand_empty(t, &b);
+	for (p = buf_cstr(&b); *p != '\0'; p++)
+		n += *p == '/';
+	fl->spec = arena_alloc(c->arena, (n + 1) * sizeof(*fl->spec));
+	for (p = buf_cstr(&b); ; p = e + 1) {
+		if ((e = strchr(p, '/')) == NULL)
+			e = p + strlen(p);
+		if (e > p)
+			fl->spec[fl->nspec++] = arena_strndup(c->arena, p,
+			    (size_t)(e - p));
+		if (*e == '\0')
+			break;
+	}
+	buf_free(&b);
+}
+
+/* file-v1: a template (§5.1); file-v2: a regular expression (§6). */
+static void
+parse_incoming(struct mctx *c, struct file_rule *fl, int v2, const char *s)
+{
+	struct tmpl	*t;
+	char		 err[256];
+
+	fl->in_src = arena_strdup(c->arena, s);
+	err[0] = '\0';
+	if (v2) {
+		if ((fl->re = file_v2_compile(s, err, sizeof(err))) == NULL)
+			mp_err(c, "incoming-path", "invalid regular "
+			    "expression: %s", err);
+		return;
+	}
+	if (tmpl_parse(s, &t, err, sizeof(err)) == -1) {
+		mp_err(c, "incoming-path", "invalid template: %s", err);
+		return;
+	}
+	spec_build(c, fl, t);
+	tmpl_free(t);		/* rule_in_tmpl() makes it again */
+}
+
+/*
+ * file-v1 and file-v2 (v2 set): the record is in the arena; its compiled
+ * parts (the regular expression, the templates compiled on first use)
+ * are freed by file_free.
+ */
+static void
+file_parse(struct mctx *c, const cJSON *o, struct rule *r, int v2)
+{
+	struct file_rule	*fl;
+	const cJSON		*it;
+	const char		*s;
+	struct tmpl		*t;
+	char			 err[512];
+	struct buf		 b = BUF_INIT;
+
+	r->priv = fl = arena_alloc(c->arena, sizeof(*fl));
+	atomic_init(&fl->in_tmpl, NULL);
+	atomic_init(&fl->out_tmpl, NULL);
+	mp_take_str(c, o, "package-id", &r->package_id);
+	if (mp_str(c, o, "incoming-path", 1, &s) == 1)
+		parse_incoming(c, fl, v2, s);
+	it = mp_field(c, o, "outgoing-url");
+	if (it == NULL) {
+		mp_err(c, "outgoing-url", "required field is missing (use null "
+		    "to only log)");
+		return;
+	}
+	if (cJSON_IsNull(it))
+		return;
+	if (!cJSON_IsString(it)) {
+		mp_err(c, "outgoing-url", "must be a string or null (got %s)",
+		    mp_jtype(it));
+		return;
+	}
+	fl->out_src = arena_strdup(c->arena, it->valuestring);
+	err[0] = '\0';
+	if (tmpl_parse(fl->out_src, &t, err, sizeof(err)) == -1) {
+		mp_err(c, "outgoing-url", "invalid template: %s", err);
+		return;
+	}
+	/*
+	 * §1.5: a literal target that can never be a valid redirect is only
+	 * a warning (the original redirected to relative targets); one with
+	 * expressions is checked after each expansion (§5.3).
+	 */
+	if (!tmpl_has_exprs(t)) {
+		tmpl_expand_empty(t, &b);
+		if (!url_check(buf_cstr(&b))) {
+			mp_warn(c, "outgoing-url", "must be an absolute http "
+			    "or https URL; this rule never matches");
+			fl->out_never = 1;
+		}
+		buf_free(&b);
+	} else if (tmpl_authority_reach(t, err, sizeof(err)))
+		mp_warn(c, "outgoing-url", "%s", err);	/* README */
+	tmpl_free(t);		/* rule_out_tmpl() makes it again */
+}
+
+static void
+file_v1_parse(struct mctx *c, const cJSON *o, struct rule *r)
+{
+	file_parse(c, o, r, 0);
+}
+
+static void
+file_v2_parse(struct mctx *c, const cJSON *o, struct rule *r)
+{
+	file_parse(c, o, r, 1);
+}
+
+/* §2.5: specificity lists compared descending (greater first). */
+static int
+file_v1_cmp(const struct rule *ra, const struct rule *rb)
+{
+	const struct file_rule	*a = FILERULE(ra), *b = FILERULE(rb);
+	size_t			 i;
+	int			 r;
+
+	for (i = 0; i < a->nspec && i < b->nspec; i++)
+		if ((r = strcmp(a->spec[i], b->spec[i])) != 0)
+			return r > 0 ? -1 : 1;
+	if (a->nspec != b->nspec)
+		return a->nspec > b->nspec ? -1 : 1;
+	return 0;
+}
+
+/* §2.5: file-v2 rules by their incoming-path (strcmp). */
+static int
+file_v2_cmp(const struct rule *a, const struct rule *b)
+{
+	return strcmp(FILERULE(a)->in_src, FILERULE(b)->in_src);
+}
+
+static void
+file_v1_dup_key(const struct rule *r, const char **a, const char **b)
+{
+	(void)b;
+	*a = FILERULE(r)->in_src;
+}
+
+static int
+file_v1_answer(const struct rule_match *m, struct gw_response *resp,
+    struct gw_event *ev)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nrules; i++)
+		if (file_v1_one(m->rules[i], m->req, resp, ev))
+			return 1;
+	return 0;
+}
+
+static int
+file_v2_answer(const struct rule_match *m, struct gw_response *resp,
+    struct gw_event *ev)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nrules; i++)
+		if (file_v2_one(m->rules[i], m->req, resp, ev))
+			return 1;
+	return 0;
+}
+
+static void
+file_free(struct rule *r)
+{
+	struct file_rule	*fl = r->priv;
+	struct tmpl		*t;
+
+	if (fl == NULL)
+		return;
+	if ((t = atomic_load(&fl->in_tmpl)) != NULL)
+		tmpl_free(t);
+	if ((t = atomic_load(&fl->out_tmpl)) != NULL)
+		tmpl_free(t);
+	if (fl->re != NULL)
+		file_v2_free(fl->re);
+}
+
+const struct rule_type file_v1_type = {
+	.name = "file-v1",
+	.parse = file_v1_parse,
+	.cmp = file_v1_cmp,
+	.dup_key = file_v1_dup_key,
+	.dup_what = "same incoming-path",
+	.answer = file_v1_answer,
+	.free = file_free,
+};
+
+const struct rule_type file_v2_type = {
+	.name = "file-v2",
+	.parse = file_v2_parse,
+	.cmp = file_v2_cmp,
+	.answer = file_v2_answer,
+	.free = file_free,
+};
+
+/*
+ * A template slot of a rule, compiled from src on first use.  Two threads
+ * may both compile it: the first to store it wins, the other frees its
+ * copy.  The manifest is immutable otherwise; this is a cache of what
+ * the load already checked (tmpl_parse cannot fail here).
+ */
+static const struct tmpl *
+rule_tmpl(_Atomic(struct tmpl *) *slot, const char *src)
+{
+	struct tmpl	*t, *none = NULL;
+	char		 err[256];
+
+	if ((t = atomic_load(slot)) != NULL || src == NULL)
+		return t;
+	if (tmpl_parse(src, &t, err, sizeof(err)) == -1)
+		return NULL;
+	if (!atomic_compare_exchange_strong(slot, &none, t)) {
+		tmpl_free(t);
+		t = none;
+	}
+	return t;
+}
+
+const struct tmpl *
+rule_in_tmpl(const struct rule *r)
+{
+	struct file_rule	*fl;
+
+	if (r->type != &file_v1_type)
+		return NULL;	/* in_src of file-v2 is a regular expression */
+	fl = r->priv;
+	return rule_tmpl(&fl->in_tmpl, fl->in_src);
+}
+
+const struct tmpl *
+rule_out_tmpl(const struct rule *r)
+{
+	struct file_rule	*fl;
+
+	if (r->type != &file_v1_type && r->type != &file_v2_type)
+		return NULL;
+	fl = r->priv;
+	return rule_tmpl(&fl->out_tmpl, fl->out_src);
 }

@@ -1,7 +1,8 @@
 /*
  * The router (SPEC §2.3): request checks, reserved endpoints, the host's
- * rule set in precedence order, and the no-match answer.  Also the response
- * helpers every handler uses.
+ * rule set in precedence order, and the no-match answer.  It knows no rule
+ * type: each answers through its row of the operations table
+ * (ruletype.h).
  */
 #include "config.h"
 
@@ -9,13 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "docker.h"
-#include "filerule.h"
 #include "gateway.h"
-#include "handlers.h"
 #include "manifest.h"
-#include "npm.h"
-#include "python.h"
+#include "ruletype.h"
 #include "xmalloc.h"
 
 const char gw_version[] = PACKAGE_VERSION;
@@ -24,125 +21,6 @@ const int gw_stat_codes[GW_NCODES] = {
 	200, 301, 304, 307, 400, 401, 403, 404, 405, 413, 500, 502, 503, 504,
 	206, 0
 };
-
-void
-gw_response_init(struct gw_response *resp)
-{
-	memset(resp, 0, sizeof(*resp));
-	resp->status = 200;
-}
-
-void
-gw_response_free(struct gw_response *resp)
-{
-	size_t	 i;
-
-	for (i = 0; i < resp->nhdr; i++)
-		free(resp->hdr[i].value);
-	buf_free(&resp->body);
-	free(resp->upstream);
-	free(resp->upstream_scope);
-	memset(resp, 0, sizeof(*resp));
-}
-
-/*
- * Header safety (SPEC §0): no value may carry CR, LF, NUL or another
- * control byte, whatever the request put into it.  Such bytes are dropped
- * here; Location values are percent-encoded before they get here.
- */
-void
-resp_header(struct gw_response *resp, const char *name, const char *value)
-{
-	char	*v;
-	size_t	 i, j;
-
-	if (resp->nhdr == GW_MAXHDR)
-		return;
-	v = xstrdup(value);
-	for (i = j = 0; v[i]; i++)
-		if ((unsigned char)v[i] >= 0x20 && (unsigned char)v[i] != 0x7f)
-			v[j++] = v[i];
-		else if (v[i] == '\t')
-			v[j++] = ' ';
-	v[j] = '\0';
-	resp->hdr[resp->nhdr].name = name;
-	resp->hdr[resp->nhdr].value = v;
-	resp->nhdr++;
-}
-
-const char *
-resp_get_header(const struct gw_response *resp, const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < resp->nhdr; i++)
-		if (strcasecmp(resp->hdr[i].name, name) == 0)
-			return resp->hdr[i].value;
-	return NULL;
-}
-
-void
-resp_plain(struct gw_response *resp, int status)
-{
-	resp->status = status;
-	resp_header(resp, "Content-Type", "text/plain");
-	buf_reset(&resp->body);
-	buf_adds(&resp->body, http_reason(status));
-	if (status == 405)
-		resp_header(resp, "Allow", "GET, HEAD");
-}
-
-/* Drops what gw_serve may have put into resp (status, headers, body). */
-void
-resp_clear(struct gw_response *resp)
-{
-	size_t	 i;
-
-	for (i = 0; i < resp->nhdr; i++)
-		free(resp->hdr[i].value);
-	resp->nhdr = 0;
-	buf_reset(&resp->body);
-	resp->no_length = 0;
-	resp->status = 0;
-}
-
-void
-resp_json(struct gw_response *resp, int status, const char *body)
-{
-	resp->status = status;
-	resp_header(resp, "Content-Type", "application/json");
-	buf_reset(&resp->body);
-	buf_adds(&resp->body, body);
-}
-
-void
-resp_redirect(struct gw_response *resp, int status, const char *location)
-{
-	char	*loc = url_escape_ctl(location);
-
-	resp->status = status;
-	resp_header(resp, "Location", loc);
-	free(loc);
-	buf_reset(&resp->body);
-}
-
-void
-resp_format_head(const struct gw_response *resp, struct buf *out)
-{
-	size_t	 i;
-
-	buf_printf(out, "Status: %d %s\r\n", resp->status,
-	    http_reason(resp->status));
-	for (i = 0; i < resp->nhdr; i++)
-		buf_printf(out, "%s: %s\r\n", resp->hdr[i].name,
-		    resp->hdr[i].value);
-	/* 304 has no body and no length of its own (RFC 9110 §15.4.5). */
-	if (!resp->no_length && resp->status != 304 &&
-	    resp_get_header(resp, "Content-Length") == NULL)
-		buf_printf(out, "Content-Length: %lu\r\n",
-		    (unsigned long)resp->body.n);
-	buf_adds(out, "\r\n");
-}
 
 void
 gw_stats_count(struct gw_stats *st, enum gw_type t, int status)
@@ -223,44 +101,32 @@ no_match(const struct gw_request *req, struct gw_response *resp,
 	ev->type = GW_T_NONE;
 }
 
-/* Tries the rule set's rules in precedence order (§2.3 step 4). */
+/*
+ * Tries the rule set's types in precedence order (§2.3 step 4), each on
+ * its own rules, until one answers.
+ */
 static int
 route(const struct gw_ctx *ctx, const struct ruleset *rs,
     const struct gw_request *req, char **segs, size_t *lens, size_t nsegs,
     struct gw_response *resp, struct gw_event *ev)
 {
-	size_t	 i, end;
+	struct rule_match	 m;
+	const struct rule_span	*sp;
+	size_t			 i;
 
-	if (rs->count[RULE_DOCKER_V1] + rs->count[RULE_DOCKER_V2] > 0 &&
-	    docker_handle(ctx, rs, req, segs, lens, nsegs, resp, ev))
-		return 1;
-	if (rs->count[RULE_NPM_V1] > 0 &&
-	    npm_handle(rs, req, segs, lens, nsegs, resp, ev))
-		return 1;
-	i = rs->first[RULE_FILE_V1];
-	for (end = i + rs->count[RULE_FILE_V1]; i < end; i++)
-		if (file_v1_handle(rs->rules[i], req, resp, ev))
+	m.manifest = ctx->manifest;
+	m.req = req;
+	m.segs = segs;
+	m.lens = lens;
+	m.nsegs = nsegs;
+	for (i = 0; i < rs->nspans; i++) {
+		sp = &rs->spans[i];
+		m.rules = rs->rules + sp->first;
+		m.nrules = sp->count;
+		m.index = sp->index;
+		if (sp->type->answer(&m, resp, ev))
 			return 1;
-	i = rs->first[RULE_FILE_V2];
-	for (end = i + rs->count[RULE_FILE_V2]; i < end; i++)
-		if (file_v2_handle(rs->rules[i], req, resp, ev))
-			return 1;
-	if (rs->py != NULL &&
-	    python_handle(rs->py, req, segs, lens, nsegs, resp, ev))
-		return 1;
-	i = rs->first[RULE_PIXEL_V1];
-	for (end = i + rs->count[RULE_PIXEL_V1]; i < end; i++)
-		if (pixel_handle(rs->rules[i], req, resp, ev))
-			return 1;
-	i = rs->first[RULE_TELEMETRY_V1];
-	for (end = i + rs->count[RULE_TELEMETRY_V1]; i < end; i++)
-		if (telemetry_handle(rs->rules[i], req, segs, lens, nsegs,
-		    resp, ev))
-			return 1;
-	if (rs->count[RULE_CATCH_ALL_V1] > 0 &&
-	    catchall_handle(rs->rules[rs->first[RULE_CATCH_ALL_V1]], req,
-	    resp, ev))
-		return 1;
+	}
 	return 0;
 }
 

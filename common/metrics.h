@@ -15,7 +15,7 @@
 #include <stdatomic.h>
 #include <sys/types.h>
 
-/* Event types counted (enum gw_type, gateway.h, checked there). */
+/* Event types counted (enum gw_type, event.h, checked there). */
 #define GW_NTYPES 10
 /* Status codes counted one by one, and the slot of every other. */
 #define GW_NCODES 16

@@ -8,10 +8,22 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gateway.h"
-#include "manifest.h"
+#include <cjson/cJSON.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "event.h"
+#include "mparse.h"
 #include "npm.h"
+#include "request.h"
+#include "response.h"
+#include "ruletype.h"
+#include "util.h"
 #include "xmalloc.h"
+
+#define NPM_DEFAULT_REGISTRY	"https://registry.npmjs.org"
+
+#define NPMRULE(r)	((const struct npm_rule *)(r)->priv)
 
 /*
  * Appends a decoded path piece, percent-encoding what may not stand in a
@@ -113,24 +125,24 @@ npm_version_ok(const char *v, size_t n)
 }
 
 static const struct rule *
-npm_rule_for(const struct ruleset *rs, const char *name)
+npm_rule_for(const struct rule_match *m, const char *name)
 {
-	size_t		 i, end;
-	const struct rule *r;
-	size_t		 slen;
+	const struct rule	*r;
+	const struct npm_rule	*nr;
+	size_t			 i, slen;
 
-	i = rs->first[RULE_NPM_V1];
-	for (end = i + rs->count[RULE_NPM_V1]; i < end; i++) {
-		r = rs->rules[i];
-		switch (r->npm_kind) {
+	for (i = 0; i < m->nrules; i++) {
+		r = m->rules[i];
+		nr = NPMRULE(r);
+		switch (nr->kind) {
 		case NPM_EXACT:
-			if (strcmp(r->npm_name, name) == 0)
+			if (strcmp(nr->name, name) == 0)
 				return r;
 			break;
 		case NPM_SCOPE:
 			/* "@scope/" + "*" matches "@scope/<anything>" */
-			slen = strlen(r->npm_name) - 1;
-			if (strncmp(r->npm_name, name, slen) == 0 &&
+			slen = strlen(nr->name) - 1;
+			if (strncmp(nr->name, name, slen) == 0 &&
 			    name[slen] != '\0')
 				return r;
 			break;
@@ -175,16 +187,16 @@ bad_request(struct gw_response *resp, struct gw_event *ev,
 
 /* §4.5: npm audit and search go to the first npm rule's registry. */
 static int
-api_path(const struct ruleset *rs, const struct gw_request *req,
+api_path(const struct rule_match *m, const struct gw_request *req,
     struct gw_response *resp, struct gw_event *ev)
 {
-	const struct rule	*r = rs->rules[rs->first[RULE_NPM_V1]];
+	const struct rule	*r = m->rules[0];
 	struct buf		 loc = BUF_INIT;
 
 	if (strncmp(req->raw_path, "/-/npm/v1/security/", 19) != 0 &&
 	    strcmp(req->raw_path, "/-/v1/search") != 0)
 		return 0;
-	buf_adds(&loc, r->registry_base);
+	buf_adds(&loc, NPMRULE(r)->registry_base);
 	buf_adds(&loc, req->raw_path);
 	if (req->raw_query[0] != '\0') {
 		buf_addc(&loc, '?');
@@ -201,12 +213,16 @@ api_path(const struct ruleset *rs, const struct gw_request *req,
 	return 1;
 }
 
-int
-npm_handle(const struct ruleset *rs, const struct gw_request *req,
-    char *const *segs, const size_t *lens, size_t nsegs,
-    struct gw_response *resp, struct gw_event *ev)
+/* The npm-v1 rules of a host's set (§4): 1 when one answered. */
+static int
+npm_answer(const struct rule_match *m, struct gw_response *resp,
+    struct gw_event *ev)
 {
 	enum { F_PACKUMENT, F_VERSION, F_TARBALL, F_DISTTAGS } form;
+	const struct gw_request	*req = m->req;
+	char *const		*segs = m->segs;
+	const size_t		*lens = m->lens;
+	size_t			 nsegs = m->nsegs;
 	const struct rule	*r;
 	char			*name = NULL;
 	size_t			 base = 0, rest, nlen;
@@ -215,7 +231,7 @@ npm_handle(const struct ruleset *rs, const struct gw_request *req,
 	size_t			 flen, vlen;
 	int			 disttags = 0;
 
-	if (api_path(rs, req, resp, ev))
+	if (api_path(m, req, resp, ev))
 		return 1;
 	if (nsegs == 0)
 		return 0;
@@ -263,7 +279,7 @@ npm_handle(const struct ruleset *rs, const struct gw_request *req,
 	else
 		goto not_claimed;
 
-	if ((r = npm_rule_for(rs, name)) == NULL)
+	if ((r = npm_rule_for(m, name)) == NULL)
 		goto not_claimed;
 
 	if (!req->is_get_or_head) {
@@ -292,7 +308,7 @@ npm_handle(const struct ruleset *rs, const struct gw_request *req,
 		/* §4.3 */
 		file = segs[rest + 1];
 		flen = lens[rest + 1];
-		buf_adds(&b, r->registry_base);
+		buf_adds(&b, NPMRULE(r)->registry_base);
 		buf_addc(&b, '/');
 		add_pchars(&b, name, nlen, 1);
 		buf_adds(&b, "/-/");
@@ -311,7 +327,7 @@ npm_handle(const struct ruleset *rs, const struct gw_request *req,
 		break;
 	default:
 		/* §4.4: documents come from the registry (proxied) */
-		buf_adds(&b, r->registry_base);
+		buf_adds(&b, NPMRULE(r)->registry_base);
 		buf_addc(&b, '/');
 		if (form == F_DISTTAGS)
 			buf_adds(&b, "-/package/");
@@ -333,7 +349,7 @@ npm_handle(const struct ruleset *rs, const struct gw_request *req,
 		resp->proxy = 1;
 		resp->upstream = buf_steal(&b);
 		/* redirects are followed only inside the registry's path */
-		buf_adds(&b, r->registry_base);
+		buf_adds(&b, NPMRULE(r)->registry_base);
 		buf_addc(&b, '/');
 		resp->upstream_scope = buf_steal(&b);
 		break;
@@ -347,3 +363,111 @@ not_claimed:
 	free(name);
 	return 0;
 }
+
+/*
+ * §4.1 npm package-name: "*", "@scope/" + "*", "@scope/name" or "name".
+ * Returns NULL and the kind, or the reason it is invalid.
+ */
+static const char *
+npm_name_check(const char *s, enum npm_kind *kind)
+{
+	const char	*p, *slash;
+
+	if (strcmp(s, "*") == 0) {
+		*kind = NPM_ANY;
+		return NULL;
+	}
+	for (p = s; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return "spaces and control characters are not allowed";
+	if (s[0] == '@') {
+		if ((slash = strchr(s, '/')) == NULL)
+			return "a scoped name must be @scope/name";
+		if (slash == s + 1)
+			return "empty scope";
+		if (slash[1] == '\0')
+			return "empty name after the scope";
+		if (strchr(slash + 1, '/') != NULL)
+			return "more than one '/'";
+		if (memchr(s, '*', (size_t)(slash - s)) != NULL ||
+		    (strchr(slash + 1, '*') != NULL &&
+		    strcmp(slash + 1, "*") != 0))
+			return "'*' is only allowed as \"*\" or \"@scope/*\"";
+		*kind = strcmp(slash + 1, "*") == 0 ? NPM_SCOPE : NPM_EXACT;
+		return NULL;
+	}
+	/* §4.1: a first segment starting with '-' never names a package */
+	if (s[0] == '-')
+		return "must not start with '-'";
+	if (strchr(s, '/') != NULL)
+		return "only a scoped name (@scope/name) may contain '/'";
+	if (strchr(s, '*') != NULL)
+		return "'*' is only allowed as \"*\" or \"@scope/*\"";
+	*kind = NPM_EXACT;
+	return NULL;
+}
+
+static void
+npm_parse(struct mctx *c, const cJSON *o, struct rule *r)
+{
+	struct npm_rule	*nr;
+	const char	*s, *why;
+	size_t		 n, off, alen;
+	int		 rc;
+
+	r->priv = nr = arena_alloc(c->arena, sizeof(*nr));
+	mp_take_str(c, o, "package-id", &r->package_id);
+	if (mp_str(c, o, "package-name", 1, &s) == 1) {
+		if (*s == '\0')
+			mp_err(c, "package-name", "must not be empty");
+		else if ((why = npm_name_check(s, &nr->kind)) != NULL)
+			mp_err(c, "package-name", "invalid npm package name "
+			    "%s: %s", mp_quote(c, s), why);
+		else
+			nr->name = arena_strdup(c->arena, s);
+	}
+	if ((rc = mp_str(c, o, "registry", 0, &s)) == -1)
+		return;
+	if (rc == 0)
+		s = NPM_DEFAULT_REGISTRY;
+	if (!url_check(s)) {
+		mp_err(c, "registry", "must be an absolute http or https URL");
+		return;
+	}
+	if (strchr(s, '?') != NULL || strchr(s, '#') != NULL) {
+		mp_err(c, "registry", "must not have a query or fragment");
+		return;
+	}
+	/* §4.1: the registry base is the value without trailing '/' */
+	n = strlen(s);
+	if (url_authority(s, &off, &alen) == 0)
+		while (n > off + alen && s[n - 1] == '/')
+			n--;
+	nr->registry_base = arena_strndup(c->arena, s, n);
+}
+
+/* §2.5: exact names, then scopes ("@scope/" + "*"), then "*". */
+static int
+npm_cmp(const struct rule *a, const struct rule *b)
+{
+	enum npm_kind	 ka = NPMRULE(a)->kind, kb = NPMRULE(b)->kind;
+
+	return ka < kb ? -1 : ka > kb;
+}
+
+static void
+npm_dup_key(const struct rule *r, const char **a, const char **b)
+{
+	(void)b;
+	*a = NPMRULE(r)->name;
+}
+
+const struct rule_type npm_v1_type = {
+	.name = "npm-v1",
+	.reads_package_name = 1,
+	.parse = npm_parse,
+	.cmp = npm_cmp,
+	.dup_key = npm_dup_key,
+	.dup_what = "same package-name",
+	.answer = npm_answer,
+};

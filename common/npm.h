@@ -4,10 +4,13 @@
 
 #include <stddef.h>
 
-struct ruleset;
-struct gw_request;
-struct gw_response;
-struct gw_event;
+/* The record of an npm-v1 rule behind struct rule (ruletype.h). */
+enum npm_kind { NPM_EXACT, NPM_SCOPE, NPM_ANY };	/* §2.5 order */
+struct npm_rule {
+	const char	*name;		/* package-name as written */
+	enum npm_kind	 kind;
+	const char	*registry_base;	/* §4.1: without trailing '/' */
+};
 
 /* npm's limit on the length of a package name, scope included. */
 #define NPM_NAME_MAX	214
@@ -28,10 +31,5 @@ const char *npm_name_invalid(const char *name, size_t n);
  * upstream path segment: non-empty, not "." or "..", no '/', '\' or NUL.
  */
 int	 npm_version_ok(const char *v, size_t n);
-
-/* Handles the npm part of a rule set; returns 1 when it answered. */
-int	 npm_handle(const struct ruleset *, const struct gw_request *,
-	    char *const *segs, const size_t *lens, size_t nsegs,
-	    struct gw_response *, struct gw_event *);
 
 #endif

@@ -15,13 +15,21 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cjson/cJSON.h>
+
+#include "arena.h"
 #include "buf.h"
-#include "gateway.h"
-#include "manifest.h"
+#include "event.h"
+#include "mparse.h"
 #include "python.h"
+#include "request.h"
+#include "response.h"
+#include "ruletype.h"
 #include "sha256.h"
 #include "util.h"
 #include "xmalloc.h"
+
+#define PYRULE(r)	((const struct py_rule *)(r)->priv)
 
 #define PY_CT_HTML	"text/html"
 #define PY_CT_JSON	"application/vnd.pypi.simple.v1+json"
@@ -225,7 +233,7 @@ py_ent_cmp_norm(const void *a, const void *b)
 	const struct pyent *x = a, *y = b;
 	int	 c;
 
-	if ((c = strcmp(x->r->py_norm, y->r->py_norm)) != 0)
+	if ((c = strcmp(PYRULE(x->r)->py_norm, PYRULE(y->r)->py_norm)) != 0)
 		return c;
 	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
@@ -236,7 +244,8 @@ py_file_cmp_name(const void *a, const void *b)
 	const struct pyfile *const *x = a, *const *y = b;
 	int	 c;
 
-	if ((c = strcmp((*x)->rule->file_name, (*y)->rule->file_name)) != 0)
+	if ((c = strcmp(PYRULE((*x)->rule)->file_name,
+	    PYRULE((*y)->rule)->file_name)) != 0)
 		return c;
 	return (*x)->pos < (*y)->pos ? -1 : (*x)->pos > (*y)->pos;
 }
@@ -293,13 +302,13 @@ py_render_root(struct pyindex *idx)
 		buf_adds(&h, "<a href=\"");
 		py_html(&h, p->path);
 		buf_adds(&h, "\">");
-		py_html(&h, p->first->py_name);
+		py_html(&h, PYRULE(p->first)->py_name);
 		buf_adds(&h, "</a><br>\n");
 
 		if (i > 0)
 			buf_addc(&j, ',');
 		buf_adds(&j, "{\"name\":");
-		buf_add_jstrz(&j, p->first->py_name);
+		buf_add_jstrz(&j, PYRULE(p->first)->py_name);
 		buf_addc(&j, '}');
 	}
 	buf_adds(&h, "</body></html>");
@@ -313,7 +322,7 @@ static void
 py_render_file_html(struct buf *h, const struct pyproject *p,
     const struct pyfile *f, struct buf *tmp)
 {
-	const struct rule *r = f->rule;
+	const struct py_rule *r = PYRULE(f->rule);
 
 	buf_reset(tmp);
 	buf_adds(tmp, p->path);
@@ -365,7 +374,7 @@ static void
 py_render_file_json(struct buf *j, const struct pyproject *p,
     const struct pyfile *f, struct buf *tmp)
 {
-	const struct rule *r = f->rule;
+	const struct py_rule *r = PYRULE(f->rule);
 
 	buf_reset(tmp);
 	buf_adds(tmp, p->path);
@@ -416,7 +425,7 @@ py_render_project(struct pyproject *p)
 	size_t		 i;
 
 	buf_adds(&h, "<!DOCTYPE html><html><body><h1>");
-	py_html(&h, p->first->py_name);
+	py_html(&h, PYRULE(p->first)->py_name);
 	buf_adds(&h, "</h1>\n");
 	buf_adds(&j, "{\"meta\":{\"api-version\":\"1.0\"},\"name\":");
 	buf_add_jstr(&j, p->norm, p->normlen);
@@ -448,7 +457,7 @@ py_project_init(struct pyproject *p, const struct pyent *ents, size_t n)
 
 	p->first = ents[0].r;
 	p->pos = ents[0].pos;
-	p->norm = p->first->py_norm;
+	p->norm = PYRULE(p->first)->py_norm;
 	p->normlen = strlen(p->norm);
 	buf_adds(&b, "/simple/");
 	py_enc_segment(&b, p->norm, p->normlen);
@@ -461,13 +470,13 @@ py_project_init(struct pyproject *p, const struct pyent *ents, size_t n)
 	for (i = 0; i < n; i++) {
 		p->files[i].rule = ents[i].r;
 		p->files[i].pos = ents[i].pos;
-		p->files[i].namelen = strlen(ents[i].r->file_name);
+		p->files[i].namelen = strlen(PYRULE(ents[i].r)->file_name);
 		sorted[i] = &p->files[i];
 	}
 	qsort(sorted, n, sizeof(*sorted), py_file_cmp_name);
 	for (i = 1, kept = sorted[0]; i < n; i++)
-		if (strcmp(sorted[i]->rule->file_name,
-		    kept->rule->file_name) == 0)
+		if (strcmp(PYRULE(sorted[i]->rule)->file_name,
+		    PYRULE(kept->rule)->file_name) == 0)
 			sorted[i]->rule = NULL;		/* a later duplicate */
 		else
 			kept = sorted[i];
@@ -482,8 +491,8 @@ py_project_init(struct pyproject *p, const struct pyent *ents, size_t n)
 		struct pyfile *f = &p->files[i];
 
 		p->byname[i] = f;
-		if (f->rule->core_md != 0)
-			f->md_url = py_md_url(f->rule->backend_url);
+		if (PYRULE(f->rule)->core_md != 0)
+			f->md_url = py_md_url(PYRULE(f->rule)->backend_url);
 	}
 	qsort(p->byname, p->nfiles, sizeof(*p->byname), py_file_cmp_name);
 	py_render_project(p);
@@ -509,20 +518,21 @@ pyindex_build(struct rule *const *rules, size_t nrules)
 		ents[i].pos = i;
 		if (idx->first == NULL)
 			idx->first = rules[i];
-		if (idx->index_rule == NULL && rules[i]->backend_index != NULL)
+		if (idx->index_rule == NULL &&
+		    PYRULE(rules[i])->backend_index != NULL)
 			idx->index_rule = rules[i];
 	}
 	qsort(ents, nrules, sizeof(*ents), py_ent_cmp_norm);
 
 	for (i = np = 0; i < nrules; i++)
-		if (i == 0 || strcmp(ents[i].r->py_norm,
-		    ents[i - 1].r->py_norm) != 0)
+		if (i == 0 || strcmp(PYRULE(ents[i].r)->py_norm,
+		    PYRULE(ents[i - 1].r)->py_norm) != 0)
 			np++;
 	idx->projects = xcalloc(np ? np : 1, sizeof(*idx->projects));
 	idx->order = xcalloc(np ? np : 1, sizeof(*idx->order));
 	for (a = i = 0; a < nrules; a = i) {
-		for (i = a + 1; i < nrules && strcmp(ents[i].r->py_norm,
-		    ents[a].r->py_norm) == 0; i++)
+		for (i = a + 1; i < nrules && strcmp(PYRULE(ents[i].r)->py_norm,
+		    PYRULE(ents[a].r)->py_norm) == 0; i++)
 			;
 		py_project_init(&idx->projects[idx->nprojects], ents + a,
 		    i - a);
@@ -591,7 +601,7 @@ py_find_file(const struct pyproject *p, const char *name, size_t n)
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		c = py_bytecmp(name, n, p->byname[mid]->rule->file_name,
+		c = py_bytecmp(name, n, PYRULE(p->byname[mid]->rule)->file_name,
 		    p->byname[mid]->namelen);
 		if (c == 0)
 			return p->byname[mid];
@@ -902,8 +912,8 @@ py_event(struct gw_event *ev, const struct rule *r, const char *pkgid,
 	else
 		event_raw(ev, "package", "null");
 	if (f != NULL) {
-		event_str(ev, "version", f->version);
-		event_str(ev, "file-name", f->file_name);
+		event_str(ev, "version", PYRULE(f)->version);
+		event_str(ev, "file-name", PYRULE(f)->file_name);
 	} else {
 		event_raw(ev, "version", "null");
 		event_raw(ev, "file-name", "null");
@@ -993,7 +1003,7 @@ py_handle_file(const struct pyproject *p, const char *name, size_t n,
 	const struct pyfile *f;
 
 	if ((f = py_find_file(p, name, n)) != NULL) {
-		py_redirect(resp, ev, 307, f->rule->backend_url);
+		py_redirect(resp, ev, 307, PYRULE(f->rule)->backend_url);
 		py_event(ev, f->rule, f->rule->package_id, p->norm, p->normlen,
 		    f->rule);
 		return 1;
@@ -1018,7 +1028,7 @@ py_handle_upstream(const struct pyindex *idx, const char *raw, size_t n,
     struct gw_response *resp, struct gw_event *ev)
 {
 	struct buf	 norm = BUF_INIT, loc = BUF_INIT;
-	const char	*base = idx->index_rule->backend_index;
+	const char	*base = PYRULE(idx->index_rule)->backend_index;
 	size_t		 bl = strlen(base);
 
 	py_normalise(&norm, raw, n);
@@ -1089,3 +1099,184 @@ python_handle(const struct pyindex *idx, const struct gw_request *req,
 	    NULL);
 	return 1;
 }
+
+/* ------------------------------------------------------------------ */
+/* The rule type */
+
+/* PEP 503: lower-case (ASCII), every run of - _ . becomes one '-'. */
+char *
+pep503_normalise(const char *name, size_t len)
+{
+	char	*out;
+	size_t	 i, o = 0;
+	int	 run = 0;
+
+	out = xmalloc(len + 1);
+	for (i = 0; i < len; i++) {
+		char ch = name[i];
+
+		if (ch == '-' || ch == '_' || ch == '.') {
+			if (!run)
+				out[o++] = '-';
+			run = 1;
+			continue;
+		}
+		run = 0;
+		out[o++] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* {"type": string, "hash": string}, both required. */
+static int
+parse_hashobj(struct mctx *c, const cJSON *it, const char *key,
+    const char **type, const char **hash)
+{
+	static const char *const names[2] = { "type", "hash" };
+	const cJSON	*m;
+	const char	*v[2];
+	int		 i, bad = 0;
+
+	for (i = 0; i < 2; i++) {
+		m = mp_field(c, it, names[i]);
+		v[i] = NULL;
+		if (m == NULL) {
+			mp_err(c, key, "member \"%s\": required field is "
+			    "missing", names[i]);
+			bad = 1;
+		} else if (!cJSON_IsString(m)) {
+			mp_err(c, key, "member \"%s\": must be a string "
+			    "(got %s)", names[i], mp_jtype(m));
+			bad = 1;
+		} else
+			v[i] = m->valuestring;
+	}
+	if (bad)
+		return -1;
+	*type = arena_strdup(c->arena, v[0]);
+	*hash = arena_strdup(c->arena, v[1]);
+	return 0;
+}
+
+static void
+python_parse(struct mctx *c, const cJSON *o, struct rule *rule)
+{
+	struct py_rule	*r;
+	const cJSON	*it;
+	const char	*s;
+	char		*norm;
+	int		 b;
+
+	rule->priv = r = arena_alloc(c->arena, sizeof(*r));
+	r->gpg_sig = -1;
+	mp_take_str(c, o, "package-id", &rule->package_id);
+	if (mp_str(c, o, "package-name", 1, &s) == 1) {
+		if (*s == '\0')
+			mp_err(c, "package-name", "must not be empty");
+		else {
+			r->py_name = arena_strdup(c->arena, s);
+			norm = pep503_normalise(s, strlen(s));
+			r->py_norm = arena_strdup(c->arena, norm);
+			free(norm);
+		}
+	}
+	if (mp_str(c, o, "file-name", 1, &s) == 1) {
+		if (*s == '\0')
+			mp_err(c, "file-name", "must not be empty");
+		else if (strchr(s, '/') != NULL)
+			mp_err(c, "file-name", "must not contain '/'");
+		else
+			r->file_name = arena_strdup(c->arena, s);
+	}
+	mp_take_str(c, o, "version", &r->version);
+	if (mp_str(c, o, "backend-url", 1, &s) == 1) {
+		if (!url_check(s))
+			mp_err(c, "backend-url",
+			    "must be an absolute http or https URL");
+		else
+			r->backend_url = arena_strdup(c->arena, s);
+	}
+	it = mp_field(c, o, "hash-value");
+	if (it != NULL && !cJSON_IsNull(it)) {
+		if (!cJSON_IsObject(it))
+			mp_err(c, "hash-value", "must be an object (got %s)",
+			    mp_jtype(it));
+		else
+			parse_hashobj(c, it, "hash-value", &r->hash_type,
+			    &r->hash);
+	}
+	if (mp_bool(c, o, "gpg-sig", &b) == 1)
+		r->gpg_sig = b;
+	mp_take_opt_str(c, o, "requires-python", &r->requires_python);
+	it = mp_field(c, o, "yanked");
+	if (it != NULL && !cJSON_IsNull(it)) {
+		if (cJSON_IsBool(it))
+			r->yanked = cJSON_IsTrue(it) ? 1 : 0;
+		else if (cJSON_IsString(it)) {
+			r->yanked = 1;
+			r->yanked_reason = arena_strdup(c->arena,
+			    it->valuestring);
+		} else
+			mp_err(c, "yanked", "must be a boolean or a string "
+			    "(got %s)", mp_jtype(it));
+	}
+	/* `false` is accepted as "no metadata", as PEP 714's JSON has it */
+	it = mp_field(c, o, "core-metadata");
+	if (it != NULL && !cJSON_IsNull(it)) {
+		if (cJSON_IsBool(it))
+			r->core_md = cJSON_IsTrue(it) ? 1 : 0;
+		else if (cJSON_IsObject(it)) {
+			if (parse_hashobj(c, it, "core-metadata",
+			    &r->core_md_type, &r->core_md_hash) == 0)
+				r->core_md = 2;
+		} else
+			mp_err(c, "core-metadata", "must be an object or true "
+			    "(got %s)", mp_jtype(it));
+	}
+	if (mp_str(c, o, "backend-simple-index-url", 0, &s) == 1) {
+		if (!url_check(s))
+			mp_err(c, "backend-simple-index-url",
+			    "must be an absolute http or https URL");
+		else
+			r->backend_index = arena_strdup(c->arena, s);
+	}
+}
+
+static void
+python_dup_key(const struct rule *r, const char **a, const char **b)
+{
+	*a = PYRULE(r)->py_norm;
+	*b = PYRULE(r)->file_name;
+}
+
+static void *
+python_index(struct rule *const *rules, size_t n)
+{
+	return pyindex_build(rules, n);
+}
+
+static void
+python_index_free(void *idx)
+{
+	pyindex_free(idx);
+}
+
+static int
+python_answer(const struct rule_match *m, struct gw_response *resp,
+    struct gw_event *ev)
+{
+	return python_handle(m->index, m->req, m->segs, m->lens, m->nsegs,
+	    resp, ev);
+}
+
+const struct rule_type python_v1_type = {
+	.name = "python-v1",
+	.reads_package_name = 1,
+	.parse = python_parse,
+	.dup_key = python_dup_key,
+	.dup_what = "same normalised package-name and file-name",
+	.index = python_index,
+	.index_free = python_index_free,
+	.answer = python_answer,
+};

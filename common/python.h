@@ -10,6 +10,23 @@
 
 struct ruleset;
 struct rule;
+
+/* The record of a python-v1 rule behind struct rule (ruletype.h). */
+struct py_rule {
+	const char	*py_name;	/* package-name as written */
+	const char	*py_norm;	/* PEP 503 normalised */
+	const char	*file_name;
+	const char	*version;
+	const char	*backend_url;
+	const char	*hash_type, *hash;	/* NULL without hash-value */
+	int		 gpg_sig;		/* -1 absent, 0, 1 */
+	const char	*requires_python;
+	int		 yanked;		/* 0 no, 1 yes */
+	const char	*yanked_reason;		/* NULL for `true` */
+	int		 core_md;		/* 0 none, 1 true, 2 hash */
+	const char	*core_md_type, *core_md_hash;
+	const char	*backend_index;		/* backend-simple-index-url */
+};
 struct gw_request;
 struct gw_response;
 struct gw_event;
@@ -39,5 +56,8 @@ int	 etag_matches(const char *const *inm, size_t n, const char *etag);
 
 /* §7.6: quoted strong ETag of a body into out (at least 48 bytes). */
 void	 etag_of(const void *body, size_t len, char *out, size_t outlen);
+
+/* PEP 503 normalisation of name[0..len); caller frees. */
+char	*pep503_normalise(const char *name, size_t len);
 
 #endif

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report.h"
+#include "revent.h"
 #include "xmalloc.h"
 
 #define MAX_DEPTH	32	/* nesting the skipper follows */

@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "report.h"
+#include "revent.h"
 
 /*
  * MurmurHash64A (Austin Appleby, public domain), which reads eight bytes

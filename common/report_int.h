@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #include "buf.h"
-#include "report.h"
+#include "revent.h"
 
 /* Interned strings: id 0 is the empty string (and absent values). */
 struct strtab {

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "report.h"
+#include "revent.h"
 
 static const struct {
 	const char	*token;		/* first product, case-insensitive */

@@ -8,7 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gateway.h"
+#include "gwconfig.h"
+#include "request.h"
 #include "util.h"
 #include "xmalloc.h"
 

@@ -9,15 +9,12 @@
 #include <time.h>
 
 #include "buf.h"
+#include "utf8.h"
 
 /* Character classes of RFC 3986 / RFC 6570. */
 int	 is_unreserved(int c);	/* A-Z a-z 0-9 - . _ ~ */
 int	 is_reserved(int c);	/* : / ? # [ ] @ ! $ & ' ( ) * + , ; = */
 int	 hexval(int c);		/* 0..15, or -1 */
-
-/* Length of the valid UTF-8 sequence at s (1..4), 0 if invalid/truncated. */
-size_t	 utf8_seq_len(const unsigned char *s, size_t n);
-int	 utf8_valid(const char *s, size_t n);
 
 /*
  * Percent-decodes s[0..n) into out (appended).  With plus_space, '+' becomes

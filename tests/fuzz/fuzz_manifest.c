@@ -9,7 +9,7 @@
  * Besides the sanitizers, it checks the loader's own invariants and aborts
  * when one fails: a failed load has at least one error line, every
  * diagnostic is single-line text, each rule set is in precedence order
- * with consistent first[]/count[], and every set is found by lookup.
+ * with consistent spans, and every set is found by lookup.
  */
 #include "config.h"
 
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "manifest.h"
+#include "ruletype.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -42,8 +43,8 @@ check_manifest(const struct manifest *m)
 	const struct ruleset	*s;
 	const struct rule	*r;
 	char			 host[512];
-	size_t			 i, k, total = 0;
-	int			 t;
+	const struct rule_span	*sp;
+	size_t			 i, j, k, total = 0;
 
 	for (i = 0; i < m->nsets; i++) {
 		s = &m->sets[i];
@@ -53,14 +54,18 @@ check_manifest(const struct manifest *m)
 		for (k = 0; k < s->nrules; k++) {
 			r = s->rules[k];
 			CHECK(strcmp(r->domain, s->domain) == 0);
-			CHECK(k == 0 || s->rules[k - 1]->type <= r->type);
+			CHECK(r->type == rule_types[r->rank]);
+			CHECK(k == 0 || s->rules[k - 1]->rank <= r->rank);
 		}
-		for (t = 0, k = 0; t < RULE__COUNT; t++) {
-			CHECK(s->first[t] == k);
-			k += s->count[t];
+		for (j = 0, k = 0; j < s->nspans; j++) {
+			sp = &s->spans[j];
+			CHECK(sp->first == k && sp->count > 0);
+			CHECK(j == 0 || s->spans[j - 1].type != sp->type);
+			CHECK(s->rules[sp->first]->type == sp->type);
+			CHECK((sp->index != NULL) == (sp->type->index != NULL));
+			k += sp->count;
 		}
 		CHECK(k == s->nrules);
-		CHECK((s->py != NULL) == (s->count[RULE_PYTHON_V1] > 0));
 		CHECK(manifest_lookup(m, s->domain) == s);
 		if (s->domain[0] == '*' && strlen(s->domain) < 500) {
 			host[0] = 'a';
@@ -72,7 +77,8 @@ check_manifest(const struct manifest *m)
 	for (i = 0; i < m->nrules; i++) {
 		r = &m->rules[i];
 		CHECK(r->index == (int)i && r->domain != NULL);
-		CHECK(r->type == RULE_DOCKER_V2 || r->package_id != NULL);
+		CHECK(r->package_id != NULL ||
+		    strcmp(r->type->name, "docker-v2") == 0);
 	}
 	(void)manifest_lookup(m, "");
 	(void)manifest_lookup(m, "a.b.c.example.com");

@@ -19,7 +19,15 @@
 
 #include <cjson/cJSON.h>
 
+#include "catchall.h"
+#include "docker.h"
+#include "filerule.h"
 #include "manifest.h"
+#include "npm.h"
+#include "pixel.h"
+#include "python.h"
+#include "ruletype.h"
+#include "telemetry.h"
 #include "xmalloc.h"
 
 #include "../tap.h"
@@ -27,6 +35,15 @@
 #define NAME	"m.json"
 #define ONE(x)	"{'rules':[{" x "}]}"
 #define PIX	"'type':'pixel-v1','package-id':'p',"
+
+/* The records of the rule types behind struct rule. */
+#define DOCKER(r)	((const struct docker_rule *)(r)->priv)
+#define NPM(r)		((const struct npm_rule *)(r)->priv)
+#define FILER(r)	((const struct file_rule *)(r)->priv)
+#define PY(r)		((const struct py_rule *)(r)->priv)
+#define PIXEL(r)	((const struct pixel_rule *)(r)->priv)
+#define TELE(r)		((const struct telemetry_rule *)(r)->priv)
+#define CATCH(r)	((const struct catchall_rule *)(r)->priv)
 
 /* s with every ' turned into "; caller frees. */
 static char *
@@ -921,7 +938,7 @@ test_order(void)
 			if (k > 0)
 				buf_addc(&b, ',');
 			buf_adds(&b, r->package_id ? r->package_id :
-			    r->rule_id);
+			    DOCKER(r)->rule_id);
 		}
 		is_str_at(orders[i].line, buf_cstr(&b), orders[i].order,
 		    "order row %d", orders[i].line);
@@ -931,39 +948,47 @@ test_order(void)
 	buf_free(&b);
 }
 
-/* first[] and count[] of the mixed rule set, and the python index. */
+/* The spans (first, count) of the mixed rule set, and the python index. */
 static void
 test_first_count(void)
 {
-	static const size_t want_first[RULE__COUNT] = {
+	static const size_t want_first[] = {
 		0, 2, 3, 4, 5, 6, 8, 9, 10 };
-	static const size_t want_count[RULE__COUNT] = {
+	static const size_t want_count[] = {
 		2, 1, 1, 1, 1, 2, 1, 1, 1 };
 	struct manifest_diag	 d;
 	struct manifest		*m;
 	const struct ruleset	*s;
-	int			 t;
+	const struct rule_span	*sp;
+	const char		*name;
+	size_t			 t;
 
+	is_int(rule_ntypes, sizeof(want_first) / sizeof(want_first[0]),
+	    "nine rule types");
 	m = load(orders[sizeof(orders) / sizeof(orders[0]) - 1].src, &d);
 	ok(m != NULL, "mixed manifest loads");
 	if (m == NULL)
 		return;
 	s = manifest_lookup(m, "t");
 	ok(s != NULL && s->nrules == 11, "mixed set has 11 rules");
-	for (t = 0; s != NULL && t < RULE__COUNT; t++) {
-		is_int(s->first[t], want_first[t], "first[%s]",
-		    rule_type_name((enum rule_type)t));
-		is_int(s->count[t], want_count[t], "count[%s]",
-		    rule_type_name((enum rule_type)t));
-		if (s->count[t] > 0)
-			is_int(s->rules[s->first[t]]->type, t,
-			    "rules[first[%s]] has that type",
-			    rule_type_name((enum rule_type)t));
+	for (t = 0; s != NULL && t < rule_ntypes; t++) {
+		name = rule_types[t]->name;
+		sp = ruleset_span(s, rule_types[t]);
+		is_int(sp != NULL ? sp->first : 0, want_first[t], "first[%s]",
+		    name);
+		is_int(sp != NULL ? sp->count : 0, want_count[t], "count[%s]",
+		    name);
+		if (sp != NULL)
+			ok(s->rules[sp->first]->type == rule_types[t],
+			    "rules[first[%s]] has that type", name);
 	}
-	ok(s != NULL && s->py != NULL, "python index built");
+	sp = ruleset_span(s, rule_type_find("python-v1"));
+	ok(sp != NULL && sp->index != NULL, "python index built");
 	s = manifest_lookup(m, "other");
-	ok(s != NULL && s->py == NULL && s->count[RULE_PIXEL_V1] == 1 &&
-	    s->first[RULE_PIXEL_V1] == 0 && s->count[RULE_DOCKER_V1] == 0,
+	sp = ruleset_span(s, rule_type_find("pixel-v1"));
+	ok(s != NULL && ruleset_span(s, rule_type_find("python-v1")) == NULL &&
+	    sp != NULL && sp->count == 1 && sp->first == 0 &&
+	    ruleset_span(s, rule_type_find("docker-v1")) == NULL,
 	    "set without python rules");
 	manifest_unref(m);
 	manifest_diag_free(&d);
@@ -974,9 +999,14 @@ test_first_count(void)
 static void
 test_fields(void)
 {
-	struct manifest_diag	 d;
-	struct manifest		*m;
-	const struct rule	*r;
+	struct manifest_diag		 d;
+	struct manifest			*m;
+	const struct rule		*r;
+	const struct docker_rule	*dk;
+	const struct npm_rule		*np;
+	struct file_rule		*fl;
+	const struct py_rule		*py;
+	const struct telemetry_rule	*tl;
 
 	m = load("{'rules':["
 	    /* 0 */ "{'type':'docker-v1','domain':'D.example:5000',"
@@ -1042,93 +1072,100 @@ test_fields(void)
 
 	r = &m->rules[0];
 	is_int(r->index, 0, "index");
-	is_int(r->type, RULE_DOCKER_V1, "type");
+	is_str(r->type->name, "docker-v1", "type");
 	is_str(r->domain, "d.example", "domain normalised");
 	is_str(r->package_id, "p0", "package-id");
-	is_str(r->repository, "library/hello-world", "repository");
-	ok(r->nrepo_segs == 2 && strcmp(r->repo_segs[0], "library") == 0 &&
-	    strcmp(r->repo_segs[1], "hello-world") == 0, "repo_segs");
-	is_str(r->registry_base, "https://registry-1.docker.io",
+	dk = DOCKER(r);
+	is_str(dk->repository, "library/hello-world", "repository");
+	ok(dk->nrepo_segs == 2 && strcmp(dk->repo_segs[0], "library") == 0 &&
+	    strcmp(dk->repo_segs[1], "hello-world") == 0, "repo_segs");
+	is_str(dk->registry_base, "https://registry-1.docker.io",
 	    "docker.io base");
-	is_str(r->registry_log, "registry-1.docker.io", "docker.io log");
-	is_int(r->always_proxy, 1, "always-proxy");
+	is_str(dk->registry_log, "registry-1.docker.io", "docker.io log");
+	is_int(dk->always_proxy, 1, "always-proxy");
 	r = &m->rules[1];
-	ok(r->package_id == NULL && r->pattern != NULL, "docker-v2 pattern, "
+	dk = DOCKER(r);
+	ok(r->package_id == NULL && dk->pattern != NULL, "docker-v2 pattern, "
 	    "no package-id");
-	is_str(r->rule_id, "r1", "rule-id");
-	is_str(r->registry_base, "http://127.0.0.1:5000", "http base");
-	is_str(r->registry_log, "http://127.0.0.1:5000", "http log");
-	is_int(r->always_proxy, 0, "always-proxy default");
-	r = &m->rules[2];
-	is_str(r->registry_base, "https://ghcr.io", "bare host, slash");
-	is_str(r->registry_log, "ghcr.io", "bare host log");
+	is_str(dk->rule_id, "r1", "rule-id");
+	is_str(dk->registry_base, "http://127.0.0.1:5000", "http base");
+	is_str(dk->registry_log, "http://127.0.0.1:5000", "http log");
+	is_int(dk->always_proxy, 0, "always-proxy default");
+	dk = DOCKER(&m->rules[2]);
+	is_str(dk->registry_base, "https://ghcr.io", "bare host, slash");
+	is_str(dk->registry_log, "ghcr.io", "bare host log");
 
-	r = &m->rules[3];
-	is_int(r->npm_kind, NPM_SCOPE, "npm scope");
-	is_str(r->npm_name, "@acme/*", "npm name");
-	is_str(r->registry_base, "https://npm.pkg.example/api/npm",
+	np = NPM(&m->rules[3]);
+	is_int(np->kind, NPM_SCOPE, "npm scope");
+	is_str(np->name, "@acme/*", "npm name");
+	is_str(np->registry_base, "https://npm.pkg.example/api/npm",
 	    "npm registry without trailing /");
-	r = &m->rules[4];
-	is_int(r->npm_kind, NPM_EXACT, "npm exact");
-	is_str(r->registry_base, "https://registry.npmjs.org",
+	np = NPM(&m->rules[4]);
+	is_int(np->kind, NPM_EXACT, "npm exact");
+	is_str(np->registry_base, "https://registry.npmjs.org",
 	    "npm default registry");
 
 	r = &m->rules[5];
-	ok(atomic_load(&r->in_tmpl) == NULL, "file-v1: no template compiled "
+	fl = r->priv;
+	ok(atomic_load(&fl->in_tmpl) == NULL, "file-v1: no template compiled "
 	    "at load");
 	ok(rule_in_tmpl(r) != NULL && rule_out_tmpl(r) == NULL &&
-	    r->out_src == NULL && r->out_never == 0, "file-v1 null outgoing");
-	ok(atomic_load(&r->in_tmpl) == rule_in_tmpl(r), "file-v1: compiled "
+	    fl->out_src == NULL && fl->out_never == 0, "file-v1 null outgoing");
+	ok(atomic_load(&fl->in_tmpl) == rule_in_tmpl(r), "file-v1: compiled "
 	    "on first use, once");
-	is_str(r->in_src, "/{a}/x/{b}", "in_src");
-	ok(r->nspec == 1 && strcmp(r->spec[0], "x") == 0, "spec list [x]");
+	is_str(fl->in_src, "/{a}/x/{b}", "in_src");
+	ok(fl->nspec == 1 && strcmp(fl->spec[0], "x") == 0, "spec list [x]");
 	r = &m->rules[6];
-	ok(r->re != NULL && rule_in_tmpl(r) == NULL &&
+	fl = r->priv;
+	ok(fl->re != NULL && rule_in_tmpl(r) == NULL &&
 	    rule_out_tmpl(r) != NULL, "file-v2 compiled");
-	is_str(r->in_src, " ^/(?<a>.*)$ ", "file-v2 source untrimmed");
-	is_str(r->out_src, "https://x.example/{a}", "out_src");
+	is_str(fl->in_src, " ^/(?<a>.*)$ ", "file-v2 source untrimmed");
+	is_str(fl->out_src, "https://x.example/{a}", "out_src");
 	r = &m->rules[18];
-	ok(rule_out_tmpl(r) != NULL && r->out_never == 0, "literal valid URL");
+	ok(rule_out_tmpl(r) != NULL && FILER(r)->out_never == 0,
+	    "literal valid URL");
 
-	r = &m->rules[7];
-	is_str(r->py_name, "Demo_Pkg", "py_name");
-	is_str(r->py_norm, "demo-pkg", "py_norm");
-	is_str(r->file_name, "demo.whl", "file-name");
-	is_str(r->version, "2", "version");
-	is_str(r->backend_url, "https://f.example/demo.whl#sha256=00\"",
+	py = PY(&m->rules[7]);
+	is_str(py->py_name, "Demo_Pkg", "py_name");
+	is_str(py->py_norm, "demo-pkg", "py_norm");
+	is_str(py->file_name, "demo.whl", "file-name");
+	is_str(py->version, "2", "version");
+	is_str(py->backend_url, "https://f.example/demo.whl#sha256=00\"",
 	    "backend-url with stray quote");
-	is_str(r->hash_type, "sha256", "hash type");
-	is_str(r->hash, "00", "hash");
-	is_int(r->gpg_sig, 0, "gpg-sig false");
-	is_str(r->requires_python, ">=3.8", "requires-python");
-	is_int(r->yanked, 1, "yanked reason");
-	is_str(r->yanked_reason, "bad", "yanked_reason");
-	is_int(r->core_md, 2, "core-metadata hash");
-	is_str(r->core_md_type, "sha256", "core_md_type");
-	is_str(r->core_md_hash, "ff", "core_md_hash");
-	is_str(r->backend_index, "https://pypi.org/simple/", "backend index");
-	r = &m->rules[8];
-	ok(r->hash_type == NULL && r->hash == NULL && r->gpg_sig == -1 &&
-	    r->requires_python == NULL && r->yanked == 1 &&
-	    r->yanked_reason == NULL && r->core_md == 1 &&
-	    r->backend_index == NULL, "python nulls, yanked true, core true");
-	r = &m->rules[9];
-	ok(r->yanked == 0 && r->gpg_sig == 1 && r->core_md == 0,
+	is_str(py->hash_type, "sha256", "hash type");
+	is_str(py->hash, "00", "hash");
+	is_int(py->gpg_sig, 0, "gpg-sig false");
+	is_str(py->requires_python, ">=3.8", "requires-python");
+	is_int(py->yanked, 1, "yanked reason");
+	is_str(py->yanked_reason, "bad", "yanked_reason");
+	is_int(py->core_md, 2, "core-metadata hash");
+	is_str(py->core_md_type, "sha256", "core_md_type");
+	is_str(py->core_md_hash, "ff", "core_md_hash");
+	is_str(py->backend_index, "https://pypi.org/simple/", "backend index");
+	py = PY(&m->rules[8]);
+	ok(py->hash_type == NULL && py->hash == NULL && py->gpg_sig == -1 &&
+	    py->requires_python == NULL && py->yanked == 1 &&
+	    py->yanked_reason == NULL && py->core_md == 1 &&
+	    py->backend_index == NULL, "python nulls, yanked true, core true");
+	py = PY(&m->rules[9]);
+	ok(py->yanked == 0 && py->gpg_sig == 1 && py->core_md == 0,
 	    "python yanked false, gpg true, core false");
 
-	is_str(m->rules[10].path, "/a.png", "pixel default path");
-	is_str(m->rules[11].path, "/p/logo.png", "pixel path");
-	r = &m->rules[12];
-	is_str(r->path, "/events", "telemetry ?query dropped");
-	ok(r->tokens_set == 1 && r->ntokens == 2 &&
-	    strcmp(r->tokens[1], "t2") == 0, "telemetry tokens");
-	ok(m->rules[13].tokens_set == 0 && m->rules[13].ntokens == 0,
-	    "telemetry open");
-	ok(m->rules[14].tokens_set == 1 && m->rules[14].ntokens == 0,
-	    "telemetry closed");
-	is_str(m->rules[15].target, "mirror.example/dl", "catch-all target");
-	is_str(m->rules[16].target, NULL, "catch-all null target");
-	is_str(m->rules[17].target, "mirror.example:8443", "target port");
+	is_str(PIXEL(&m->rules[10])->path, "/a.png", "pixel default path");
+	is_str(PIXEL(&m->rules[11])->path, "/p/logo.png", "pixel path");
+	tl = TELE(&m->rules[12]);
+	is_str(tl->path, "/events", "telemetry ?query dropped");
+	ok(tl->tokens_set == 1 && tl->ntokens == 2 &&
+	    strcmp(tl->tokens[1], "t2") == 0, "telemetry tokens");
+	tl = TELE(&m->rules[13]);
+	ok(tl->tokens_set == 0 && tl->ntokens == 0, "telemetry open");
+	tl = TELE(&m->rules[14]);
+	ok(tl->tokens_set == 1 && tl->ntokens == 0, "telemetry closed");
+	is_str(CATCH(&m->rules[15])->target, "mirror.example/dl",
+	    "catch-all target");
+	is_str(CATCH(&m->rules[16])->target, NULL, "catch-all null target");
+	is_str(CATCH(&m->rules[17])->target, "mirror.example:8443",
+	    "target port");
 	manifest_unref(m);
 	manifest_diag_free(&d);
 }
@@ -1170,11 +1207,9 @@ test_pep503(void)
 static void
 test_type_names(void)
 {
-	is_str(rule_type_name(RULE_DOCKER_V1), "docker-v1", "type name 0");
-	is_str(rule_type_name(RULE_CATCH_ALL_V1), "catch-all-v1",
-	    "type name 8");
-	is_str(rule_type_name(RULE__COUNT), "unknown", "type name out of "
-	    "range");
+	is_str(rule_types[0]->name, "docker-v1", "type name 0");
+	is_str(rule_types[8]->name, "catch-all-v1", "type name 8");
+	ok(rule_type_find("unknown") == NULL, "no type named unknown");
 }
 
 /* ------------------------------------------------------------------ */

@@ -16,6 +16,7 @@
 #include "gateway.h"
 #include "manifest.h"
 #include "python.h"
+#include "ruletype.h"
 #include "sha256.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -412,55 +413,46 @@ rules_make(const struct rspec *fx, size_t *np)
 	v = xcalloc(n, sizeof(*v));
 	for (i = 0; i < n; i++) {
 		struct rule *r = xcalloc(1, sizeof(*r));
+		struct py_rule *p = xcalloc(1, sizeof(*p));
 
-		r->type = RULE_PYTHON_V1;
+		r->type = rule_type_find("python-v1");
+		r->priv = p;
 		r->index = 10 + (int)i;
-		r->domain = xstrdup("pypi.example");
-		r->package_id = xstrdup(fx[i].pkgid);
-		r->py_name = xstrdup(fx[i].name);
-		r->py_norm = pep503_normalise(fx[i].name, strlen(fx[i].name));
-		r->file_name = xstrdup(fx[i].file);
-		r->version = xstrdup(fx[i].version);
-		r->backend_url = xstrdup(fx[i].url);
-		r->hash_type = xstrdup_null(fx[i].htype);
-		r->hash = xstrdup_null(fx[i].hash);
-		r->gpg_sig = fx[i].gpg;
-		r->requires_python = xstrdup_null(fx[i].rp);
-		r->yanked = fx[i].yanked;
-		r->yanked_reason = xstrdup_null(fx[i].yreason);
-		r->core_md = fx[i].core_md;
-		r->core_md_type = xstrdup_null(fx[i].mdtype);
-		r->core_md_hash = xstrdup_null(fx[i].mdhash);
-		r->backend_index = xstrdup_null(fx[i].index);
+		r->domain = "pypi.example";
+		r->package_id = fx[i].pkgid;
+		p->py_name = fx[i].name;
+		p->py_norm = pep503_normalise(fx[i].name, strlen(fx[i].name));
+		p->file_name = fx[i].file;
+		p->version = fx[i].version;
+		p->backend_url = fx[i].url;
+		p->hash_type = fx[i].htype;
+		p->hash = fx[i].hash;
+		p->gpg_sig = fx[i].gpg;
+		p->requires_python = fx[i].rp;
+		p->yanked = fx[i].yanked;
+		p->yanked_reason = fx[i].yreason;
+		p->core_md = fx[i].core_md;
+		p->core_md_type = fx[i].mdtype;
+		p->core_md_hash = fx[i].mdhash;
+		p->backend_index = fx[i].index;
 		v[i] = r;
 	}
 	*np = n;
 	return v;
 }
 
+/* The strings are the fixture's, but for the normalised name. */
 static void
 rules_free(struct rule **v, size_t n)
 {
 	size_t	 i;
 
 	for (i = 0; i < n; i++) {
-		struct rule *r = v[i];
+		struct py_rule *p = v[i]->priv;
 
-		free(r->domain);
-		free(r->package_id);
-		free(r->py_name);
-		free(r->py_norm);
-		free(r->file_name);
-		free(r->version);
-		free(r->backend_url);
-		free(r->hash_type);
-		free(r->hash);
-		free(r->requires_python);
-		free(r->yanked_reason);
-		free(r->core_md_type);
-		free(r->core_md_hash);
-		free(r->backend_index);
-		free(r);
+		free((void *)(uintptr_t)p->py_norm);
+		free(p);
+		free(v[i]);
 	}
 	free(v);
 }

@@ -12,6 +12,7 @@
 #include "filerule.h"
 #include "gateway.h"
 #include "manifest.h"
+#include "ruletype.h"
 #include "tmpl.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -994,10 +995,26 @@ extra_get(const char *extra, const char *key)
 	return xstrndup(p, (size_t)(q - p));
 }
 
+/* One rule through its type's answer operation, as the router calls it. */
+static int
+answer_one(struct rule *r, const struct gw_request *req,
+    struct gw_response *resp, struct gw_event *ev)
+{
+	struct rule		*rules[1] = { r };
+	struct rule_match	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.req = req;
+	m.rules = rules;
+	m.nrules = 1;
+	return r->type->answer(&m, resp, ev);
+}
+
 static void
 test_handlers(void)
 {
 	struct rule	 r;
+	struct file_rule fl;
 	struct tmpl	*t;
 	struct gw_request req;
 	struct gw_response resp;
@@ -1010,26 +1027,28 @@ test_handlers(void)
 	for (i = 0; i < sizeof(handler_rows) / sizeof(handler_rows[0]); i++) {
 		line = handler_rows[i].line;
 		memset(&r, 0, sizeof(r));
-		r.type = handler_rows[i].type == 1 ? RULE_FILE_V1 :
-		    RULE_FILE_V2;
+		memset(&fl, 0, sizeof(fl));
+		r.type = rule_type_find(handler_rows[i].type == 1 ?
+		    "file-v1" : "file-v2");
+		r.priv = &fl;
 		r.index = 3;
-		r.package_id = xstrdup("pkg");
-		if (r.type == RULE_FILE_V1) {
+		r.package_id = "pkg";
+		if (handler_rows[i].type == 1) {
 			if (tmpl_parse(handler_rows[i].in, &t, err,
 			    sizeof(err)) == -1)
 				ok_at(line, 0, "parse in: %s", err);
 			else
-				r.in_tmpl = t;
-		} else if ((r.re = file_v2_compile(handler_rows[i].in, err,
+				fl.in_tmpl = t;
+		} else if ((fl.re = file_v2_compile(handler_rows[i].in, err,
 		    sizeof(err))) == NULL)
 			ok_at(line, 0, "compile: %s", err);
 		if (handler_rows[i].out != NULL) {
-			r.out_src = (char *)(uintptr_t)handler_rows[i].out;
+			fl.out_src = handler_rows[i].out;
 			if (tmpl_parse(handler_rows[i].out, &t, err,
 			    sizeof(err)) == -1)
 				ok_at(line, 0, "parse out: %s", err);
 			else
-				r.out_tmpl = t;
+				fl.out_tmpl = t;
 		}
 
 		memset(&req, 0, sizeof(req));
@@ -1051,9 +1070,7 @@ test_handlers(void)
 		}
 		gw_response_init(&resp);
 		gw_event_init(&ev);
-		got = r.type == RULE_FILE_V1 ?
-		    file_v1_handle(&r, &req, &resp, &ev) :
-		    file_v2_handle(&r, &req, &resp, &ev);
+		got = answer_one(&r, &req, &resp, &ev);
 		is_int_at(line, got, handler_rows[i].status != 0,
 		    "'%s' on '%s' answers", handler_rows[i].in,
 		    handler_rows[i].uri);
@@ -1079,7 +1096,7 @@ test_handlers(void)
 			is_str_at(line, v, handler_rows[i].events,
 			    "body-events");
 			free(v);
-			if (r.type == RULE_FILE_V2)
+			if (handler_rows[i].type != 1)
 				ok_at(line, src.reads == 0,
 				    "file-v2 never reads the body");
 		}
@@ -1088,10 +1105,9 @@ test_handlers(void)
 		free(req.raw_path);
 		free(req.raw_query);
 		free(req.method);
-		tmpl_free(r.in_tmpl);
-		tmpl_free(r.out_tmpl);
-		file_v2_free(r.re);
-		free(r.package_id);
+		tmpl_free(fl.in_tmpl);
+		tmpl_free(fl.out_tmpl);
+		file_v2_free(fl.re);
 	}
 }
 
@@ -1359,6 +1375,7 @@ static void
 test_refuse(void)
 {
 	struct rule	 r;
+	struct file_rule fl;
 	struct tmpl	*t;
 	struct gw_request req;
 	struct gw_response resp;
@@ -1370,21 +1387,23 @@ test_refuse(void)
 	for (i = 0; i < sizeof(refuse_rows) / sizeof(refuse_rows[0]); i++) {
 		line = refuse_rows[i].line;
 		memset(&r, 0, sizeof(r));
-		r.type = RULE_FILE_V1;
+		memset(&fl, 0, sizeof(fl));
+		r.type = rule_type_find("file-v1");
+		r.priv = &fl;
 		r.index = 5;
 		if (tmpl_parse(refuse_rows[i].in, &t, err,
 		    sizeof(err)) == -1) {
 			ok_at(line, 0, "parse: %s", err);
 			continue;
 		}
-		r.in_tmpl = t;
-		r.out_src = (char *)(uintptr_t)refuse_rows[i].out;
-		if (tmpl_parse(r.out_src, &t, err, sizeof(err)) == -1) {
+		fl.in_tmpl = t;
+		fl.out_src = refuse_rows[i].out;
+		if (tmpl_parse(fl.out_src, &t, err, sizeof(err)) == -1) {
 			ok_at(line, 0, "parse: %s", err);
-			tmpl_free(r.in_tmpl);
+			tmpl_free(fl.in_tmpl);
 			continue;
 		}
-		r.out_tmpl = t;
+		fl.out_tmpl = t;
 		memset(&req, 0, sizeof(req));
 		req.raw_path = xstrdup(refuse_rows[i].uri);
 		q = strchr(req.raw_path, '?');
@@ -1394,7 +1413,7 @@ test_refuse(void)
 		req.method = xstrdup("GET");
 		gw_response_init(&resp);
 		gw_event_init(&ev);
-		got = file_v1_handle(&r, &req, &resp, &ev);
+		got = answer_one(&r, &req, &resp, &ev);
 		is_int_at(line, got, refuse_rows[i].location != NULL,
 		    "%s answers", refuse_rows[i].uri);
 		if (got)
@@ -1414,8 +1433,8 @@ test_refuse(void)
 		free(req.raw_path);
 		free(req.raw_query);
 		free(req.method);
-		tmpl_free(r.in_tmpl);
-		tmpl_free(r.out_tmpl);
+		tmpl_free(fl.in_tmpl);
+		tmpl_free(fl.out_tmpl);
 	}
 }
 
@@ -1425,31 +1444,34 @@ test_out_never(void)
 {
 	struct tmpl	*t;
 	struct rule	 r;
+	struct file_rule fl;
 	struct gw_request req;
 	struct gw_response resp;
 	struct gw_event	 ev;
 	char		 err[64];
 
 	memset(&r, 0, sizeof(r));
-	r.type = RULE_FILE_V1;
-	r.out_src = (char *)(uintptr_t)"/relative";
+	memset(&fl, 0, sizeof(fl));
+	r.type = rule_type_find("file-v1");
+	r.priv = &fl;
+	fl.out_src = "/relative";
 	if (tmpl_parse("/x", &t, err, sizeof(err)) == 0)
-		r.in_tmpl = t;
-	if (tmpl_parse(r.out_src, &t, err, sizeof(err)) == 0)
-		r.out_tmpl = t;
-	r.out_never = 1;
+		fl.in_tmpl = t;
+	if (tmpl_parse(fl.out_src, &t, err, sizeof(err)) == 0)
+		fl.out_tmpl = t;
+	fl.out_never = 1;
 	memset(&req, 0, sizeof(req));
 	req.raw_path = xstrdup("/x");
 	req.raw_query = xstrdup("");
 	gw_response_init(&resp);
 	gw_event_init(&ev);
-	is_int(file_v1_handle(&r, &req, &resp, &ev), 0, "out_never");
+	is_int(answer_one(&r, &req, &resp, &ev), 0, "out_never");
 	free(req.raw_path);
 	free(req.raw_query);
 	gw_response_free(&resp);
 	gw_event_free(&ev);
-	tmpl_free(r.in_tmpl);
-	tmpl_free(r.out_tmpl);
+	tmpl_free(fl.in_tmpl);
+	tmpl_free(fl.out_tmpl);
 }
 
 static const struct {

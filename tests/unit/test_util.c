@@ -1,11 +1,14 @@
-/* Unit tests for common/util.c, buf.c, request.c and the response helpers:
- * the pieces of SPEC §0, §2.1, §2.2 and the header-safety rule. */
+/* Unit tests for common/util.c, buf.c, request.c, the response helpers and
+ * arena.c: the pieces of SPEC §0, §2.1, §2.2 and the header-safety rule. */
 #include "config.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../tap.h"
+#include "arena.h"
 #include "buf.h"
 #include "gateway.h"
 #include "handlers.h"
@@ -282,6 +285,54 @@ static const struct {
 	{ __LINE__, -1, "Unknown" },
 };
 
+/*
+ * The arena: aligned, zeroed, NULL-safe copies, strings packed without
+ * padding, big allocations in chunks of their own without losing the
+ * head's free space, and reusable after arena_free.
+ */
+static void
+test_arena(void)
+{
+	struct arena	 a = ARENA_INIT;
+	char		*s, *t, *big, *after;
+	long double	*ld;
+	size_t		 i, total;
+	int		 aligned = 1, zero = 1;
+
+	ok(arena_strdup(&a, NULL) == NULL, "arena_strdup(NULL)");
+	s = arena_strdup(&a, "hello");
+	t = arena_strndup(&a, "worldwide", 5);
+	is_str(s, "hello", "arena_strdup");
+	is_str(t, "world", "arena_strndup cuts and terminates");
+	is_int(t - s, 6, "strings are packed, no padding");
+	for (i = 0; i < 100; i++) {
+		ld = arena_alloc(&a, sizeof(*ld) * 3);
+		if ((uintptr_t)ld % _Alignof(max_align_t) != 0)
+			aligned = 0;
+		if (ld[0] != 0 || ld[2] != 0)
+			zero = 0;
+		ld[0] = ld[1] = ld[2] = 1;
+		(void)arena_strdup(&a, "x");	/* misaligns the next */
+	}
+	ok(aligned, "arena_alloc aligns for any type");
+	ok(zero, "arena_alloc zeroes");
+	ok(arena_alloc(&a, 0) != NULL, "arena_alloc(0) is not NULL");
+	total = a.total;
+	big = arena_alloc(&a, 4 * 1024 * 1024);
+	big[4 * 1024 * 1024 - 1] = 'z';
+	ok(a.total >= total + 4 * 1024 * 1024, "a big block has its chunk");
+	after = arena_strdup(&a, "after");
+	ok(a.total == total + 4 * 1024 * 1024 && strcmp(after, "after") == 0,
+	    "the head's free space is kept after a big block");
+	for (i = 0; i < 20000; i++)
+		(void)arena_strdup(&a, "a string of some forty bytes, or so..");
+	is_str(s, "hello", "early strings stay put as the arena grows");
+	arena_free(&a);
+	ok(a.head == NULL && a.total == 0, "arena_free empties");
+	is_str(arena_strdup(&a, "again"), "again", "reusable after free");
+	arena_free(&a);
+}
+
 int
 main(void)
 {
@@ -356,6 +407,7 @@ main(void)
 		test_request(&req_tests[i]);
 	test_forwarded();
 	test_response();
+	test_arena();
 	for (i = 0; i < sizeof(reason_tests) / sizeof(reason_tests[0]); i++)
 		is_str_at(reason_tests[i].line,
 		    http_reason(reason_tests[i].code), reason_tests[i].phrase,

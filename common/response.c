@@ -1,0 +1,132 @@
+/*
+ * The response helpers every rule type and the router use (response.h).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "response.h"
+#include "util.h"
+#include "xmalloc.h"
+
+void
+gw_response_init(struct gw_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	resp->status = 200;
+}
+
+void
+gw_response_free(struct gw_response *resp)
+{
+	size_t	 i;
+
+	for (i = 0; i < resp->nhdr; i++)
+		free(resp->hdr[i].value);
+	buf_free(&resp->body);
+	free(resp->upstream);
+	free(resp->upstream_scope);
+	memset(resp, 0, sizeof(*resp));
+}
+
+/*
+ * Header safety (SPEC §0): no value may carry CR, LF, NUL or another
+ * control byte, whatever the request put into it.  Such bytes are dropped
+ * here; Location values are percent-encoded before they get here.
+ */
+void
+resp_header(struct gw_response *resp, const char *name, const char *value)
+{
+	char	*v;
+	size_t	 i, j;
+
+	if (resp->nhdr == GW_MAXHDR)
+		return;
+	v = xstrdup(value);
+	for (i = j = 0; v[i]; i++)
+		if ((unsigned char)v[i] >= 0x20 && (unsigned char)v[i] != 0x7f)
+			v[j++] = v[i];
+		else if (v[i] == '\t')
+			v[j++] = ' ';
+	v[j] = '\0';
+	resp->hdr[resp->nhdr].name = name;
+	resp->hdr[resp->nhdr].value = v;
+	resp->nhdr++;
+}
+
+const char *
+resp_get_header(const struct gw_response *resp, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < resp->nhdr; i++)
+		if (strcasecmp(resp->hdr[i].name, name) == 0)
+			return resp->hdr[i].value;
+	return NULL;
+}
+
+void
+resp_plain(struct gw_response *resp, int status)
+{
+	resp->status = status;
+	resp_header(resp, "Content-Type", "text/plain");
+	buf_reset(&resp->body);
+	buf_adds(&resp->body, http_reason(status));
+	if (status == 405)
+		resp_header(resp, "Allow", "GET, HEAD");
+}
+
+/* Drops what gw_serve may have put into resp (status, headers, body). */
+void
+resp_clear(struct gw_response *resp)
+{
+	size_t	 i;
+
+	for (i = 0; i < resp->nhdr; i++)
+		free(resp->hdr[i].value);
+	resp->nhdr = 0;
+	buf_reset(&resp->body);
+	resp->no_length = 0;
+	resp->status = 0;
+}
+
+void
+resp_json(struct gw_response *resp, int status, const char *body)
+{
+	resp->status = status;
+	resp_header(resp, "Content-Type", "application/json");
+	buf_reset(&resp->body);
+	buf_adds(&resp->body, body);
+}
+
+void
+resp_redirect(struct gw_response *resp, int status, const char *location)
+{
+	char	*loc = url_escape_ctl(location);
+
+	resp->status = status;
+	resp_header(resp, "Location", loc);
+	free(loc);
+	buf_reset(&resp->body);
+}
+
+void
+resp_format_head(const struct gw_response *resp, struct buf *out)
+{
+	size_t	 i;
+
+	buf_printf(out, "Status: %d %s\r\n", resp->status,
+	    http_reason(resp->status));
+	for (i = 0; i < resp->nhdr; i++)
+		buf_printf(out, "%s: %s\r\n", resp->hdr[i].name,
+		    resp->hdr[i].value);
+	/* 304 has no body and no length of its own (RFC 9110 §15.4.5). */
+	if (!resp->no_length && resp->status != 304 &&
+	    resp_get_header(resp, "Content-Length") == NULL)
+		buf_printf(out, "Content-Length: %lu\r\n",
+		    (unsigned long)resp->body.n);
+	buf_adds(out, "\r\n");
+}

@@ -1,0 +1,55 @@
+/*
+ * The answer to one request (response.c): status, headers and body as
+ * rule types and the router build them, or the URL a proxied answer
+ * fetches; the front ends write it.
+ */
+#ifndef RESPONSE_H
+#define RESPONSE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define GW_MAXHDR 24
+
+struct gw_header {
+	const char	*name;		/* static string */
+	char		*value;		/* owned */
+};
+
+struct gw_response {
+	int		 status;
+	size_t		 nhdr;
+	struct gw_header hdr[GW_MAXHDR];
+	struct buf	 body;		/* the GET body, also built for HEAD */
+	int		 no_length;	/* do not send Content-Length */
+	/* A proxied answer (docker §3.5, npm §4.4): the front end has
+	 * proxy_serve() (proxy.h) produce the response. */
+	int		 proxy;
+	char		*upstream;	/* owned: the URL to fetch */
+	/* owned: "scheme://host[:port]/path" of the registry the rule
+	 * names; the proxy follows only redirects inside it (proxy.c,
+	 * "Redirects"), NULL: none */
+	char		*upstream_scope;
+};
+
+void	 gw_response_init(struct gw_response *);
+void	 gw_response_free(struct gw_response *);
+/* Adds a header; the value is copied with control bytes removed. */
+void	 resp_header(struct gw_response *, const char *name, const char *value);
+/* Sets status and a plain body that is the reason phrase (SPEC §0). */
+void	 resp_plain(struct gw_response *, int status);
+/* Sets a redirect: status, Location (bytes outside 0x21-0x7E as %XX). */
+void	 resp_redirect(struct gw_response *, int status, const char *location);
+/* Sets status, Content-Type: application/json and the given body. */
+void	 resp_json(struct gw_response *, int status, const char *body);
+/* Drops what gw_serve may have put into resp (status, headers, body). */
+void	 resp_clear(struct gw_response *);
+const char *resp_get_header(const struct gw_response *, const char *name);
+/*
+ * Writes the CGI response head ("Status: ...\r\n", headers, Content-Length
+ * unless no_length, blank line) into out.
+ */
+void	 resp_format_head(const struct gw_response *, struct buf *out);
+
+#endif
