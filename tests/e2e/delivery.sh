@@ -138,7 +138,12 @@ for i in sorted(whole):
     if len(es) != 1 or es[0].get("error"):
         bad.append("%s: %s" % (i, [x.get("error") for x in es]))
 print(len(whole), len(bad))
-for b in bad[:10]:
+kinds = {}
+for b in bad:
+    k = b.split(":")[0].rsplit("-", 1)[0]
+    kinds[k] = kinds.get(k, 0) + 1
+print("by kind:", ", ".join("%s %d" % kv for kv in sorted(kinds.items())))
+for b in bad[:5]:
     print(b)
 EOF
 	read -r got nbad <"$T/$n.check"
