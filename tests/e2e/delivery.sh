@@ -184,6 +184,11 @@ cut_short() {
 	    -lt 67108864
 }
 
+# clean FILE: the program's stderr exists and holds no sanitizer report
+clean() {
+	[ -f "$1" ] && ! grep -Eq 'Sanitizer|runtime error' "$1"
+}
+
 # --- nginx ------------------------------------------------------------------------
 run_nginx() {
 	local n=nginx d=$T/nginx port
@@ -197,6 +202,7 @@ run_nginx() {
 	stop_pid "$NGINX_PID" 10
 	stop_pid "$NGINX_GW" 10
 	ok "[$n] the gateway exits 0" test $? -eq 0
+	ok "[$n] nothing from a sanitizer" clean "$T/$n-gateway.err"
 }
 
 # --- lighttpd ---------------------------------------------------------------------
@@ -236,6 +242,7 @@ run_lighttpd() {
 	stop_pid "$pid" 10
 	stop_pid "$gw" 10
 	ok "[$n] the gateway exits 0" test $? -eq 0
+	ok "[$n] nothing from a sanitizer" clean "$T/$n-gateway.err"
 }
 
 run_nginx
