@@ -14,8 +14,9 @@
 # received whole: about 1 in 4 HEADs of an npm document through nginx.
 #
 # For nginx (deploy/nginx.conf, the gateway under deploy/spawn-fcgi.sh on
-# a Unix socket) and lighttpd (deploy/lighttpd-fastcgi-socket.conf, the
-# gateway on its own Unix socket), in front of fixtures/npm_registry.py
+# a Unix socket), lighttpd (deploy/lighttpd-fastcgi-socket.conf, the
+# gateway on its own Unix socket) and nginx again with the gateway on a
+# TCP socket (--listen tcp:127.0.0.1:PORT), in front of fixtures/npm_registry.py
 # and fixtures/bad_upstream.py, 100 requests each of:
 #
 #   HEAD and GET of an npm document (/tinypkg, fetched and rewritten),
@@ -245,6 +246,44 @@ run_lighttpd() {
 	ok "[$n] nothing from a sanitizer" clean "$T/$n-gateway.err"
 }
 
+# --- nginx, the gateway on a TCP socket -----------------------------------------
+# (relay_peer_took_all's TCP half: a reset, or bytes not acknowledged)
+run_nginx_tcp() {
+	local n=nginx-tcp d=$T/nginx-tcp port gport gw pid
+	diag "--- $n ---"
+	need_nginx_gateway "$n" || return
+	port=$(free_port)
+	gport=$(free_port)
+	mkdir -p "$d"
+	start_bg "$n-gateway" "$FCGI" --manifest "$T/manifest.json" \
+	    --listen "tcp:127.0.0.1:$gport" --log "$d/events.log" --threads 8
+	gw=$(pid_of "$n-gateway")
+	ok "[$n] deploy/nginx.conf renders" render "$DEPLOY/nginx.conf" \
+	    "$d/nginx-site.conf" BIND=127.0.0.1 PORT="$port" \
+	    UPSTREAM="127.0.0.1:$gport"
+	render "$DEPLOY/nginx-standalone.conf" "$d/nginx.conf" STATEDIR="$d"
+	cp /etc/nginx/fastcgi_params "$d/"
+	start_bg "$n-server" "$NGINX" -c "$d/nginx.conf"
+	pid=$(pid_of "$n-server")
+	if ! wait_port "$gport" 200 || ! wait_port "$port" 200; then
+		fail "[$n] starts"
+		diag "$(cat "$T/$n-server.err" "$d/nginx-error.log" \
+		    "$T/$n-gateway.err" 2>/dev/null)"
+		stop_pid "$pid" 5
+		stop_pid "$gw" 5
+		return
+	fi
+	pass "[$n] starts"
+	batch "$n" "$port"
+	check "$n" "$d/events.log"
+	cut_short "$n" "$port" "$d/events.log"
+	stop_pid "$pid" 10
+	stop_pid "$gw" 10
+	ok "[$n] the gateway exits 0" test $? -eq 0
+	ok "[$n] nothing from a sanitizer" clean "$T/$n-gateway.err"
+}
+
 run_nginx
 run_lighttpd
+run_nginx_tcp
 done_testing
