@@ -179,7 +179,7 @@ is "$?" 0 "64 threads: exits 0 on SIGTERM"
 # Before malloc_trim (fcgi/main.c memory_trim) it stayed at 413 MiB.
 # AddressSanitizer's allocator keeps freed memory in quarantine and does
 # not return it on malloc_trim, nor does ThreadSanitizer's (measured: 331
-# of the 570 MiB kept): no figure to check there.
+# of 582 MiB kept): no figure to check there.
 rss() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"
 }
