@@ -50,9 +50,10 @@ start_bg registry python3 "$FIX/npm_registry.py" --log "$T/registry.log" \
     --port-file "$T/registry.port"
 start_bg upstream python3 "$FIX/bad_upstream.py" \
     --port-file "$T/upstream.port" --log "$T/upstream.log"
-wait_grep "$T/registry.port" '^[0-9]+$' >/dev/null &&
-    wait_grep "$T/upstream.port" '^[0-9]+$' >/dev/null ||
-    skip_all "the upstream fixtures did not start"
+if ! wait_grep "$T/registry.port" '^[0-9]+$' >/dev/null ||
+    ! wait_grep "$T/upstream.port" '^[0-9]+$' >/dev/null; then
+	skip_all "the upstream fixtures did not start"
+fi
 REG=http://127.0.0.1:$(cat "$T/registry.port")
 UP=$(cat "$T/upstream.port")
 cat >"$T/manifest.json" <<EOF
@@ -78,7 +79,7 @@ DG=sha256:$(printf '%064d' 7)
 # (SIZE is the body bytes received; for a HEAD, Content-Length is what the
 # answer announced and SIZE is 0)
 batch() {
-	local n=$1 port=$2 kind i sz path method cfg
+	local n=$1 port=$2 kind i sz path cfg host method
 	: >"$T/$n.res"
 	for kind in npm-head npm-get blob-head blob-get; do
 		cfg=$T/$n-$kind.curl
