@@ -5,10 +5,19 @@
  */
 #include "config.h"
 
+#include <sys/types.h>
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
+#include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/tcp.h>		/* struct tcp_info with tcpi_bytes_acked */
+#endif
 
 #include "relay.h"
 
@@ -211,4 +220,63 @@ relay_read(int from, char *buf, size_t n, int timeout_ms,
 		done += (size_t)r;
 	}
 	return (long long)done;
+}
+
+/*
+ * relay.h.  How a peer that closed is told from one that dropped bytes
+ * (Linux):
+ *
+ * Unix socket: a peer that closes with unread bytes in its receive queue
+ * sets ECONNRESET as the pending error of this end (af_unix.c,
+ * unix_release_sock); one that read everything leaves none.  The write
+ * that failed reports EPIPE either way (this end is shut down first),
+ * and leaves the pending error for SO_ERROR.
+ *
+ * TCP: a peer that closes with unread bytes sends a reset instead of a
+ * FIN (RFC 2525 §2.17), and the next write fails with ECONNRESET.  One
+ * that closed cleanly answers later bytes with a reset too, and the write
+ * after that fails with EPIPE, so EPIPE alone does not tell whether those
+ * later bytes were the END_REQUEST or part of the answer: the connection's
+ * counters do (RFC 4898 tcpEStatsAppHCThruOctetsAcked and
+ * tcpEStatsPerfHCDataOctetsOut): every byte sent was acknowledged by the
+ * peer, which then read them all, or it would have reset.  A byte sent
+ * twice (a retransmission) counts twice in bytes_sent: the answer is then
+ * called undelivered, the old, safe verdict.  On the end that connected,
+ * bytes_acked also counts its SYN (measured: 1 more): fd must be an
+ * accepted connection, as the gateway's are.
+ */
+int
+relay_peer_took_all(int fd, int err)
+{
+#ifdef __linux__
+	struct sockaddr_storage	 ss;
+	struct tcp_info		 ti;
+	socklen_t		 len;
+	int			 soerr = 0;
+
+	if (err != EPIPE)
+		return 0;
+	len = sizeof(soerr);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1 ||
+	    soerr == ECONNRESET)
+		return 0;
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	if (ss.ss_family == AF_UNIX)
+		return 1;
+	if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
+		return 0;
+	memset(&ti, 0, sizeof(ti));
+	len = sizeof(ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_sent) +
+	    sizeof(ti.tcpi_bytes_sent))
+		return 0;
+	return ti.tcpi_bytes_acked == ti.tcpi_bytes_sent;
+#else
+	(void)fd;
+	(void)err;
+	return 0;
+#endif
 }

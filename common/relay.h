@@ -56,4 +56,15 @@ long long	relay_splice(int from, const struct relay_to *to, long long n,
 long long	relay_read(int from, char *buf, size_t n, int timeout_ms,
 		    enum relay_end *end);
 
+/*
+ * Whether the peer of the connected stream socket fd (the web server's
+ * connection), on which a write has just failed with errno err, had
+ * taken every byte written before that one: 1 when the peer closed after
+ * reading them all, 0 when some were lost, or when it cannot be told.
+ * A web server may close as soon as it has the whole response, before
+ * the records that end it (FastCGI END_REQUEST) are written; only the
+ * lost bytes make an answer undelivered.  Linux; elsewhere always 0.
+ */
+int		relay_peer_took_all(int fd, int err);
+
 #endif

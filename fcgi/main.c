@@ -1090,6 +1090,7 @@ serve_fcgi(FCGX_Request *r, const struct timespec *first)
 	struct gw_out		 pout;
 	struct buf		 out = BUF_INIT;
 	size_t			 sent = 0;
+	long long		 held;
 	int			 err;
 
 	metrics_inflight(g.stats, 1);
@@ -1133,9 +1134,16 @@ serve_fcgi(FCGX_Request *r, const struct timespec *first)
 		ev.status = resp.status;
 		ev.bytes = (long long)sent;
 	}
+	/* nothing held back: the write that ends the response carries only
+	 * the end records, and a web server that already had the whole
+	 * answer may have closed before them (nginx after a HEAD's head,
+	 * lighttpd at Content-Length): delivered, unless the connection
+	 * says bytes were lost (relay_peer_took_all) */
+	held = sink.pending;
 	FCGX_FClose(r->err);	/* err first: no empty stderr record */
 	FCGX_FClose(r->out);
-	if ((err = FCGX_GetError(r->out)) != 0) {
+	if ((err = FCGX_GetError(r->out)) != 0 && (held != 0 ||
+	    !relay_peer_took_all(fcgi_conn_fd(r), err))) {
 		/* what libfcgi still held never reached the web server: the
 		 * last bytes written, so the body's last ones */
 		ev.bytes -= ev.bytes < sink.pending ? ev.bytes : sink.pending;

@@ -12,6 +12,10 @@
 #    (VALGRIND=0 skips that);
 # 4. builds in _build-asan/ with --enable-sanitizers and runs `make check`
 #    with ASAN_OPTIONS=detect_leaks=1;
+# 4b. builds in _build-tsan/ with --enable-tsan (ThreadSanitizer) and runs
+#    the tests that set the FastCGI program's threads against each other
+#    (TSAN_TESTS); a ThreadSanitizer report fails the stage (TSAN=0 skips
+#    it);
 # 5. prints "N passed, M failed", counted from the TAP results, and exits
 #    non-zero when anything failed (a build failure counts as a failure).
 #
@@ -165,6 +169,49 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
     build _build-asan --enable-sanitizers
 
+# --- 4b. ThreadSanitizer: the FastCGI program's threads in the tests that
+# run them against each other: a reload under load (reload.sh) and the
+# limits (limits.sh: 64 requests at once, slow peers, the descriptors).
+# The reports go to _build-tsan/tsan.PID (log_path), so that a test that
+# does not look at the program's stderr cannot miss one; any such file
+# fails the stage.  TSAN=0 skips it.
+TSAN_TESTS="tests/e2e/reload.sh tests/e2e/limits.sh"
+if [ "${TSAN:-1}" != 0 ]; then
+	say "== _build-tsan: configure --enable-tsan"
+	mkdir -p _build-tsan
+	rm -f _build-tsan/tsan.* _build-tsan/*.trs
+	if ! (cd _build-tsan && "$SRCDIR/configure" --quiet --enable-tsan \
+	    >/dev/null); then
+		say "_build-tsan: configure failed (see _build-tsan/config.log)"
+		build_failures=$((build_failures + 1))
+		build_failed="$build_failed _build-tsan(configure)"
+	elif ! (cd _build-tsan && make -s -j"$JOBS" >make.log 2>&1); then
+		cat _build-tsan/make.log
+		say "_build-tsan: build failed"
+		build_failures=$((build_failures + 1))
+		build_failed="$build_failed _build-tsan(make)"
+	else
+		for t in $TSAN_TESTS; do
+			n=tsan-$(basename "$t" .sh)
+			say "== _build-tsan: $t"
+			top_builddir="$SRCDIR/_build-tsan" top_srcdir="$SRCDIR" \
+			TSAN_OPTIONS="log_path=$SRCDIR/_build-tsan/tsan exitcode=66 halt_on_error=0 ${TSAN_OPTIONS:-}" \
+			env AM_TAP_AWK=awk sh build-aux/tap-driver.sh \
+			    --test-name "$n" --log-file "_build-tsan/$n.log" \
+			    --trs-file "_build-tsan/$n.trs" \
+			    --color-tests no --enable-hard-errors yes \
+			    --expect-failure no -- bash "$t" |
+			    grep -v '^PASS: ' || :
+		done
+		if ls _build-tsan/tsan.* >/dev/null 2>&1; then
+			cat _build-tsan/tsan.*
+			say "_build-tsan: ThreadSanitizer reported (above)"
+			build_failures=$((build_failures + 1))
+			build_failed="$build_failed _build-tsan(reports)"
+		fi
+	fi
+fi
+
 # --- fuzzing: a short libFuzzer run of every parser target (FUZZ_SECONDS
 # each, default 20; 0 skips).  A crash counts as a failure; its input is
 # left in tests/fuzz/crashes/.
@@ -182,7 +229,7 @@ if [ "${FUZZ_SECONDS:-20}" != 0 ] && command -v clang >/dev/null 2>&1; then
 fi
 
 # --- 5. summary -------------------------------------------------------------------
-trs=$(find _build _build-asan -name '*.trs' 2>/dev/null)
+trs=$(find _build _build-asan _build-tsan -name '*.trs' 2>/dev/null)
 count() {
 	[ -n "$trs" ] || { echo 0; return; }
 	# shellcheck disable=SC2086

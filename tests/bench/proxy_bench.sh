@@ -15,6 +15,10 @@
 #               (not by default) as gateway, but a third gateway started
 #               with GATEWAY_SPLICE=0 copies every body byte through user
 #               space instead of splicing
+#   gateway_tcp as gateway, but over TCP: a fourth gateway under
+#               deploy/spawn-fcgi.sh listens on 127.0.0.1:PORT
+#               (SPAWN_TCP) and deploy/nginx.conf's upstream is that
+#               address, as for a gateway on another host or container
 #
 # and prints a markdown report: per blob size, the median (best)
 # throughput of each way, the gateway to proxy_pass ratio, the gateway's
@@ -32,11 +36,16 @@
 #   BENCH_VERIFY   1 (default): fetch each blob once more through the
 #                  gateway, untimed, and check the sha256 of the body
 #   BENCH_THREADS  the gateway's --threads (default 4)
-#   BENCH_WAYS     the ways to compare (default "direct proxy_pass gateway";
-#                  also: proxy_pass_buffered, offload, gateway_copy)
+#   BENCH_WAYS     the ways to compare (default "direct proxy_pass gateway
+#                  gateway_tcp"; also: proxy_pass_buffered, offload,
+#                  gateway_copy)
 #   BENCH_OUT      also write the report to this file
 #   BENCH_PERF     record `perf record -g` of the gateway and the nginx
 #                  worker during the fetches into this file
+#   BENCH_STRACE   1: after the timed rounds, one more fetch of the last
+#                  size each way (untimed) with `strace -c -f` on the
+#                  nginx worker and on that way's gateway; the report
+#                  gains their system calls per MiB
 #   top_builddir   where fcgi/scarf-gateway is (default: the source tree)
 #
 # Stopped by pid, like the tests: nginx, the gateway and the registry are
@@ -52,7 +61,7 @@ THREADS=${BENCH_THREADS:-4}
 NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 REGISTRY=$(command -v docker-registry 2>/dev/null)
 REPO=bench/blob
-WAYS=${BENCH_WAYS:-direct proxy_pass gateway}
+WAYS=${BENCH_WAYS:-direct proxy_pass gateway gateway_tcp}
 
 die() {
 	echo "proxy_bench: $*" >&2
@@ -188,6 +197,22 @@ case " $WAYS " in
 	GW3=$(pid_of gateway3)
 	;;
 esac
+# way gateway_tcp: a fourth gateway, on a TCP socket
+TCPPORT=$(free_port)	# nginx -> gateway over TCP
+GWTCP=$(free_port)	# where that gateway listens
+GW4=
+case " $WAYS " in
+*" gateway_tcp "*)
+	start_bg gateway4 env GATEWAY_BIN="$FCGI" \
+	    GATEWAY_MANIFEST="$T/manifest.json" GATEWAY_LOG="$T/events4.log" \
+	    GATEWAY_THREADS="$THREADS" GATEWAY_POLL=0 \
+	    SPAWN_TCP="127.0.0.1:$GWTCP" SPAWN_FOREGROUND=1 \
+	    sh "$DEPLOY/spawn-fcgi.sh"
+	wait_port "$GWTCP" >/dev/null ||
+	    die "the gateway4 gateway does not start: $(cat "$T/gateway4.err")"
+	GW4=$(pid_of gateway4)
+	;;
+esac
 
 render "$DEPLOY/nginx.conf" "$T/nginx-site.conf" BIND=127.0.0.1 \
     PORT="$PORT" UPSTREAM="unix:$SOCK" || die "deploy/nginx.conf does not render"
@@ -252,6 +277,14 @@ if [ -n "$GW3" ]; then
 	    -e 's/ default_server;/;/' \
 	    "$T/nginx-copy.conf.in" >>"$T/nginx-site.conf"
 fi
+if [ -n "$GW4" ]; then
+	render "$DEPLOY/nginx.conf" "$T/nginx-tcp.conf.in" BIND=127.0.0.1 \
+	    PORT="$TCPPORT" UPSTREAM="127.0.0.1:$GWTCP" ||
+	    die "deploy/nginx.conf does not render"
+	sed -e 's/scarf_gateway/scarf_gateway_tcp/g' \
+	    -e 's/ default_server;/;/' \
+	    "$T/nginx-tcp.conf.in" >>"$T/nginx-site.conf"
+fi
 render "$DEPLOY/nginx-standalone.conf" "$T/nginx.conf" STATEDIR="$T" ||
     die "deploy/nginx-standalone.conf does not render"
 cp /etc/nginx/fastcgi_params "$T/"
@@ -279,6 +312,7 @@ url() {
 	gateway)	echo "http://127.0.0.1:$PORT/v2/$REPO/blobs/$2" ;;
 	offload)	echo "http://127.0.0.1:$OFFPORT/v2/$REPO/blobs/$2" ;;
 	gateway_copy)	echo "http://127.0.0.1:$COPYPORT/v2/$REPO/blobs/$2" ;;
+	gateway_tcp)	echo "http://127.0.0.1:$TCPPORT/v2/$REPO/blobs/$2" ;;
 	esac
 }
 
@@ -334,11 +368,13 @@ timed_fetch() {
 }
 
 # cpus WAY: CPU ticks of the registry, the nginx worker and the gateway
-# (the offloading one for way offload, the copying one for gateway_copy)
+# (the offloading one for way offload, the copying one for gateway_copy,
+# the one on TCP for gateway_tcp)
 cpus() {
 	local g=$GW
 	[ "$1" != offload ] || g=$GW2
 	[ "$1" != gateway_copy ] || g=$GW3
+	[ "$1" != gateway_tcp ] || g=$GW4
 	echo "$(cpu "$(pid_of registry)") $(cpu "$NGW") $(cpu "$g")"
 }
 
@@ -394,6 +430,37 @@ if [ -n "${BENCH_PERF:-}" ]; then
 	say "perf data in $BENCH_PERF (perf report -i $BENCH_PERF)"
 fi
 
+# strace_way WAY SIZE: one fetch under strace -c -f of the nginx worker and
+# the way's gateway (if any), into $T/strace.WAY.nginx and .gateway
+: >"$T/straced"
+strace_way() {
+	local w=$1 s=$2 g=
+	case $w in
+	gateway)	g=$GW ;;
+	gateway_copy)	g=$GW3 ;;
+	gateway_tcp)	g=$GW4 ;;
+	offload)	g=$GW2 ;;
+	esac
+	start_bg "st-$w-nginx" strace -c -f -p "$NGW" -o "$T/strace.$w.nginx"
+	[ -z "$g" ] || start_bg "st-$w-gw" strace -c -f -p "$g" \
+	    -o "$T/strace.$w.gateway"
+	sleep 1
+	timed_fetch "$w" "$s" >/dev/null || ERRORS=$((ERRORS + 1))
+	sleep 0.5
+	kill -INT "$(pid_of "st-$w-nginx")"
+	wait_exit "$(pid_of "st-$w-nginx")" 30
+	if [ -n "$g" ]; then
+		kill -INT "$(pid_of "st-$w-gw")"
+		wait_exit "$(pid_of "st-$w-gw")" 30
+	fi
+	echo "$w $s" >>"$T/straced"
+}
+if [ "${BENCH_STRACE:-0}" = 1 ]; then
+	for w in $WAYS; do
+		[ "$w" = direct ] || strace_way "$w" "${SIZES##* }"
+	done
+fi
+
 # --- the report ---------------------------------------------------------------
 {
 	echo "Proxy benchmark, $(date -u +%Y-%m-%d), $(uname -srm)," \
@@ -414,6 +481,7 @@ NAMES = {"direct": "direct", "proxy_pass": "nginx proxy_pass",
          "proxy_pass_buffered": "nginx proxy_pass buffered",
          "gateway": "nginx + gateway",
          "gateway_copy": "nginx + gateway, copying",
+         "gateway_tcp": "nginx + gateway over TCP",
          "offload": "nginx + gateway offload"}
 mbps, cpu, nbytes, sizes, byround = {}, {}, {}, [], {}
 for line in open(samples):
@@ -457,7 +525,8 @@ def paired(s, w, ref="proxy_pass"):
     return "%.2fx" % statistics.median(v) if v else "-"
 
 
-extra = [w for w in ("gateway_copy", "offload") if w in ways]
+extra = [w for w in ("gateway_tcp", "gateway_copy", "offload")
+         if w in ways]
 print("| blob | " + " | ".join(NAMES[w] + " MB/s" for w in ways) +
       " | gateway / proxy_pass | gateway / direct |" +
       "".join(" %s / proxy_pass |" % w for w in extra) +
@@ -495,6 +564,36 @@ for s in sizes:
         row.append(" / ".join("%.2f" % (x * f) for x in c))
     print("| %d MiB | " % s + " | ".join(row) + " |")
 print()
+import os
+import re
+rows = [l.split() for l in open(samples.replace("samples", "straced"))]
+if rows:
+    print("System calls per MiB fetched (strace -c -f, one untimed fetch "
+          "of %s MiB each way), the most frequent first:" % rows[0][1])
+    print()
+    print("| way | nginx worker | gateway |")
+    print("|---|---|---|")
+for w, s in rows:
+    cells = []
+    for who in ("nginx", "gateway"):
+        f = samples.replace("samples", "strace.%s.%s" % (w, who))
+        if not os.path.exists(f):
+            cells.append("-")
+            continue
+        top, total = [], 0
+        for line in open(f):
+            x = line.split()
+            if len(x) >= 5 and re.match(r"^[0-9.]+$", x[0]):
+                if x[-1] == "total":
+                    total = int(x[3])
+                else:
+                    top.append((int(x[3]), x[-1]))
+        top.sort(reverse=True)
+        cells.append("%.0f: " % (total / int(s)) + ", ".join(
+            "%s %.1f" % (n, c / int(s)) for c, n in top[:4]))
+    print("| %s | %s |" % (NAMES[w], " | ".join(cells)))
+if rows:
+    print()
 for s in sizes:
     if ver.get(s, "-") != "-":
         print("sha256 of the %d MiB body through the gateway: %s" %
@@ -510,5 +609,6 @@ stop_pid "$NG"
 stop_pid "$GW"
 [ -z "$GW2" ] || stop_pid "$GW2"
 [ -z "$GW3" ] || stop_pid "$GW3"
+[ -z "$GW4" ] || stop_pid "$GW4"
 stop registry
 [ "$ERRORS" -eq 0 ]

@@ -215,6 +215,50 @@ now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+
+/*
+ * relay_peer_took_all() after a peer that closes.  A pair of kind
+ * "unix" or "tcp"; `sent` bytes written to the peer first; the peer
+ * reads `read` of them, then closes; then, unless late is 0, `late`
+ * more bytes go out and whatever write fails is what the function is
+ * asked about (errno of the first failed write, tried for 2 s; EPIPE
+ * when none fails).  Returns relay_peer_took_all()'s verdict.
+ */
+static int
+took_all_after(int tcp, size_t sent, size_t read_n, size_t late, int *werr)
+{
+	static char	 buf[65536];
+	int		 sp[2], i, verdict;
+	size_t		 got = 0;
+	ssize_t		 r;
+
+	/* sp[0], the writer, is the accepted end, as the gateway's is */
+	if (tcp ? tcp_pair(&sp[1], &sp[0]) == -1 :
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1)
+		return -1;
+	memset(buf, 'x', sizeof(buf));
+	if (sent > 0 && write(sp[0], buf, sent) != (ssize_t)sent)
+		return -1;
+	while (got < read_n &&
+	    (r = read(sp[1], buf, read_n - got)) > 0)
+		got += (size_t)r;
+	if (!tcp || read_n == sent)
+		usleep(20000);	/* what is in flight arrives */
+	close(sp[1]);
+	usleep(20000);		/* the FIN or the reset arrives */
+	*werr = EPIPE;
+	for (i = 0; late > 0 && i < 200; i++) {
+		if (write(sp[0], buf, late) == -1) {
+			*werr = errno;
+			break;
+		}
+		usleep(10000);
+	}
+	verdict = relay_peer_took_all(sp[0], *werr);
+	close(sp[0]);
+	return verdict;
+}
+
 #define MiB	(1024LL * 1024)
 #define REC	65528
 
@@ -404,5 +448,36 @@ main(void)
 	pthread_join(w.t, NULL);
 
 	free(content);
+	/* relay_peer_took_all(): the web server closed after the whole
+	 * answer, or with some of it unread */
+	{
+		int	 e = 0, v;
+
+		v = took_all_after(0, 5000, 5000, 8, &e);
+		is_int(v, 1,
+		    "unix: peer read all, then closed: took all (errno %d)",
+		    e);
+		v = took_all_after(0, 5000, 1000, 8, &e);
+		is_int(v, 0,
+		    "unix: peer closed with 4,000 bytes unread: not all "
+		    "(errno %d)", e);
+		v = took_all_after(0, 0, 0, 8, &e);
+		is_int(v, 1,
+		    "unix: nothing sent, peer closed: nothing lost");
+		v = took_all_after(1, 5000, 5000, 0, &e);
+		is_int(v, 1,
+		    "tcp: peer read all, then closed: took all");
+		v = took_all_after(1, 5000, 1000, 8, &e);
+		is_int(v, 0,
+		    "tcp: peer closed with 4,000 bytes unread: not all "
+		    "(errno %d)", e);
+		v = took_all_after(1, 0, 0, 1000, &e);
+		is_int(v, 0,
+		    "tcp: 1,000 bytes sent after the peer closed: not all "
+		    "(errno %d)", e);
+		is_int(relay_peer_took_all(-1, EPIPE), 0,
+		    "a bad descriptor: cannot tell, so no");
+	}
+
 	return done_testing();
 }
