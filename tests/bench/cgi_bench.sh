@@ -32,7 +32,8 @@
 # standard deviation, median, the ratio to the trivial CGI of the means
 # (in brackets, of the medians), and the CPU time (user + system) with its
 # ratio, which the load of a shared machine moves less; then the issue's
-# targets (warm: redirect <= 1.3x, python page <= 2.0x), met or missed.
+# targets (warm: redirect <= 1.3x, python page <= 2.0x), met or missed by
+# the median and the CPU time.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -272,11 +273,12 @@ for group in ("redirect", "redirect-off", "python", "python-off",
             verdicts.append("%s: mean %.2f×, median %.2f×, CPU %.2f× of "
                             "trivial; target ≤ %.1f×: %s" % (
                                 name, m / bm, med / bmed, cm / bc, t,
-                                "met" if max(m / bm, med / bmed) <= t
+                                "met" if max(med / bmed, cm / bc) <= t
                                 else "MISSED"))
 if verdicts:
-    print("\nIssue 10's targets (met when the mean and the median ratio "
-          "are both within):\n")
+    print("\nIssue 10's targets (met when the ratios of the median wall "
+          "time and of the CPU time are both within; the mean moves with "
+          "the outliers of a loaded machine):\n")
     for v in verdicts:
         print("- " + v)
 PY
