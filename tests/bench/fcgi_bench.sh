@@ -231,8 +231,8 @@ case " $PARTS " in
 	# the big one starts with its image present (part 1 left it, or
 	# this first start writes it)
 	start_gw gw-small "$T/small.json" "$T/cache-small"
-	flush "$T/cache"
 	start_gw gw-big "$T/big.json" "$T/cache"
+	flush "$T/cache"
 	SMALL=$(pid_of gw-small)
 	BIG=$(pid_of gw-big)
 	PORT_S=$(free_port)
