@@ -267,27 +267,41 @@ case " $PARTS " in
 		mem_line "$RULES rules, after start" "$BIG"
 	} >>"$R"
 	START_KB=$(cat "$T/mem.last")
-	# wrk_run PORT: requests per second of one wrk run
+	# cputicks PID: its user + system time so far, in clock ticks
+	cputicks() {
+		awk '{ print $14 + $15 }' "/proc/$1/stat"
+	}
+	TCK=$(getconf CLK_TCK)
+	# wrk_run PORT PID: one wrk run against the gateway PID behind PORT;
+	# its requests per second, and the gateway's CPU time per request
+	# (µs, /proc/PID/stat), which the load of the machine moves less
 	wrk_run() {
+		local c0 c1 n
+		c0=$(cputicks "$2")
 		"${WRKPIN[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" \
 		    -H "Host: $HOST" "http://127.0.0.1:$1$URI" >"$T/wrk.out" 2>&1 ||
 		    die "wrk failed: $(cat "$T/wrk.out")"
+		c1=$(cputicks "$2")
 		grep -q 'Socket errors' "$T/wrk.out" &&
 		    say "wrk: $(grep 'Socket errors' "$T/wrk.out")"
-		awk '/^Requests\/sec:/ { print $2 }' "$T/wrk.out"
+		n=$(awk '$2 == "requests" && $3 == "in" { print $1 }' "$T/wrk.out")
+		echo "$(awk '/^Requests\/sec:/ { print $2 }' "$T/wrk.out")" \
+		    "$(python3 -c "print('%.1f' % (($c1 - $c0) * 1e6 / $TCK / $n))")"
 	}
-	wrk_run "$PORT_S" >/dev/null	# warm-up, both
-	wrk_run "$PORT_B" >/dev/null
-	RS=() RB=()
+	wrk_run "$PORT_S" "$SMALL" >/dev/null	# warm-up, both
+	wrk_run "$PORT_B" "$BIG" >/dev/null
+	RS=() RB=() CS=() CB=()
 	for r in $(seq 1 "$ROUNDS"); do
 		if [ $((r % 2)) = 1 ]; then
-			RS+=("$(wrk_run "$PORT_S")")
-			RB+=("$(wrk_run "$PORT_B")")
+			read -r rs cs <<<"$(wrk_run "$PORT_S" "$SMALL")"
+			read -r rb cb <<<"$(wrk_run "$PORT_B" "$BIG")"
 		else
-			RB+=("$(wrk_run "$PORT_B")")
-			RS+=("$(wrk_run "$PORT_S")")
+			read -r rb cb <<<"$(wrk_run "$PORT_B" "$BIG")"
+			read -r rs cs <<<"$(wrk_run "$PORT_S" "$SMALL")"
 		fi
-		say "round $r: 10 rules ${RS[-1]}/s, $RULES rules ${RB[-1]}/s"
+		RS+=("$rs") RB+=("$rb") CS+=("$cs") CB+=("$cb")
+		say "round $r: 10 rules $rs/s ($cs µs CPU a request)," \
+		    "$RULES rules $rb/s ($cb µs)"
 	done
 	{
 		mem_line "10 rules, after wrk" "$SMALL"
@@ -295,25 +309,35 @@ case " $PARTS " in
 	} >>"$R"
 	AFTER_KB=$(cat "$T/mem.last")
 	python3 - "${RS[*]}" "${RB[*]}" "$DURATION" "$CONNS" "$RULES" \
-	    >>"$R" <<'PY'
+	    "${CS[*]}" "${CB[*]}" >>"$R" <<'PY'
 import statistics, sys
 rs = [float(x) for x in sys.argv[1].split()]
 rb = [float(x) for x in sys.argv[2].split()]
-print("\n| wrk -t1 -c%s -d%ss, round | 10 rules req/s | %s rules req/s | ratio |"
-      % (sys.argv[4], sys.argv[3], sys.argv[5]))
-print("|---|---|---|---|")
-for i, (a, b) in enumerate(zip(rs, rb), 1):
-    print("| %d | %.0f | %.0f | %.3f× |" % (i, a, b, b / a))
+cs = [float(x) for x in sys.argv[6].split()]
+cb = [float(x) for x in sys.argv[7].split()]
+print("\n| wrk -t1 -c%s -d%ss, round | 10 rules req/s | %s rules req/s | "
+      "ratio | gateway CPU µs a request: 10 rules | %s rules | CPU ratio |"
+      % (sys.argv[4], sys.argv[3], sys.argv[5], sys.argv[5]))
+print("|---|---|---|---|---|---|---|")
+for i, (a, b, c, d) in enumerate(zip(rs, rb, cs, cb), 1):
+    print("| %d | %.0f | %.0f | %.3f× | %.1f | %.1f | %.2f× |" % (
+        i, a, b, b / a, c, d, d / c))
 ms, mb = statistics.median(rs), statistics.median(rb)
+mc, md = statistics.median(cs), statistics.median(cb)
 print("| median | %.0f | %.0f | %.3f× (median of the rounds' ratios "
-      "%.3f×) |" % (ms, mb, mb / ms,
-                    statistics.median(b / a for a, b in zip(rs, rb))))
+      "%.3f×) | %.1f | %.1f | %.2f× |" % (
+          ms, mb, mb / ms,
+          statistics.median(b / a for a, b in zip(rs, rb)), mc, md, md / mc))
 PY
+	CPURATIO=$(python3 -c 'import statistics, sys
+print("%.2f" % (statistics.median(float(x) for x in sys.argv[2].split()) /
+                statistics.median(float(x) for x in sys.argv[1].split())))' \
+	    "${CS[*]}" "${CB[*]}")
 	RATIO=$(python3 -c 'import statistics, sys
 rs = [float(x) for x in sys.argv[1].split()]
 rb = [float(x) for x in sys.argv[2].split()]
 print("%.3f" % (statistics.median(rb) / statistics.median(rs)))' "${RS[*]}" "${RB[*]}")
-	verdict "throughput, $RULES rules / 10 rules: ${RATIO}× (medians); target >= 0.95×: $(python3 -c "print('met' if $RATIO >= 0.95 else 'MISSED')")"
+	verdict "throughput, $RULES rules / 10 rules: ${RATIO}× (medians); target >= 0.95×: $(python3 -c "print('met' if $RATIO >= 0.95 else 'MISSED')") (the gateway's CPU time a request: ${CPURATIO}× the 10-rule one's)"
 	verdict "private memory of the $RULES-rule process (the larger of Private_Dirty and Anonymous): $(mib "$START_KB") MiB after start, $(mib "$AFTER_KB") MiB after wrk; target < 64 MiB: $(python3 -c "print('met' if max($START_KB, $AFTER_KB) < 64 * 1024 else 'MISSED')")"
 	stop nginx
 	stop gw-small
