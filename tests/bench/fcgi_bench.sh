@@ -154,7 +154,7 @@ case " $PARTS " in
 *" start "*)
 	say "part 1: starts ($STARTS per way)"
 	# the small manifest once each way, for scale
-	declare -A SECS PD AN PSS
+	declare -A SECS CPUS PD AN PSS
 	for way in cold warm off; do
 		SECS[$way]=""
 		out=$(start "$way" "$T/small.json" "$T/cache-small") || exit 1
@@ -171,6 +171,7 @@ case " $PARTS " in
 		for way in $ways; do
 			out=$(start "$way" "$T/big.json" "$T/cache") || exit 1
 			SECS[$way]="${SECS[$way]} $(field "$out" seconds)"
+			CPUS[$way]="${CPUS[$way]:-} $(field "$out" cpu)"
 			PD[$way]=$(field "$out" smaps Private_Dirty)
 			AN[$way]=$(field "$out" smaps Anonymous)
 			PSS[$way]=$(field "$out" smaps Pss)
@@ -183,12 +184,15 @@ print("%.3f %.3f %.3f" % (statistics.median(v), min(v), max(v)))' "$@"
 	}
 	{
 		echo
-		echo "| first answer | image | median s (min–max) of $STARTS | 10 rules | Private_Dirty | Anonymous | Pss |"
-		echo "|---|---|---|---|---|---|---|"
+		echo "| first answer | image | median s (min–max) of $STARTS | its CPU s: median (min–max) | 10 rules | Private_Dirty | Anonymous | Pss |"
+		echo "|---|---|---|---|---|---|---|---|"
 		for way in warm cold off; do
 			# shellcheck disable=SC2086
 			read -r m lo hi <<<"$(med ${SECS[$way]})"
+			# shellcheck disable=SC2086
+			read -r cm clo chi <<<"$(med ${CPUS[$way]})"
 			echo "| $RULES rules | $way | $m ($lo–$hi) |" \
+			    "$cm ($clo–$chi) |" \
 			    "${SECS[small-$way]} s | $(mib "${PD[$way]}") MiB |" \
 			    "$(mib "${AN[$way]}") MiB | $(mib "${PSS[$way]}") MiB |"
 			eval "MED_$way=$m"

@@ -5,7 +5,9 @@
         starts CMD (its stdout and stderr to ERRFILE), sends one FastCGI
         GET of HOST URI to the Unix socket SOCKET as soon as it accepts,
         and prints one JSON line: "seconds" from the start of CMD to the
-        whole answer, "status", and "smaps" (the fields of
+        whole answer, "cpu" (the user + system seconds the process had
+        used by then, /proc/PID/stat, in clock ticks), "status", and
+        "smaps" (the fields of
         /proc/PID/smaps_rollup, in KiB, right after that answer); then
         stops CMD with SIGTERM (by its pid) and waits for it.
     fcgi_probe.py smaps PID [PID...]
@@ -40,6 +42,13 @@ def smaps(pid):
     return out
 
 
+def cpu(pid):
+    """User + system seconds of pid so far (all its threads)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def first(sock, host, uri, errfile, cmd):
     req = fcgi_client.request_bytes(host, uri)
     with open(errfile, "wb") as err:
@@ -72,6 +81,7 @@ def first(sock, host, uri, errfile, cmd):
             print(json.dumps({"error": "no answer", "exit": p.poll()}))
             return 1
         print(json.dumps({"seconds": round(t1 - t0, 4),
+                          "cpu": round(cpu(p.pid), 3),
                           "status": res["status"], "pid": p.pid,
                           "smaps": smaps(p.pid)}))
         return 0
