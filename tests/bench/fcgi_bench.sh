@@ -256,8 +256,10 @@ case " $PARTS " in
 	sed -i 's|^\( *access_log\).*|\1 off;|' "$T/nginx.conf"
 	cp /etc/nginx/fastcgi_params "$T/"
 	start_bg nginx "${SRVPIN[@]}" "$NGINX" -c "$T/nginx.conf"
-	wait_port "$PORT_S" 200 >/dev/null && wait_port "$PORT_B" 200 >/dev/null ||
-	    die "nginx does not start: $(cat "$T/nginx.err" "$T/nginx-error.log")"
+	if ! wait_port "$PORT_S" 200 >/dev/null ||
+	    ! wait_port "$PORT_B" 200 >/dev/null; then
+		die "nginx does not start: $(cat "$T/nginx.err" "$T/nginx-error.log")"
+	fi
 	for p in "$PORT_S" "$PORT_B"; do
 		code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" \
 		    "http://127.0.0.1:$p$URI")
@@ -379,10 +381,12 @@ spawn() {
 	# spawn-fcgi's children do not keep its stderr: a process is serving
 	# once it has started its worker threads, after loading the manifest
 	i=0
+	# shellcheck disable=SC2086
 	while [ "$(threads_up $pids)" -lt "$n" ] && [ $i -lt 1200 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
+	# shellcheck disable=SC2086
 	[ "$(threads_up $pids)" -ge "$n" ] ||
 	    die "$n processes did not all start"
 	sleep 0.5

@@ -137,7 +137,7 @@ for i in $(seq 1 10); do
 	python3 "$top_srcdir/tests/bench/make_bench_manifest.py" files \
 	    $((10 + i)) >m.new
 	mv m.new m.json
-	cgi v$i "$T/cache" m.json dl.example.test "$R"
+	cgi "v$i" "$T/cache" m.json dl.example.test "$R"
 done
 is "$(status <v10.out)" 307 "ten more versions of the manifest, warm"
 if [ $aware = 1 ]; then
