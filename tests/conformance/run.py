@@ -19,6 +19,19 @@ cases-local/README.md adds a per-case stub answer ("stub"), npm-v1
 registries pointed at the stub, the npm forwarded-header set (SPEC 4.4)
 and "upstream_method"; the shared cases never use them.
 
+--image WAYS runs every case once per way of the compiled manifest image
+(issue 10), through each program: "off" sets GATEWAY_CACHE_DIR=none;
+"cold" gives the case a cache directory of its own, empty, so that its
+first request (CGI) or the start (FastCGI) compiles the manifest and
+writes the image; "warm" fills such a directory first (one CGI request
+of /-/health, or one start and stop of the FastCGI program, untimed and
+unchecked), so that every request of the case loads the image.  When the
+program's --help names GATEWAY_CACHE_DIR and the case's manifest is valid
+(--check), "cold" also checks that an image was written and "warm" that
+no file of the cache directory was written again.  Without --image the
+programs run with the cache settings of the runner's environment
+(GATEWAY_CACHE_DIR passes through).
+
 Python 3 standard library only.
 """
 
@@ -531,18 +544,47 @@ class Runner:
         for k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
                   "http_proxy", "https_proxy", "all_proxy"):
             self.base_env[k] = proxy
+        # (and GATEWAY_CACHE_DIR: the suite through compiled images)
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
-                  "MSAN_OPTIONS", "TSAN_OPTIONS", "VALGRIND_OPTS"):
+                  "MSAN_OPTIONS", "TSAN_OPTIONS", "VALGRIND_OPTS",
+                  "GATEWAY_CACHE_DIR"):
             if k in os.environ:
                 self.base_env[k] = os.environ[k]
         self.counter = 0
         self.lock = threading.Lock()
+        self.image_aware = {}
+        if args.image:
+            for prog, path in (("cgi", self.cgi), ("fcgi", self.fcgi)):
+                self.image_aware[prog] = self.names_cache_dir(path)
 
-    def scratch(self, case, prog):
+    def names_cache_dir(self, path):
+        """Whether the program's --help names GATEWAY_CACHE_DIR: then it
+        has the image path, and the image checks apply."""
+        if not os.access(path, os.X_OK):
+            return False
+        try:
+            p = subprocess.run([path, "--help"], stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=10 * self.slow,
+                               env=self.env_bytes({}))
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return b"GATEWAY_CACHE_DIR" in p.stdout + p.stderr
+
+    def manifest_valid(self, manifest):
+        try:
+            p = subprocess.run([self.fcgi, "--manifest", manifest, "--check"],
+                               stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=10 * self.slow, env=self.env_bytes({}))
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return p.returncode == 0
+
+    def scratch(self, case, prog, way=None):
         with self.lock:
             self.counter += 1
             n = self.counter
-        d = os.path.join(self.tmp, "%s.%s.%d" % (case.name, prog, n))
+        d = os.path.join(self.tmp, "%s.%s%s.%d" % (
+            case.name, prog, "." + way if way else "", n))
         os.mkdir(d)
         return d
 
@@ -560,7 +602,7 @@ class Runner:
 
     # -- explain (proxied cases) ------------------------------------------
 
-    def explain(self, case, manifest, diag):
+    def explain(self, case, manifest, diag, ienv):
         if not os.access(self.fcgi, os.X_OK):
             diag.append("explain: %s not built; proxy decision not checked"
                         % self.fcgi)
@@ -579,7 +621,7 @@ class Runner:
             try:
                 p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
                                    capture_output=True,
-                                   env=self.env_bytes({}),
+                                   env=self.env_bytes(ienv),
                                    timeout=10 * self.slow)
             except subprocess.TimeoutExpired:
                 diag.append("explain: timed out: %s" % " ".join(cmd))
@@ -650,10 +692,10 @@ class Runner:
 
     # -- the FastCGI program ----------------------------------------------
 
-    def fcgi_start(self, manifest, d, diag, penv):
-        log = os.path.join(d, "events.log")
+    def fcgi_start(self, manifest, d, diag, penv, tag=""):
+        log = os.path.join(d, "events%s.log" % tag)
         open(log, "wb").close()
-        errpath = os.path.join(d, "fcgi.stderr")
+        errpath = os.path.join(d, "fcgi%s.stderr" % tag)
         for attempt in range(3):
             port = free_port()
             if port_accepts(port):
@@ -755,24 +797,84 @@ class Runner:
         resp.events = lines
         return resp
 
+    # -- the manifest image (--image) -------------------------------------
+
+    def image_env(self, way, d):
+        """The program environment of an image way; makes the case's
+        cache directory for cold and warm."""
+        if way is None:
+            return {}
+        if way == "off":
+            return {b"GATEWAY_CACHE_DIR": b"none"}
+        cache = os.path.join(d, "cache")
+        os.mkdir(cache, 0o700)
+        return {b"GATEWAY_CACHE_DIR": cache.encode()}
+
+    def image_prime(self, prog, manifest, d, penv, diag):
+        """Warm way: one untimed use of the manifest, which writes the
+        image; False (with a diagnostic) when the program did not run."""
+        if prog == "cgi":
+            req = {"method": "GET", "uri": "/-/health",
+                   "headers": {"Host": "prime.invalid"}}
+            env = self.env_bytes(request_env(req, manifest, "none"))
+            env.update(penv)
+            try:
+                subprocess.run([self.cgi], stdin=subprocess.DEVNULL,
+                               capture_output=True, env=env, cwd=d,
+                               timeout=5 * self.slow)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                diag.append("warm-up request failed: %s" % e)
+                return False
+            return True
+        started = self.fcgi_start(manifest, d, diag, penv, ".prime")
+        if started is None:
+            return False
+        return self.fcgi_stop(started[0], started[3], diag)
+
+    @staticmethod
+    def cache_files(d):
+        """(name, inode, mtime, size) of every file of the case's cache
+        directory."""
+        out = set()
+        cache = os.path.join(d, "cache")
+        for name in os.listdir(cache):
+            st = os.lstat(os.path.join(cache, name))
+            out.add((name, st.st_ino, st.st_mtime_ns, st.st_size))
+        return out
+
     # -- one case, one program --------------------------------------------
 
-    def run_case(self, case, prog):
+    def run_case(self, case, prog, way=None):
         diag = []
-        d = self.scratch(case, prog)
+        d = self.scratch(case, prog, way)
         manifest = self.write_manifest(case.manifest, d)
         ok = True
         stub = None
-        penv = {}
+        ienv = self.image_env(way, d)
+        penv = dict(ienv)
         if case.proxy:
             # explain sees the manifest as written; the requests run
             # against the stub, reached without the proxy variables
-            ok = self.explain(case, manifest, diag) and ok
+            ok = self.explain(case, manifest, diag, ienv) and ok
             stub = Stub()
             manifest = self.write_manifest(
                 stubbed_manifest(case.manifest, stub.port), d,
                 "manifest-stub.json")
-            penv = {b"NO_PROXY": b"127.0.0.1", b"no_proxy": b"127.0.0.1"}
+            penv[b"NO_PROXY"] = b"127.0.0.1"
+            penv[b"no_proxy"] = b"127.0.0.1"
+        # the image checks, when the program has the image path
+        icheck = (way in ("cold", "warm") and self.image_aware.get(prog)
+                  and self.manifest_valid(manifest))
+        before = None
+        if way == "warm":
+            if not self.image_prime(prog, manifest, d, penv, diag):
+                ok = False
+            if icheck:
+                before = self.cache_files(d)
+                if not before:
+                    diag.append("warm: the warm-up wrote nothing into "
+                                "GATEWAY_CACHE_DIR")
+                    ok = False
         proc = None
         if prog == "fcgi":
             started = self.fcgi_start(manifest, d, diag, penv)
@@ -851,6 +953,16 @@ class Runner:
                     diag.append("event log has %d lines for %d requests "
                                 "(after exit)" % (total, len(case.requests)))
                     ok = False
+        if icheck:
+            after = self.cache_files(d)
+            if way == "cold" and not after:
+                diag.append("cold: no image written into GATEWAY_CACHE_DIR")
+                ok = False
+            if way == "warm" and before and after != before:
+                diag.append("warm: the cache directory changed, the image "
+                            "was not just loaded: %s -> %s" % (
+                                sorted(before), sorted(after)))
+                ok = False
         return ok, diag
 
     def cleanup(self):
@@ -906,7 +1018,15 @@ def main():
                     help="cases run in parallel (default: 2 per CPU, max 8)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the scratch directory")
+    ap.add_argument("--image", metavar="WAYS",
+                    help="comma-separated ways of the manifest image to run "
+                    "every case in: off, cold, warm (see above)")
     args = ap.parse_args()
+    ways = [None]
+    if args.image:
+        ways = args.image.split(",")
+        if not all(w in ("off", "cold", "warm") for w in ways):
+            ap.error("--image: off, cold or warm, comma-separated")
     if not args.cases:
         args.cases = [os.path.join(here, "cases"),
                       os.path.join(here, "cases-local")]
@@ -933,22 +1053,23 @@ def main():
     jobs = args.jobs or min(8, 2 * (os.cpu_count() or 1))
     if args.valgrind:
         jobs = max(1, min(jobs, os.cpu_count() or 1))
-    print("1..%d" % (len(cases) * len(progs)))
+    print("1..%d" % (len(cases) * len(progs) * len(ways)))
     sys.stdout.flush()
 
-    work = [(c, p) for c in cases for p in progs]
+    work = [(c, p, w) for c in cases for p in progs for w in ways]
     failed = 0
     t0 = time.monotonic()
     try:
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
             futs = []
-            for c, p in work:
+            for c, p, w in work:
                 if p in skip:
                     futs.append(None)
                 else:
-                    futs.append(pool.submit(runner.run_case, c, p))
-            for n, ((c, p), fut) in enumerate(zip(work, futs), 1):
-                title = "%s [%s]" % (c.name, p)
+                    futs.append(pool.submit(runner.run_case, c, p, w))
+            for n, ((c, p, w), fut) in enumerate(zip(work, futs), 1):
+                title = "%s [%s%s]" % (c.name, p,
+                                       ", image " + w if w else "")
                 if fut is None:
                     print("ok %d - %s # SKIP %s" % (n, title, skip[p]))
                     continue
