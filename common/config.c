@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,21 @@ static const char *const env_names[] = {
 	"GATEWAY_STATE_DIR",
 };
 
+/*
+ * The CPUs this process may run on (its affinity mask: taskset, cgroup
+ * cpusets), or -1.  One system call, where sysconf(_SC_NPROCESSORS_ONLN)
+ * reads a file under /sys: every CGI request sets its defaults.
+ */
+static long
+cpus_usable(void)
+{
+	cpu_set_t	 set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == -1)
+		return -1;
+	return CPU_COUNT(&set);
+}
+
 void
 gw_config_defaults(struct gw_config *cfg)
 {
@@ -53,7 +69,7 @@ gw_config_defaults(struct gw_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->manifest = SYSCONFDIR "/" PACKAGE_DIR "/manifest.json";
 	cfg->listen = NULL;
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	ncpu = cpus_usable();
 	cfg->threads = ncpu < 1 ? 1 : ncpu > THREADS_MAX ? THREADS_MAX :
 	    (int)ncpu;
 	cfg->log = "stderr";

@@ -262,8 +262,9 @@ event_ip_value(const char *ip, time_t t, char *out, size_t outsz)
 		}
 		return;
 	case GW_IP_HASH:
-		gmtime_r(&t, &tm);
-		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		utc_fields(t, &tm);
+		snprintf(day, sizeof(day), "%04d-%02d-%02d", tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday);
 		sha256_init(&c);
 		sha256_update(&c, ip_secret, sizeof(ip_secret));
 		sha256_update(&c, day, strlen(day));
@@ -296,13 +297,15 @@ event_format(const struct gw_event *ev, const struct gw_request *req,
     struct buf *out)
 {
 	struct tm	 tm;
-	char		 ts[40];
 	time_t		 t = req->start.tv_sec;
 
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	buf_adds(out, "{\"time\":");
-	buf_printf(out, "\"%s.%03ldZ\"", ts, req->start.tv_nsec / 1000000L);
+	/* neither gmtime_r(3) nor strftime(3): glibc's load the time zone
+	 * (/etc/localtime), a cost every CGI request would pay for a UTC
+	 * stamp (util.h, utc_fields) */
+	utc_fields(t, &tm);
+	buf_printf(out, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, req->start.tv_nsec / 1000000L);
 	field_strz(out, "host", req->host ? req->host : "");
 	field_strz(out, "method", req->method ? req->method : "");
 	field_strz(out, "path", req->raw_path ? req->raw_path : "");

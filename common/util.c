@@ -422,3 +422,35 @@ mono_elapsed_ms(const struct timespec *since)
 {
 	return mono_elapsed_us(since) / 1000;
 }
+
+/*
+ * util.h.  The civil date of a day number: H. Hinnant's civil_from_days
+ * ("chrono-Compatible Low-Level Date Algorithms"), proleptic Gregorian,
+ * eras of 400 years so that every division is of a non-negative number.
+ */
+void
+utc_fields(time_t t, struct tm *tm)
+{
+	long long	 days, secs, era, doe, yoe, doy, mp, y;
+
+	days = (long long)t / 86400;
+	secs = (long long)t % 86400;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	days += 719468;			/* from 1970-01-01 to 0000-03-01 */
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;			/* [0, 146096] */
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);	/* [0, 365] */
+	mp = (5 * doy + 2) / 153;			/* [0, 11], from March */
+	memset(tm, 0, sizeof(*tm));
+	tm->tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	tm->tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);
+	tm->tm_year = (int)(y + (tm->tm_mon <= 1) - 1900);
+	tm->tm_hour = (int)(secs / 3600);
+	tm->tm_min = (int)(secs / 60 % 60);
+	tm->tm_sec = (int)(secs % 60);
+}

@@ -90,5 +90,12 @@ int	 strcaseprefix(const char *s, const char *prefix);  /* ASCII */
 /* Microseconds and milliseconds since a CLOCK_MONOTONIC time. */
 long long	 mono_elapsed_us(const struct timespec *since);
 long long	 mono_elapsed_ms(const struct timespec *since);
+/*
+ * t (seconds since the epoch) as UTC calendar fields in *tm (year, month,
+ * day, hour, minute, second; the rest zero), as gmtime_r(3) would give
+ * them, without glibc's gmtime_r loading the time zone first (it opens
+ * /etc/localtime: three system calls every CGI request would pay).
+ */
+void	 utc_fields(time_t t, struct tm *tm);
 
 #endif

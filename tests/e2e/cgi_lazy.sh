@@ -4,6 +4,10 @@
 # DT_NEEDED, ldd), a redirect opens none of it (strace), a proxied request
 # loads scarf-gateway-proxy.so and libcurl and answers, and a module that
 # cannot be loaded gives a clean 502 with the reason in the event line.
+# libcjson and libpcre2 likewise (cgi/lazylibs.c): not needed by the
+# program, loaded by the first call that needs them (parsing the JSON, a
+# file-v2 rule's regex), not at all by a redirect served from the
+# manifest's image.
 . "$(dirname "$0")/../lib.sh"
 
 E2E=$top_srcdir/tests/e2e
@@ -24,6 +28,8 @@ needed=$(readelf -d "$CGI" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 diag "the CGI program needs: $(echo $needed)"
 like "$needed" '^libc\.so' "readelf sees the CGI program's libraries"
 unlike "$needed" "$CURLISH" "the CGI program needs no libcurl (DT_NEEDED)"
+unlike "$needed" 'libcjson|libpcre2' \
+    "nor libcjson or libpcre2 (DT_NEEDED): loaded at their first call"
 if command -v ldd >/dev/null; then
 	libs=$(ldd "$CGI")
 	like "$libs" 'libc\.so' "ldd lists the CGI program's libraries"
@@ -88,9 +94,38 @@ if command -v strace >/dev/null; then
 	is "$rc $(status <redir.out)" "0 307" "a redirect under strace"
 	is "$(header Location <redir.out)" \
 	    "https://files.example.net/t3/v1.2/tool-1.2.tar.gz" "its Location"
-	like "$(opened redir)" 'libpcre2' "strace sees the libraries it opens"
+	like "$(opened redir)" 'libc\.so' "strace sees the libraries it opens"
+	like "$(opened redir)" 'libcjson' \
+	    "a redirect parsing the JSON loads libcjson"
+	unlike "$(opened redir)" 'libpcre2' "and no libpcre2 (no file-v2 rule)"
 	unlike "$(opened redir)" "$CURLISH|scarf-gateway-proxy" \
 	    "a redirect opens no libcurl and no proxy module"
+
+	# a file-v2 rule's regex loads libpcre2, and the rule works
+	sed 's/^\]}$/, {"type": "file-v2", "domain": "re.test", "package-id": "re", "incoming-path": "^\/re\/(?<v>[0-9.]+)$", "outgoing-url": "https:\/\/files.example.net\/re-{v}"}\n]}/' \
+	    manifest.json >re.json
+	WRAP="strace -f -qq -e trace=open,openat -o $T/re.strace" \
+	    cgi re GET re.test /re/4.5 GATEWAY_MANIFEST="$T/re.json" \
+	    ASAN_OPTIONS=detect_leaks=0
+	is "$rc $(status <re.out) $(header Location <re.out)" \
+	    "0 307 https://files.example.net/re-4.5" "a file-v2 redirect"
+	like "$(opened re)" 'libpcre2' "its regex loaded libpcre2"
+	# the manifest's image (common/image.h): the warm path loads neither
+	if "$CGI" --help 2>&1 | grep -q GATEWAY_CACHE_DIR; then
+		mkdir -m 700 cache
+		cgi warm0 GET re.test /re/4.5 GATEWAY_MANIFEST="$T/re.json" \
+		    GATEWAY_CACHE_DIR="$T/cache"
+		WRAP="strace -f -qq -e trace=open,openat -o $T/warm.strace" \
+		    cgi warm GET dl.test /t3/1.2/tool-1.2.tar.gz \
+		    GATEWAY_MANIFEST="$T/re.json" GATEWAY_CACHE_DIR="$T/cache" \
+		    ASAN_OPTIONS=detect_leaks=0
+		is "$rc $(status <warm.out)" "0 307" "a redirect from the image"
+		unlike "$(opened warm)" 'libcjson|libpcre2|re\.json' \
+		    "it opens no libcjson, no libpcre2, not the JSON"
+	else
+		skip "no manifest image in this build"
+		skip "no manifest image in this build"
+	fi
 
 	WRAP="strace -f -qq -e trace=open,openat -o $T/prox.strace" \
 	    cgi prox GET reg.test /v2/ok/x/manifests/latest \
@@ -131,12 +166,12 @@ not_loaded missing 'no-such\.so' "a missing module" \
 printf 'not an ELF file\n' >"$T/text.so"
 not_loaded text 'text\.so' "a file that is no shared object" \
     GATEWAY_PROXY_MODULE="$T/text.so"
-cjson=$(ldd "$CGI" 2>/dev/null | sed -n 's/.*libcjson[^ ]* => \([^ ]*\).*/\1/p')
-if [ -n "$cjson" ]; then
+other=$(ldd "$MOD" 2>/dev/null | sed -n 's/.*libcurl[^ ]* => \([^ ]*\).*/\1/p')
+if [ -n "$other" ]; then
 	not_loaded other 'no scarf_gateway_proxy_module' \
-	    "another shared object" GATEWAY_PROXY_MODULE="$cjson"
+	    "another shared object" GATEWAY_PROXY_MODULE="$other"
 else
-	for i in 1 2 3 4; do skip "libcjson not found by ldd"; done
+	for i in 1 2 3 4; do skip "libcurl not found by ldd"; done
 fi
 
 # a module that needs a function the program lacks fails at load (it is

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../tap.h"
 #include "arena.h"
@@ -333,6 +334,54 @@ test_arena(void)
 	arena_free(&a);
 }
 
+/* utc_fields against the C library's gmtime_r over four centuries and
+ * both sides of the epoch, a second before and after each midnight */
+static void
+test_utc_fields(void)
+{
+	static const long long starts[] = { -62135596800LL /* 0001-01-01 */,
+	    -2208988800LL /* 1900 */, -86400, 0, 951782400 /* 2000-02-29 */,
+	    4102444800LL /* 2100 */, 253402300799LL /* 9999-12-31T23:59:59 */ };
+	struct tm	 a, b;
+	long long	 t, bad = 0, n = 0;
+	size_t		 i;
+	int		 d;
+
+	for (i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
+		for (d = -400; d < 400; d++)
+			for (t = starts[i] + d * 86400LL - 1;
+			    t <= starts[i] + d * 86400LL + 1; t++) {
+				time_t tt = (time_t)t;
+
+				n++;
+				utc_fields(tt, &a);
+				if (gmtime_r(&tt, &b) == NULL ||
+				    a.tm_year != b.tm_year ||
+				    a.tm_mon != b.tm_mon ||
+				    a.tm_mday != b.tm_mday ||
+				    a.tm_hour != b.tm_hour ||
+				    a.tm_min != b.tm_min || a.tm_sec != b.tm_sec)
+					bad++;
+			}
+	for (t = 0; t < 200LL * 366 * 86400; t += 86399 * 7 + 13) {
+		time_t tt = (time_t)t;
+
+		n++;
+		utc_fields(tt, &a);
+		gmtime_r(&tt, &b);
+		if (a.tm_year != b.tm_year || a.tm_mon != b.tm_mon ||
+		    a.tm_mday != b.tm_mday || a.tm_hour != b.tm_hour ||
+		    a.tm_min != b.tm_min || a.tm_sec != b.tm_sec)
+			bad++;
+	}
+	is_int(bad, 0, "utc_fields agrees with gmtime_r (%lld times)", n);
+	utc_fields(1796400000, &a);	/* 2026-12-04T16:00:00Z */
+	is_int(a.tm_year * 10000 + a.tm_mon * 100 + a.tm_mday, 1261104,
+	    "utc_fields: 2026-12-04");
+	is_int(a.tm_hour * 3600 + a.tm_min * 60 + a.tm_sec, 16 * 3600,
+	    "utc_fields: 16:00:00");
+}
+
 int
 main(void)
 {
@@ -417,5 +466,6 @@ main(void)
 		    *http_reason((int)i) == '\0')
 			break;
 	is_int(i, 600, "every code from 100 to 599 has a phrase");
+	test_utc_fields();
 	return done_testing();
 }
