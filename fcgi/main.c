@@ -48,6 +48,7 @@
 #include <fcgiapp.h>
 
 #include "buf.h"
+#include "exchange.h"
 #include "gateway.h"
 #include "logsink.h"
 #include "manifest.h"
@@ -1112,7 +1113,7 @@ serve_fcgi(FCGX_Request *r, const struct timespec *first)
 
 	gw_serve(&ctx, &req, &resp, &ev);
 
-	if (resp.proxy) {
+	if (resp.plan != GW_PLAN_ANSWER) {
 		/* fills ev.status, ev.bytes and ev.error itself */
 		px = pool_get();
 		fcgi_sndbuf_grow(r);
@@ -1122,7 +1123,7 @@ serve_fcgi(FCGX_Request *r, const struct timespec *first)
 		pout.flush = fcgi_out_flush;
 		pout.abort = fcgi_out_abort;
 		pout.relay = fcgi_out_relay;
-		proxy_serve(px, &ctx, &req, &resp, &ev, &pout);
+		gw_plan_run(&proxy_linked, px, &ctx, &req, &resp, &ev, &pout);
 		pool_put(px);
 	} else {
 		/* `sent` counts what the stream took; a failure at the
