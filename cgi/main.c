@@ -133,7 +133,7 @@ main(int argc, char *argv[])
 	ctx.stats = metrics_open(cfg.state_dir, -1, &own, PROG);
 
 	cgi_front_init(&fe, &cout, PROG, &cfg, log);
-	gw_exchange(&ctx, environ, &fe);
+	gw_exchange_run(&ctx, environ, &fe);
 	metrics_detach();
 
 	manifest_unref(m);

@@ -8,7 +8,8 @@
  *	counted (metrics.h) -> logged (logsink.h)
  *
  * Every front end (fcgi/: FastCGI records; cgi/: stdout) runs its requests
- * through gw_exchange() over a struct gw_front it implements.
+ * through gw_exchange_run() (or its two steps) over a struct gw_front it
+ * implements.
  */
 #ifndef EXCHANGE_H
 #define EXCHANGE_H
@@ -52,14 +53,39 @@ struct gw_front {
 };
 
 /*
+ * One request under way.  The front end owns it (it may be handed to
+ * another thread between the two steps); ctx, params and fe must outlive
+ * it.
+ */
+struct gw_exchange {
+	struct gw_ctx		*ctx;
+	const struct gw_front	*fe;
+	struct gw_request	 req;
+	struct gw_response	 resp;
+	struct gw_event		 ev;
+};
+
+/*
  * Runs one request: params are its CGI parameters ("NAME=value",
  * NULL-terminated; read until the event is logged), ctx what it is served
  * with (ctx->now is set here).  Counts it in ctx->stats (in flight while
  * it runs, then by type and status, and its duration) and writes its
- * event line to fe->log.
+ * event line to fe->log.  gw_exchange_begin() then, when it returns 1,
+ * gw_exchange_transfer().
  */
-void	 gw_exchange(struct gw_ctx *ctx, char *const *params,
+void	 gw_exchange_run(struct gw_ctx *ctx, char *const *params,
 	    const struct gw_front *fe);
+/*
+ * The first step: the request built and served.  Returns 0 when the
+ * exchange is over (an answer written, finished, counted and logged), 1
+ * when a proxied plan is left for gw_exchange_transfer(), which the front
+ * end may run on another thread.
+ */
+int	 gw_exchange_begin(struct gw_exchange *, struct gw_ctx *ctx,
+	    char *const *params, const struct gw_front *fe);
+/* The second step: the proxied plan carried out, finished, counted and
+ * logged. */
+void	 gw_exchange_transfer(struct gw_exchange *);
 
 /*
  * The plan's step alone: writes resp through out (GW_PLAN_ANSWER) or has

@@ -1,5 +1,5 @@
 /*
- * gw_exchange() (common/exchange.c) over a test front end: what reaches
+ * gw_exchange_run() (common/exchange.c) over a test front end: what reaches
  * the output for each plan, the order of the front end's hooks, the
  * event line (status, bytes, error after a failed delivery), and the
  * counters.  The upstream exchanges are stand-ins in a proxy_module table,
@@ -193,7 +193,7 @@ got_free(struct got *g)
 
 static const char *logpath;
 
-/* One request through gw_exchange(); t's settings as given. */
+/* One request through gw_exchange_run(); t's settings as given. */
 static void
 run(struct gw_ctx *ctx, struct tfront *t, const char *method,
     const char *host, const char *uri, struct got *g)
@@ -233,7 +233,7 @@ run(struct gw_ctx *ctx, struct tfront *t, const char *method,
 		exit(1);
 	}
 	fe.log = log;
-	gw_exchange(ctx, params, &fe);
+	gw_exchange_run(ctx, params, &fe);
 	logsink_close(log);
 
 	memset(g, 0, sizeof(*g));
