@@ -23,7 +23,6 @@
 #include "util.h"
 
 #define DRAIN_EXTRA	10	/* seconds to wait beyond --upstream-timeout */
-#define IDLE_GRACE	500	/* ms for idle workers to leave at shutdown */
 
 
 /*
@@ -113,16 +112,15 @@ now_mono(struct timespec *ts)
 }
 
 /*
- * SIGTERM/SIGINT (§15): stop accepting, let running
- * requests finish, exit 0.  An own listener is shut down, which wakes
- * every worker blocked in accept() (EINVAL on Linux), so usually all of
- * them can be joined.  An inherited one (fd 0, systemd) may be shared with
- * sibling processes and is left alone: its idle workers stay in accept()
- * and end with the process.  (Workers waiting on a kept-alive
- * web-server connection close it within WAIT_SLICE, conn_next.)  Hence
- * the wait is for `busy` to reach 0, plus a short grace
- * for idle workers to leave.  A second signal, or the deadline, ends the
- * wait early.  Returns 1 when every worker has ended (they can be joined).
+ * SIGTERM/SIGINT (§15): stop accepting, let running requests finish,
+ * exit 0.  An own listener is shut down, so that new connections are
+ * refused at once; an inherited one (fd 0, systemd) may be shared with
+ * sibling processes and is left alone.  The event loop closes the idle
+ * connections (conn.c), idle workers and transfer threads leave, and the
+ * wait is for the requests in progress (`busy`, transfers included).  A
+ * second signal, or the deadline, ends the wait early.  Returns 1 when
+ * every worker and transfer thread has ended (the workers can be
+ * joined).
  */
 /* (Observed with libfcgi's own handlers: SIGTERM ran a flag-setting
  * handler on the main thread and the workers stayed blocked in accept(),
@@ -130,28 +128,20 @@ now_mono(struct timespec *ts)
 int
 drain(const sigset_t *set)
 {
-	struct timespec	 tick = { 0, 50 * 1000000L }, start, idle;
+	struct timespec	 tick = { 0, 50 * 1000000L }, start;
 	long long	 limit = (g.config.upstream_timeout + DRAIN_EXTRA) *
 			    1000LL;
-	int		 sig, was_idle = 0;
+	int		 sig;
 
 	atomic_store(&g.stopping, 1);
 	FCGX_ShutdownPending();
 	if (g.own_listener)
 		shutdown(g.listen_fd, SHUT_RDWR);
+	conn_wake_all();
 	now_mono(&start);
 	for (;;) {
 		if (atomic_load(&g.alive) == 0)
 			return 1;
-		if (atomic_load(&g.busy) == 0) {
-			if (!was_idle) {
-				was_idle = 1;
-				now_mono(&idle);
-			}
-			if (!g.own_listener || mono_elapsed_ms(&idle) > IDLE_GRACE)
-				return 0;
-		} else
-			was_idle = 0;
 		if (mono_elapsed_ms(&start) > limit) {
 			fprintf(stderr, PROG ": %d requests still running "
 			    "after %lld s, exiting\n", atomic_load(&g.busy),
@@ -166,6 +156,8 @@ drain(const sigset_t *set)
 		}
 		if (sig == SIGHUP || sig == SIGUSR1)
 			log_reopen();
+		/* params still coming in are cut at their deadline */
+		watch_check();
 	}
 }
 

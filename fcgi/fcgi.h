@@ -23,6 +23,8 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include <fcgiapp.h>
+
 #include "gateway.h"
 
 #define PROG		"scarf-gateway"
@@ -87,6 +89,58 @@ struct watch {
 	struct timespec	 deadline;	/* CLOCK_MONOTONIC */
 };
 
+/* A connection from the web server (conn.c). */
+struct conn_list;
+struct conn {
+	int			 fd;
+	struct timespec		 deadline;	/* CLOCK_MONOTONIC */
+	struct conn		*prev, *next;
+	struct conn_list	*list;		/* the loop's list it is in */
+};
+
+/* The request body as gw_read_fn reads it (serve.c). */
+struct fcgi_body {
+	FCGX_Stream	*in;
+	long long	 left;
+	int		 fd;		/* the connection */
+	struct timespec	 first;		/* the request's first byte */
+};
+
+/*
+ * The response side of a request.  libfcgi's stream buffers small writes
+ * (8 KiB); `pending` counts the bytes it holds that have not yet gone out
+ * in a successful flush, so that the event's `bytes` leaves out what never
+ * reached the web server's connection when a flush fails (the web server
+ * hung up).  For that, every byte must leave through fcgi_flush():
+ * fcgi_put() fills libfcgi's buffer only up to its end and flushes it
+ * itself, so libfcgi never empties it on its own.
+ */
+struct fcgi_sink {
+	FCGX_Request	*r;
+	long long	 pending;
+};
+
+/*
+ * One request from the moment a worker takes its connection to the end
+ * of its answer: the worker reads and serves it, and hands it to a
+ * transfer thread when the answer is a proxied transfer (transfer.c).
+ * Everything a request refers to lives here, so that it can change
+ * threads.
+ */
+struct exchange {
+	FCGX_Request		 r;
+	struct conn		*conn;
+	struct timespec		 first;		/* its first byte, seen */
+	struct gw_request	 req;
+	struct gw_response	 resp;
+	struct gw_event		 ev;
+	struct gw_ctx		 ctx;
+	struct gw_state		*st;		/* one reference */
+	struct fcgi_body	 body;
+	struct fcgi_sink	 sink;
+	struct exchange		*next;		/* transfer.c's queue */
+};
+
 /* The process's state, shared by the files of fcgi/. */
 struct fcgi_global {
 	struct gw_config	 config;
@@ -124,15 +178,26 @@ struct manifest	*load_startup(void);
 /* listen.c */
 int		 listener_open(void);
 
+/* conn.c */
+int		 conn_loop_start(void);
+void		 conn_loop_join(void);
+void		 conn_wake_all(void);
+struct conn	*conn_take(void);
+void		 conn_keep(struct conn *);
+void		 conn_lost(struct conn *);
+void		 conn_drop(struct conn *);
+
 /* serve.c */
-struct FCGX_Request;
 void		 conn_read_limit(int, long long);
-void		 serve_fcgi(struct FCGX_Request *, const struct timespec *);
+int		 serve_begin(struct exchange *);
+void		 serve_transfer(struct exchange *);
 void		 pool_free(void);
 
 /* worker.c */
 void		*worker_main(void *);
 void		 watch_check(void);
+void		 exchange_end(struct exchange *);
+
 
 /* control.c */
 int		 signals_setup(sigset_t *);

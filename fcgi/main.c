@@ -15,6 +15,8 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -125,6 +127,26 @@ cmd_explain(char *const *av, size_t ac)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/*
+ * Raises the soft limit on open descriptors to the hard one.  Every
+ * connection the web server keeps open now costs a descriptor and no
+ * thread (conn.c), and every proxied transfer three or four more
+ * (transfer.c): a stock soft limit of 1,024 would be the first to run
+ * out.  (libfcgi's lingering close polls with poll(2), not select(2),
+ * so descriptors past FD_SETSIZE are safe with it; the program never
+ * calls libfcgi's accept, which selects.)
+ */
+static void
+nofile_raise(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int
 cmd_serve(void)
 {
@@ -148,6 +170,9 @@ cmd_serve(void)
 	if ((g.listen_fd = listener_open()) == -1)
 		return 1;
 	g.stats = metrics_open(g.config.state_dir, g.listen_fd, &g.own, PROG);
+	nofile_raise();
+	if (conn_loop_start() == -1)
+		return 1;
 
 	n = g.config.threads;
 	tids = xcalloc((size_t)n, sizeof(*tids));
@@ -177,7 +202,8 @@ cmd_serve(void)
 	if (g.unix_path != NULL)
 		unlink(g.unix_path);
 	if (!all_joined)
-		exit(0);	/* idle workers end with the process */
+		exit(0);	/* requests cut short end with the process */
+	conn_loop_join();
 	for (i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);
 	free(tids);

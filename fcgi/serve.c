@@ -29,6 +29,9 @@
 #include "relay.h"
 #include "util.h"
 
+static void	serve_answer(struct exchange *);
+static void	serve_finish(struct exchange *);
+
 /* SO_RCVTIMEO: a blocking read of fd fails with EAGAIN after ms. */
 void
 conn_read_limit(int fd, long long ms)
@@ -42,18 +45,11 @@ conn_read_limit(int fd, long long ms)
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
-struct fcgi_body {
-	FCGX_Stream	*in;
-	long long	 left;
-	int		 fd;		/* the connection */
-	struct timespec	 first;		/* the request's first byte */
-};
-
 
 /*
  * gw_read_fn over the FastCGI stdin stream, at most CONTENT_LENGTH, and
  * no later than --request-timeout after the request's first byte (see
- * conn_next): each read may wait only for what is left of that.
+ * worker.c): each read may wait only for what is left of that.
  */
 static ssize_t
 fcgi_read_body(void *arg, char *buf, size_t n)
@@ -83,19 +79,7 @@ fcgi_read_body(void *arg, char *buf, size_t n)
 	return got;
 }
 
-/*
- * The response side of a request.  libfcgi's stream buffers small writes
- * (8 KiB); `pending` counts the bytes it holds that have not yet gone out
- * in a successful flush, so that the event's `bytes` leaves out what never
- * reached the web server's connection when a flush fails (the web server
- * hung up).  For that, every byte must leave through fcgi_flush():
- * fcgi_put() fills libfcgi's buffer only up to its end and flushes it
- * itself, so libfcgi never empties it on its own.
- */
-struct fcgi_sink {
-	FCGX_Request	*r;
-	long long	 pending;
-};
+/* (struct fcgi_sink, fcgi.h, says how the bytes are counted.) */
 
 /* Pushes what libfcgi holds to the connection.  0 or -1. */
 static int
@@ -350,97 +334,132 @@ pool_free(void)
 }
 
 /*
- * Serves one accepted request.  The response is completed towards the
- * web server (both output streams closed, which sends END_REQUEST)
- * before the event is formatted and logged; FCGX_Finish_r() comes after
- * that, because it frees r->envp, which the event line still reads
- * (User-Agent, Referer).  A proxied answer is streamed by proxy_serve()
- * with a proxy from the pool (pool_get).
+ * Serves the request ex->r read (worker.c), as far as it can without a
+ * proxied transfer.  The response is completed towards the web server
+ * (both output streams closed, which sends END_REQUEST) before the event
+ * is formatted and logged; FCGX_Finish_r() comes after that
+ * (exchange_end), because it frees r->envp, which the event line still
+ * reads (User-Agent, Referer).  Returns 0 when the request is done (the
+ * caller ends the exchange), 1 when the answer is a proxied transfer
+ * still to run, by serve_transfer(), on any thread.
  */
-void
-serve_fcgi(FCGX_Request *r, const struct timespec *first)
+int
+serve_begin(struct exchange *ex)
 {
-	struct gw_request	 req;
-	struct gw_response	 resp;
-	struct gw_event		 ev;
-	struct gw_ctx		 ctx;
-	struct gw_state		*st;
-	struct fcgi_body	 body;
-	struct fcgi_sink	 sink = { r, 0 };
-	struct proxy		*px;
-	struct gw_out		 pout;
-	struct buf		 out = BUF_INIT;
-	size_t			 sent = 0;
-	int			 err;
+	FCGX_Request	*r = &ex->r;
+	struct gw_ctx	*ctx = &ex->ctx;
 
 	metrics_inflight(g.stats, 1);
-	gw_request_init(&req, r->envp, &g.config);
-	body.in = r->in;
-	body.fd = fcgi_conn_fd(r);
-	body.first = *first;
-	body.left = req.content_length >= 0 ? req.content_length : LLONG_MAX;
-	req.read_body = fcgi_read_body;
-	req.body_ctx = &body;
+	gw_request_init(&ex->req, r->envp, &g.config);
+	ex->body.in = r->in;
+	ex->body.fd = fcgi_conn_fd(r);
+	ex->body.first = ex->first;
+	ex->body.left = ex->req.content_length >= 0 ?
+	    ex->req.content_length : LLONG_MAX;
+	ex->req.read_body = fcgi_read_body;
+	ex->req.body_ctx = &ex->body;
+	ex->sink.r = r;
+	ex->sink.pending = 0;
 
-	st = state_get();
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.manifest = st->manifest;
-	ctx.last_reload_error = st->reload_error;
-	ctx.config = &g.config;
-	ctx.stats = g.stats;
-	ctx.now = time(NULL);
+	ex->st = state_get();
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->manifest = ex->st->manifest;
+	ctx->last_reload_error = ex->st->reload_error;
+	ctx->config = &g.config;
+	ctx->stats = g.stats;
+	ctx->now = time(NULL);
 
-	gw_serve(&ctx, &req, &resp, &ev);
+	gw_serve(ctx, &ex->req, &ex->resp, &ex->ev);
+	if (ex->resp.proxy)
+		return 1;
+	serve_answer(ex);
+	return 0;
+}
 
-	if (resp.proxy) {
-		/* fills ev.status, ev.bytes and ev.error itself */
-		px = pool_get();
-		fcgi_sndbuf_grow(r);
-		memset(&pout, 0, sizeof(pout));
-		pout.ctx = &sink;
-		pout.write = fcgi_out_write;
-		pout.flush = fcgi_out_flush;
-		pout.abort = fcgi_out_abort;
-		pout.relay = fcgi_out_relay;
-		proxy_serve(px, &ctx, &req, &resp, &ev, &pout);
-		pool_put(px);
-	} else {
-		/* `sent` counts what the stream took; a failure at the
-		 * final flush shows up as ev.error below. */
-		resp_format_head(&resp, &out);
-		if (fcgi_put(&sink, out.p, out.n) == out.n &&
-		    !req.is_head && resp.status != 304 && resp.body.n > 0)
-			sent = fcgi_put(&sink, resp.body.p, resp.body.n);
-		ev.status = resp.status;
-		ev.bytes = (long long)sent;
-	}
+/*
+ * The proxied answer of a request serve_begin() left (ex->resp.proxy),
+ * streamed by proxy_serve() with a proxy from the pool (pool_get).
+ */
+void
+serve_transfer(struct exchange *ex)
+{
+	struct proxy	*px;
+	struct gw_out	 pout;
+
+	/* fills ev.status, ev.bytes and ev.error itself */
+	px = pool_get();
+	fcgi_sndbuf_grow(&ex->r);
+	memset(&pout, 0, sizeof(pout));
+	pout.ctx = &ex->sink;
+	pout.write = fcgi_out_write;
+	pout.flush = fcgi_out_flush;
+	pout.abort = fcgi_out_abort;
+	pout.relay = fcgi_out_relay;
+	proxy_serve(px, &ex->ctx, &ex->req, &ex->resp, &ex->ev, &pout);
+	pool_put(px);
+	serve_finish(ex);
+}
+
+/* Writes an answer made by gw_serve() (not proxied), then finishes. */
+static void
+serve_answer(struct exchange *ex)
+{
+	struct gw_response	*resp = &ex->resp;
+	struct buf		 out = BUF_INIT;
+	size_t			 sent = 0;
+
+	/* `sent` counts what the stream took; a failure at the final
+	 * flush shows up as ev.error in serve_finish() */
+	resp_format_head(resp, &out);
+	if (fcgi_put(&ex->sink, out.p, out.n) == out.n &&
+	    !ex->req.is_head && resp->status != 304 && resp->body.n > 0)
+		sent = fcgi_put(&ex->sink, resp->body.p, resp->body.n);
+	ex->ev.status = resp->status;
+	ex->ev.bytes = (long long)sent;
+	buf_free(&out);
+	serve_finish(ex);
+}
+
+/*
+ * Ends the response (END_REQUEST), then logs the event and counts it,
+ * and frees what the request held but the FCGX_Request.
+ */
+static void
+serve_finish(struct exchange *ex)
+{
+	FCGX_Request	*r = &ex->r;
+	struct gw_event	*ev = &ex->ev;
+	struct buf	 out = BUF_INIT;
+	int		 err;
+
 	FCGX_FClose(r->err);	/* err first: no empty stderr record */
 	FCGX_FClose(r->out);
 	if ((err = FCGX_GetError(r->out)) != 0) {
 		/* what libfcgi still held never reached the web server: the
 		 * last bytes written, so the body's last ones */
-		ev.bytes -= ev.bytes < sink.pending ? ev.bytes : sink.pending;
-		if (ev.error == NULL) {
-			buf_reset(&out);
+		ev->bytes -= ev->bytes < ex->sink.pending ? ev->bytes :
+		    ex->sink.pending;
+		if (ev->error == NULL) {
 			buf_printf(&out, "response not delivered: %s", err > 0 ?
 			    strerror(err) : "FastCGI protocol error");
-			ev.error = buf_steal(&out);
+			ev->error = buf_steal(&out);
 		}
 	}
 
-	ev.duration_ms = mono_elapsed_ms(&req.mono);
+	ev->duration_ms = mono_elapsed_ms(&ex->req.mono);
 	buf_reset(&out);
-	event_format(&ev, &req, &out);
+	event_format(ev, &ex->req, &out);
 	/* counted before it is logged: a request in the log is in
 	 * /-/metrics too (tests/e2e/metrics.sh waits on the log) */
-	gw_stats_count(g.stats, ev.type, ev.status);
-	metrics_observe(g.stats, ev.type, mono_elapsed_us(&req.mono));
+	gw_stats_count(g.stats, ev->type, ev->status);
+	metrics_observe(g.stats, ev->type, mono_elapsed_us(&ex->req.mono));
 	metrics_inflight(g.stats, -1);
 	logsink_write(g.log, out.p, out.n);
 
-	state_put(st);
+	state_put(ex->st);
+	ex->st = NULL;
 	buf_free(&out);
-	gw_event_free(&ev);
-	gw_response_free(&resp);
-	gw_request_free(&req);
+	gw_event_free(ev);
+	gw_response_free(&ex->resp);
+	gw_request_free(&ex->req);
 }
