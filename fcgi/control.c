@@ -138,9 +138,10 @@ drain(const sigset_t *set)
 	if (g.own_listener)
 		shutdown(g.listen_fd, SHUT_RDWR);
 	conn_wake_all();
+	transfer_wake_all();
 	now_mono(&start);
 	for (;;) {
-		if (atomic_load(&g.alive) == 0)
+		if (atomic_load(&g.alive) == 0 && transfer_running() == 0)
 			return 1;
 		if (mono_elapsed_ms(&start) > limit) {
 			fprintf(stderr, PROG ": %d requests still running "

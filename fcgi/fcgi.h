@@ -198,6 +198,10 @@ void		*worker_main(void *);
 void		 watch_check(void);
 void		 exchange_end(struct exchange *);
 
+/* transfer.c */
+int		 transfer_submit(struct exchange *);
+int		 transfer_running(void);
+void		 transfer_wake_all(void);
 
 /* control.c */
 int		 signals_setup(sigset_t *);

@@ -1,7 +1,9 @@
 /*
  * Worker threads.  A worker takes a connection whose next request has
  * begun from the event loop (conn.c), reads the request with
- * FCGX_Accept_r(), serves it (serve.c) and gives the connection back.
+ * FCGX_Accept_r(), serves it (serve.c) and gives the connection back; a
+ * proxied answer goes to a transfer thread instead (transfer.c), so that
+ * redirects and generated pages never wait behind proxied transfers.
  *
  * Slow and stuck peers.  libfcgi reads a request's records with blocking
  * reads and no time limit, so a peer that sent one byte and stopped would
@@ -143,8 +145,16 @@ worker_main(void *arg)
 			continue;
 		}
 		atomic_fetch_add(&g.busy, 1);
-		if (serve_begin(ex) != 0)
-			serve_transfer(ex);
+		if (serve_begin(ex) == 0) {
+			exchange_end(ex);
+			continue;
+		}
+		/* a proxied transfer: a transfer thread's from here on */
+		if (transfer_submit(ex) == 0) {
+			ex = exchange_new();
+			continue;
+		}
+		serve_transfer(ex);
 		exchange_end(ex);
 	}
 	FCGX_Free(&ex->r, 0);
