@@ -59,6 +59,7 @@
 #define ACCEPT_PAUSE	100	/* ms without accepting after EMFILE */
 #define ACCEPT_BURST	64	/* accepts per wake-up */
 #define EVENTS_MAX	64
+#define LINGER		2	/* seconds to wait for the peer's close */
 
 /* A list in deadline order (see above). */
 struct conn_list {
@@ -74,6 +75,7 @@ static struct {
 	struct conn_list fresh;		/* new: --request-timeout */
 	struct conn_list kept;		/* idle after a request */
 	struct conn_list ready;		/* a request has begun: for workers */
+	struct conn_list closing;	/* lingering close (conn_linger) */
 	int		 down;		/* the loop has ended: under mu */
 } cl = {
 	.epfd = -1,
@@ -131,11 +133,11 @@ time_reached(const struct timespec *a, const struct timespec *b)
 /*
  * Puts c in list l (under cl.mu), due `secs` from now, and asks epoll for
  * its next readable byte, once (EPOLLONESHOT: the loop's thread and the
- * workers never see one connection at the same time).  `add` for a new
- * connection, else it is registered already.  -1 when epoll refused.
+ * workers never see one connection at the same time).  -1 when epoll
+ * refused.
  */
 static int
-conn_watch(struct conn *c, struct conn_list *l, long long secs, int add)
+conn_watch(struct conn *c, struct conn_list *l, long long secs)
 {
 	struct epoll_event	 ev;
 
@@ -145,11 +147,40 @@ conn_watch(struct conn *c, struct conn_list *l, long long secs, int add)
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN | EPOLLONESHOT;
 	ev.data.ptr = c;
-	if (epoll_ctl(cl.epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd,
-	    &ev) == 0)
+	if (epoll_ctl(cl.epfd, c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+	    c->fd, &ev) == 0) {
+		c->in_epoll = 1;
 		return 0;
+	}
 	list_remove(c);
 	return -1;
+}
+
+/* 1 when fd has a byte to read now (or has failed). */
+static int
+conn_readable(int fd)
+{
+	char	 b;
+
+	return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != -1 ||
+	    (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/*
+ * A connection in lingering close became readable: reads what the peer
+ * still sent, without waiting.  1 when it is done (end of file or an
+ * error), 0 when it may send more.
+ */
+static int
+conn_drain(int fd)
+{
+	char	 b[4096];
+	ssize_t	 n;
+
+	while ((n = recv(fd, b, sizeof(b), MSG_DONTWAIT)) > 0)
+		;
+	return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR);
 }
 
 /*
@@ -180,7 +211,13 @@ conn_accept(void)
 		c = xcalloc(1, sizeof(*c));
 		c->fd = fd;
 		pthread_mutex_lock(&cl.mu);
-		if (conn_watch(c, &cl.fresh, g.config.request_timeout, 1) ==
+		if (conn_readable(fd)) {
+			/* the request is there already (a web server
+			 * connecting per request writes it at once): no
+			 * round through epoll */
+			list_append(&cl.ready, c);
+			pthread_cond_signal(&cl.cv);
+		} else if (conn_watch(c, &cl.fresh, g.config.request_timeout) ==
 		    -1) {
 			fprintf(stderr, PROG ": epoll_ctl: %s\n",
 			    strerror(errno));
@@ -254,6 +291,14 @@ conn_loop(void *arg)
 				continue;
 			}
 			pthread_mutex_lock(&cl.mu);
+			if (c->list == &cl.closing) {
+				list_remove(c);
+				if (conn_drain(c->fd) || conn_watch(c,
+				    &cl.closing, LINGER) == -1)
+					conn_close(c);
+				pthread_mutex_unlock(&cl.mu);
+				continue;
+			}
 			list_remove(c);
 			if (evs[i].events & EPOLLIN) {
 				/* a request has begun (or the peer left:
@@ -272,6 +317,7 @@ conn_loop(void *arg)
 		pthread_mutex_lock(&cl.mu);
 		conn_sweep(&cl.fresh, &now);
 		conn_sweep(&cl.kept, &now);
+		conn_sweep(&cl.closing, &now);
 		pthread_mutex_unlock(&cl.mu);
 	}
 	/* stopping: idle connections are closed, and so are those whose
@@ -281,6 +327,7 @@ conn_loop(void *arg)
 	conn_close_all(&cl.fresh);
 	conn_close_all(&cl.kept);
 	conn_close_all(&cl.ready);
+	conn_close_all(&cl.closing);
 	pthread_cond_broadcast(&cl.cv);
 	pthread_mutex_unlock(&cl.mu);
 	return NULL;
@@ -371,7 +418,32 @@ conn_keep(struct conn *c)
 
 	pthread_mutex_lock(&cl.mu);
 	if (!cl.down && !atomic_load(&g.stopping))
-		ok = conn_watch(c, &cl.kept, KEEPALIVE_IDLE, 0) == 0;
+		ok = conn_watch(c, &cl.kept, KEEPALIVE_IDLE) == 0;
+	pthread_mutex_unlock(&cl.mu);
+	if (!ok)
+		conn_close(c);
+}
+
+/*
+ * Closes c after an answer the web server did not ask to keep it for.
+ * libfcgi would close it lingering: shut the sending side down, then read
+ * until the peer closes (at most 2 s), so that a byte the web server sent
+ * late does not turn the close into a reset that could destroy the
+ * answer still in its receive buffer.  That wait held the worker; here
+ * the loop does it, and the worker is free at once.
+ */
+void
+conn_linger(struct conn *c)
+{
+	int	 ok = 0;
+
+	if (shutdown(c->fd, SHUT_WR) == -1) {
+		conn_close(c);
+		return;
+	}
+	pthread_mutex_lock(&cl.mu);
+	if (!cl.down && !atomic_load(&g.stopping))
+		ok = conn_watch(c, &cl.closing, LINGER) == 0;
 	pthread_mutex_unlock(&cl.mu);
 	if (!ok)
 		conn_close(c);

@@ -96,6 +96,7 @@ struct conn {
 	struct timespec		 deadline;	/* CLOCK_MONOTONIC */
 	struct conn		*prev, *next;
 	struct conn_list	*list;		/* the loop's list it is in */
+	int			 in_epoll;	/* registered (EPOLLONESHOT) */
 };
 
 /* The request body as gw_read_fn reads it (serve.c). */
@@ -186,6 +187,7 @@ struct conn	*conn_take(void);
 void		 conn_keep(struct conn *);
 void		 conn_lost(struct conn *);
 void		 conn_drop(struct conn *);
+void		 conn_linger(struct conn *);
 
 /* serve.c */
 void		 conn_read_limit(int, long long);

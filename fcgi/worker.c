@@ -53,18 +53,25 @@ exchange_new(void)
 
 /*
  * After the answer: FCGX_Finish_r() frees what libfcgi held for the
- * request, and closes the connection unless the web server asked to keep
- * it (FCGI_KEEP_CONN) and it is still sound; a kept one goes back to the
- * loop.  On any thread.
+ * request, and closes the connection if it is no longer sound; else a
+ * connection the web server asked to keep (FCGI_KEEP_CONN) goes back to
+ * the loop, and one it did not is closed by the loop (conn_linger),
+ * not by libfcgi, whose lingering close would hold this thread.  On any
+ * thread.
  */
 void
 exchange_end(struct exchange *ex)
 {
+	int	 keep = ex->r.keepConnection;
+
+	ex->r.keepConnection = 1;
 	FCGX_Finish_r(&ex->r);
-	if (ex->r.ipcFd >= 0)
+	if (ex->r.ipcFd < 0)
+		conn_lost(ex->conn);	/* libfcgi closed it */
+	else if (keep)
 		conn_keep(ex->conn);
 	else
-		conn_lost(ex->conn);	/* libfcgi closed it */
+		conn_linger(ex->conn);
 	ex->r.ipcFd = -1;
 	ex->conn = NULL;
 	atomic_fetch_sub(&g.busy, 1);
