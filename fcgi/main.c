@@ -1,9 +1,11 @@
 /*
  * scarf-gateway: the FastCGI program (SPEC §14.1, §15).
  *
- * A thin front end (fcgi.h lists its files): N worker threads accept on
- * one listening socket, read each request with FCGX_Accept_r() (within
- * --request-timeout) and hand it to gw_serve(); the main thread owns
+ * A thin front end (fcgi.h lists its files): an event loop accepts on
+ * the listening socket and holds the idle connections (conn.c); N worker
+ * threads read each request with FCGX_Accept_r() (within
+ * --request-timeout) and hand it to gw_serve(), proxied answers go on to
+ * transfer threads (transfer.c); the main thread owns
  * every signal (one sigtimedwait() loop) and the manifest: it polls the
  * file or URL, reloads it on SIGHUP and swaps it in atomically.  Signals
  * are blocked in every thread before any starts, so no libfcgi read or
