@@ -22,7 +22,9 @@
  *     default) and would fail a request sent on one the gateway had just
  *     closed, so the limit is longer than that.
  * Each list below gets one timeout added to the time an entry joined it,
- * so its entries are in deadline order and the sweep looks at the heads.
+ * so its entries are in deadline order and the sweep looks at the heads
+ * (but for a lingering close that keeps its first deadline when it is
+ * watched again: it may be closed up to LINGER seconds late).
  *
  * libfcgi's buffered input: FCGX_Finish_r() frees the request's reader
  * with whatever it held, and the loop watches the kernel's buffer only,
@@ -54,12 +56,12 @@
 #include "util.h"
 #include "xmalloc.h"
 
-#define KEEPALIVE_IDLE	300	/* seconds a kept connection may idle */
-#define LOOP_TICK	250	/* ms between sweeps and looks at stopping */
-#define ACCEPT_PAUSE	100	/* ms without accepting after EMFILE */
+#define KEEPALIVE_IDLE	300	/* s a kept connection may idle */
+#define LOOP_TICK	250	/* ms between sweeps */
+#define ACCEPT_PAUSE	100	/* ms not accepting after EMFILE */
 #define ACCEPT_BURST	64	/* accepts per wake-up */
 #define EVENTS_MAX	64
-#define LINGER		2	/* seconds to wait for the peer's close */
+#define LINGER		2	/* s to wait for the peer's close */
 
 /* A list in deadline order (see above). */
 struct conn_list {
@@ -71,12 +73,12 @@ static struct {
 	pthread_t	 tid;
 	int		 started;
 	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;		/* ready got an entry, or down */
+	pthread_cond_t	 cv;		/* ready has one, or down */
 	struct conn_list fresh;		/* new: --request-timeout */
 	struct conn_list kept;		/* idle after a request */
-	struct conn_list ready;		/* a request has begun: for workers */
-	struct conn_list closing;	/* lingering close (conn_linger) */
-	int		 down;		/* the loop has ended: under mu */
+	struct conn_list ready;		/* a request has begun */
+	struct conn_list closing;	/* lingering close */
+	int		 down;		/* the loop has ended */
 } cl = {
 	.epfd = -1,
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -181,6 +183,24 @@ conn_drain(int fd)
 		;
 	return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
 	    errno != EINTR);
+}
+
+/*
+ * A connection in lingering close sent something (under cl.mu): read it,
+ * and wait for more until its first deadline, so that a peer sending a
+ * byte now and then cannot keep it open; the sweep closes it then.
+ */
+static void
+conn_linger_more(struct conn *c)
+{
+	struct timespec	 deadline = c->deadline;
+
+	list_remove(c);
+	if (conn_drain(c->fd) || conn_watch(c, &cl.closing, LINGER) == -1) {
+		conn_close(c);
+		return;
+	}
+	c->deadline = deadline;
 }
 
 /*
@@ -292,10 +312,7 @@ conn_loop(void *arg)
 			}
 			pthread_mutex_lock(&cl.mu);
 			if (c->list == &cl.closing) {
-				list_remove(c);
-				if (conn_drain(c->fd) || conn_watch(c,
-				    &cl.closing, LINGER) == -1)
-					conn_close(c);
+				conn_linger_more(c);
 				pthread_mutex_unlock(&cl.mu);
 				continue;
 			}

@@ -95,8 +95,8 @@ struct conn {
 	int			 fd;
 	struct timespec		 deadline;	/* CLOCK_MONOTONIC */
 	struct conn		*prev, *next;
-	struct conn_list	*list;		/* the loop's list it is in */
-	int			 in_epoll;	/* registered (EPOLLONESHOT) */
+	struct conn_list	*list;		/* the loop's list */
+	int			 in_epoll;	/* registered */
 };
 
 /* The request body as gw_read_fn reads it (serve.c). */

@@ -34,7 +34,7 @@
 #include "fcgi.h"
 
 #define TRANSFER_MAX	512	/* threads */
-#define TRANSFER_LINGER	30	/* seconds an idle thread waits for work */
+#define TRANSFER_LINGER	30	/* s an idle thread waits for work */
 
 static struct {
 	pthread_mutex_t	 mu;

@@ -26,19 +26,18 @@
 /* What the reader thread found in the stream. */
 struct parsed {
 	int		 fd;
-	unsigned char	*stdout_data;	/* FCGI_STDOUT contents, joined */
+	unsigned char	*stdout_data;	/* STDOUT contents, joined */
 	size_t		 stdout_n;
 	int		 records;	/* FCGI_STDOUT records */
 	int		 max_len;	/* their largest content length */
-	int		 short_before_last; /* a record < RECORD_MAX before
-					 * the last (ours only) */
+	int		 short_before_last; /* < RECORD_MAX, not last */
 	int		 bad;		/* a malformed header */
 	int		 ids_seen;	/* request ids other than `id` */
 	int		 id;
 	int		 ended;		/* FCGI_END_REQUEST seen */
 	int		 app_status, proto_status;
-	size_t		 until;		/* stop after this many STDOUT bytes
-					 * when no END_REQUEST is coming */
+	size_t		 until;		/* stop after so many bytes
+					 * (no END_REQUEST coming) */
 };
 
 static int
