@@ -23,8 +23,9 @@
 command -v curl >/dev/null || skip_all "curl not found"
 command -v python3 >/dev/null || skip_all "python3 not found"
 NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-[ -x "$NGINX" ] && [ -f /etc/nginx/fastcgi_params ] ||
-    skip_all "nginx not installed"
+if [ ! -x "$NGINX" ] || [ ! -f /etc/nginx/fastcgi_params ]; then
+	skip_all "nginx not installed"
+fi
 
 N=${TRANSFERS_N:-200}
 REDIRECT_MS=${TRANSFERS_REDIRECT_MS:-50}
