@@ -266,7 +266,9 @@ fcgi_out_flush(void *arg)
 static void
 fcgi_out_abort(void *arg)
 {
-	static const unsigned char	 bad[8];	/* version 0 */
+	/* a header of FastCGI version 0: a protocol error to every
+	 * web server */
+	static const FCGI_Header	 bad;
 	struct fcgi_sink		*s = arg;
 	int				 fd = fcgi_conn_fd(s->r);
 
@@ -276,7 +278,7 @@ fcgi_out_abort(void *arg)
 		return;
 	}
 	if (fcgi_flush(s) == 0)
-		(void)!write(fd, bad, sizeof(bad));
+		(void)!write(fd, &bad, sizeof(bad));
 	shutdown(fd, SHUT_RDWR);
 }
 
