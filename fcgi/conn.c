@@ -39,9 +39,10 @@
  * so a connection may go back to the loop only if no byte of the next
  * request can be in libfcgi's buffer.  That holds: the web server sends
  * a connection's next request only after the END_REQUEST of the one
- * before (FastCGI 1.0 §3.3: these web servers do not multiplex), and
- * serve.c sends END_REQUEST as the last thing it writes, after which
- * libfcgi reads nothing more.  (The same held when the worker itself
+ * before (libfcgi does not multiplex: it answers FCGI_GET_VALUES with
+ * FCGI_MPXS_CONNS 0, FastCGI 1.0 §4.1, and no web server in deploy/
+ * multiplexes), and serve.c sends END_REQUEST as the last thing it
+ * writes, after which libfcgi reads nothing more.  (The same held when the worker itself
  * waited with poll(2) on the connection.)
  */
 #include "config.h"
