@@ -7,20 +7,15 @@
  * each such connection held a worker thread for as long as it was open,
  * so a gateway with --threads 4 behind nginx with 4 workers x
  * `keepalive 64` stalled new requests until a keep-alive timeout (256
- * clients for 20 s: 72 client time-outs, p99 2.1 s).  Now the listening
- * socket and every connection that is not in a request are in one
- * epoll(7) set, and the idle workers wait on it (conn_take): the one
- * woken takes a connection only once its next request has begun, and
- * gives it back after END_REQUEST (conn_keep), so the threads follow the
- * requests in progress, not the connections open.  Every connection is
- * watched with EPOLLONESHOT, so one event goes to one worker; a worker
- * woken by the listener accepts (conn_accept) and serves the first new
- * connection whose request is there already.  There is no thread of the
- * loop's own: a request costs one epoll_wait() and one epoll_ctl() more
- * than a blocking poll() on a connection did, and no hand-over between
- * threads (measured with one: about 3 more system calls a request, most
- * of them futex(2)).  The main thread sweeps the deadlines every second
- * (conn_sweep).
+ * clients for 20 s: 72 client time-outs, p99 2.1 s).  Now one thread
+ * (conn_loop) watches the listening socket and every connection that is
+ * not in a request with epoll(7); a worker takes a connection only once
+ * its next request has begun (conn_take) and gives it back after
+ * END_REQUEST (conn_keep), so the threads follow the requests in
+ * progress, not the connections open.  (Idle workers waiting on the
+ * epoll set themselves, with no thread of the loop's own, made fewer
+ * system calls but answered about a fifth fewer requests a second:
+ * README, "Thread count".)
  *
  * Timeouts, as before the loop (worker.c has the ones of a request):
  *   - a new connection must begin its request within --request-timeout
@@ -66,7 +61,7 @@
 #include "xmalloc.h"
 
 #define KEEPALIVE_IDLE	300	/* s a kept connection may idle */
-#define LOOP_TICK	250	/* ms between looks at stopping */
+#define LOOP_TICK	250	/* ms between sweeps */
 #define ACCEPT_PAUSE	100	/* ms not accepting after EMFILE */
 #define ACCEPT_BURST	64	/* accepts per wake-up */
 #define EVENTS_MAX	64
@@ -79,15 +74,19 @@ struct conn_list {
 
 static struct {
 	int		 epfd;
-	pthread_mutex_t	 mu;		/* the lists and `paused` */
+	pthread_t	 tid;
+	int		 started;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;		/* ready has one, or down */
 	struct conn_list fresh;		/* new: --request-timeout */
 	struct conn_list kept;		/* idle after a request */
+	struct conn_list ready;		/* a request has begun */
 	struct conn_list closing;	/* lingering close */
-	atomic_int	 paused;	/* the listener, after EMFILE */
-	struct timespec	 resume;	/* when to listen again */
+	int		 down;		/* the loop has ended */
 } cl = {
 	.epfd = -1,
 	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
 };
 
 static void
@@ -138,41 +137,28 @@ time_reached(const struct timespec *a, const struct timespec *b)
 }
 
 /*
- * Puts c in list l, due `secs` from now (secs < 0: its deadline stays),
- * and asks epoll for its next readable byte, once (EPOLLONESHOT: one
- * event goes to one thread, and no thread sees c while another has it).
- * Takes cl.mu for the list only, not across epoll_ctl(): the workers
- * would queue on it.  -1 when stopping or epoll refused: the caller
- * closes c.
+ * Puts c in list l (under cl.mu), due `secs` from now, and asks epoll for
+ * its next readable byte, once (EPOLLONESHOT: the loop's thread and the
+ * workers never see one connection at the same time).  -1 when epoll
+ * refused.
  */
 static int
 conn_watch(struct conn *c, struct conn_list *l, long long secs)
 {
 	struct epoll_event	 ev;
-	int			 op, ok;
 
-	if (secs >= 0) {
-		clock_gettime(CLOCK_MONOTONIC, &c->deadline);
-		c->deadline.tv_sec += (time_t)secs;
-	}
-	op = c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	pthread_mutex_lock(&cl.mu);
-	if ((ok = !atomic_load(&g.stopping))) {
-		list_append(l, c);
-		c->in_epoll = 1;
-	}
-	pthread_mutex_unlock(&cl.mu);
-	if (!ok)
-		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+	c->deadline.tv_sec += (time_t)secs;
+	list_append(l, c);
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN | EPOLLONESHOT;
 	ev.data.ptr = c;
-	if (epoll_ctl(cl.epfd, op, c->fd, &ev) == 0)
+	if (epoll_ctl(cl.epfd, c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+	    c->fd, &ev) == 0) {
+		c->in_epoll = 1;
 		return 0;
-	pthread_mutex_lock(&cl.mu);
+	}
 	list_remove(c);
-	c->in_epoll = op == EPOLL_CTL_MOD;
-	pthread_mutex_unlock(&cl.mu);
 	return -1;
 }
 
@@ -204,16 +190,89 @@ conn_drain(int fd)
 }
 
 /*
- * A connection in lingering close sent something (taken out of its
- * list): read it, and wait for more until its first deadline, so that a
- * peer sending a byte now and then cannot keep it open; conn_sweep()
- * closes it then.
+ * A connection in lingering close sent something (under cl.mu): read it,
+ * and wait for more until its first deadline, so that a peer sending a
+ * byte now and then cannot keep it open; the sweep closes it then.
  */
 static void
 conn_linger_more(struct conn *c)
 {
-	if (conn_drain(c->fd) || conn_watch(c, &cl.closing, -1) == -1)
+	struct timespec	 deadline = c->deadline;
+
+	list_remove(c);
+	if (conn_drain(c->fd) || conn_watch(c, &cl.closing, LINGER) == -1) {
 		conn_close(c);
+		return;
+	}
+	c->deadline = deadline;
+}
+
+/*
+ * Accepts what the listener has, up to ACCEPT_BURST.  1 when it ran out
+ * of descriptors (or memory): the caller pauses the listener, as OpenBSD
+ * httpd does, rather than spin or die.
+ */
+static int
+conn_accept(void)
+{
+	struct conn	*c;
+	int		 fd, i;
+
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		/* blocking, as libfcgi wants it: only its reads wait */
+		fd = accept4(g.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				return 1;
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED &&
+			    errno != EPROTO && !atomic_load(&g.stopping))
+				fprintf(stderr, PROG ": accept failed: %s\n",
+				    strerror(errno));
+			return 0;
+		}
+		c = xcalloc(1, sizeof(*c));
+		c->fd = fd;
+		pthread_mutex_lock(&cl.mu);
+		if (conn_readable(fd)) {
+			/* the request is there already (a web server
+			 * connecting per request writes it at once): no
+			 * round through epoll */
+			list_append(&cl.ready, c);
+			pthread_cond_signal(&cl.cv);
+		} else if (conn_watch(c, &cl.fresh, g.config.request_timeout) ==
+		    -1) {
+			fprintf(stderr, PROG ": epoll_ctl: %s\n",
+			    strerror(errno));
+			conn_close(c);
+		}
+		pthread_mutex_unlock(&cl.mu);
+	}
+	return 0;
+}
+
+/* Closes the connections of l whose deadline has passed (under cl.mu). */
+static void
+conn_sweep(struct conn_list *l, const struct timespec *now)
+{
+	struct conn	*c;
+
+	while ((c = l->head) != NULL && time_reached(now, &c->deadline)) {
+		list_remove(c);
+		conn_close(c);
+	}
+}
+
+static void
+conn_close_all(struct conn_list *l)
+{
+	struct conn	*c;
+
+	while ((c = l->head) != NULL) {
+		list_remove(c);
+		conn_close(c);
+	}
 }
 
 /* Listens (events) or not (0) on the listening socket. */
@@ -228,127 +287,75 @@ listener_arm(uint32_t events)
 	(void)epoll_ctl(cl.epfd, EPOLL_CTL_MOD, g.listen_fd, &ev);
 }
 
-/*
- * Out of descriptors (or memory): the listener pauses for ACCEPT_PAUSE
- * ms, as OpenBSD httpd does, rather than spin or die.
- */
-static void
-listener_pause(void)
+static void *
+conn_loop(void *arg)
 {
-	pthread_mutex_lock(&cl.mu);
-	if (!atomic_load(&cl.paused)) {
-		listener_arm(0);
-		clock_gettime(CLOCK_MONOTONIC, &cl.resume);
-		cl.resume.tv_nsec += ACCEPT_PAUSE * 1000000L;
-		if (cl.resume.tv_nsec >= 1000000000L) {
-			cl.resume.tv_sec++;
-			cl.resume.tv_nsec -= 1000000000L;
+	struct epoll_event	 evs[EVENTS_MAX];
+	struct timespec		 now, resume = { 0, 0 };
+	struct conn		*c;
+	int			 i, n, paused = 0;
+
+	(void)arg;
+	while (!atomic_load(&g.stopping)) {
+		n = epoll_wait(cl.epfd, evs, EVENTS_MAX, LOOP_TICK);
+		for (i = 0; i < n; i++) {
+			if ((c = evs[i].data.ptr) == NULL) {
+				if (!paused && conn_accept()) {
+					paused = 1;
+					listener_arm(0);
+					clock_gettime(CLOCK_MONOTONIC,
+					    &resume);
+					resume.tv_nsec += ACCEPT_PAUSE *
+					    1000000L;
+					if (resume.tv_nsec >= 1000000000L) {
+						resume.tv_sec++;
+						resume.tv_nsec -= 1000000000L;
+					}
+				}
+				continue;
+			}
+			pthread_mutex_lock(&cl.mu);
+			if (c->list == &cl.closing) {
+				conn_linger_more(c);
+				pthread_mutex_unlock(&cl.mu);
+				continue;
+			}
+			list_remove(c);
+			if (evs[i].events & EPOLLIN) {
+				/* a request has begun (or the peer left:
+				 * the worker's read finds out) */
+				list_append(&cl.ready, c);
+				pthread_cond_signal(&cl.cv);
+			} else
+				conn_close(c);	/* EPOLLERR, EPOLLHUP */
+			pthread_mutex_unlock(&cl.mu);
 		}
-		atomic_store(&cl.paused, 1);
-	}
-	pthread_mutex_unlock(&cl.mu);
-}
-
-static void
-listener_resume(void)
-{
-	struct timespec	 now;
-
-	if (!atomic_load(&cl.paused))
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	pthread_mutex_lock(&cl.mu);
-	if (atomic_load(&cl.paused) && time_reached(&now, &cl.resume)) {
-		listener_arm(EPOLLIN);
-		atomic_store(&cl.paused, 0);
-	}
-	pthread_mutex_unlock(&cl.mu);
-}
-
-/*
- * Accepts what the listener has, up to ACCEPT_BURST.  Returns the first
- * new connection whose request is there already (a web server connecting
- * for a request writes it at once), for the caller to serve; the others
- * go into the epoll set, where other workers find them.  NULL when there
- * is none.
- */
-static struct conn *
-conn_accept(void)
-{
-	struct conn	*c, *mine = NULL;
-	int		 fd, i;
-
-	for (i = 0; i < ACCEPT_BURST; i++) {
-		/* blocking, as libfcgi wants it: only its reads wait */
-		fd = accept4(g.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM)
-				listener_pause();
-			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED &&
-			    errno != EPROTO && !atomic_load(&g.stopping))
-				fprintf(stderr, PROG ": accept failed: %s\n",
-				    strerror(errno));
-			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (paused && time_reached(&now, &resume)) {
+			paused = 0;
+			listener_arm(EPOLLIN);
 		}
-		c = xcalloc(1, sizeof(*c));
-		c->fd = fd;
-		if (mine == NULL && conn_readable(fd)) {
-			mine = c;
-			continue;
-		}
-		if (conn_watch(c, &cl.fresh, g.config.request_timeout) == -1)
-			conn_close(c);
+		pthread_mutex_lock(&cl.mu);
+		conn_sweep(&cl.fresh, &now);
+		conn_sweep(&cl.kept, &now);
+		conn_sweep(&cl.closing, &now);
+		pthread_mutex_unlock(&cl.mu);
 	}
-	return mine;
-}
-
-/* Closes the connections of l whose deadline has passed (under cl.mu). */
-static void
-conn_sweep_list(struct conn_list *l, const struct timespec *now)
-{
-	struct conn	*c;
-
-	while ((c = l->head) != NULL && time_reached(now, &c->deadline)) {
-		list_remove(c);
-		conn_close(c);
-	}
-}
-
-/*
- * The main thread, every second: closes the connections past their
- * deadline (see above).  A connection being closed here is in no worker's
- * hands: it is in a list, so no event of it is pending (EPOLLONESHOT),
- * and close() takes it out of the epoll set.
- */
-void
-conn_sweep(void)
-{
-	struct timespec	 now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* stopping: idle connections are closed, and so are those whose
+	 * request no worker took yet (as before the loop) */
 	pthread_mutex_lock(&cl.mu);
-	conn_sweep_list(&cl.fresh, &now);
-	conn_sweep_list(&cl.kept, &now);
-	conn_sweep_list(&cl.closing, &now);
+	cl.down = 1;
+	conn_close_all(&cl.fresh);
+	conn_close_all(&cl.kept);
+	conn_close_all(&cl.ready);
+	conn_close_all(&cl.closing);
+	pthread_cond_broadcast(&cl.cv);
 	pthread_mutex_unlock(&cl.mu);
-	listener_resume();
-}
-
-static void
-conn_close_all(struct conn_list *l)
-{
-	struct conn	*c;
-
-	while ((c = l->head) != NULL) {
-		list_remove(c);
-		conn_close(c);
-	}
+	return NULL;
 }
 
 int
-conn_setup(void)
+conn_loop_start(void)
 {
 	struct epoll_event	 ev;
 	int			 fl;
@@ -358,11 +365,10 @@ conn_setup(void)
 		return -1;
 	}
 	/*
-	 * Non-blocking, so that no worker waits in accept(): all the idle
-	 * ones may be woken for one connection, and a listener shared by
-	 * several processes (spawn-fcgi -F, systemd) wakes each of them.
-	 * The flag is the shared socket's: the other processes are
-	 * gateways like this one.
+	 * Non-blocking, so that the loop never waits in accept(): a
+	 * listener shared by several processes (spawn-fcgi -F, systemd)
+	 * wakes each of them for one connection.  The flag is the shared
+	 * socket's: the other processes are gateways like this one.
 	 */
 	if ((fl = fcntl(g.listen_fd, F_GETFL)) == -1 ||
 	    fcntl(g.listen_fd, F_SETFL, fl | O_NONBLOCK) == -1) {
@@ -378,65 +384,64 @@ conn_setup(void)
 		    strerror(errno));
 		return -1;
 	}
+	if ((errno = pthread_create(&cl.tid, NULL, conn_loop, NULL)) != 0) {
+		fprintf(stderr, PROG ": cannot start the connection loop: "
+		    "%s\n", strerror(errno));
+		return -1;
+	}
+	cl.started = 1;
 	return 0;
 }
 
-/*
- * After the workers ended: the connections still open (idle ones, and
- * those in lingering close) are closed.
- */
+/* After g.stopping is set: waits for the loop to end. */
 void
-conn_shutdown(void)
+conn_loop_join(void)
 {
-	pthread_mutex_lock(&cl.mu);
-	conn_close_all(&cl.fresh);
-	conn_close_all(&cl.kept);
-	conn_close_all(&cl.closing);
-	pthread_mutex_unlock(&cl.mu);
+	if (cl.started)
+		pthread_join(cl.tid, NULL);
+	cl.started = 0;
 	if (cl.epfd != -1)
 		close(cl.epfd);
 	cl.epfd = -1;
 }
 
-/*
- * A worker: waits for a connection whose next request has begun (or
- * whose peer left: the worker's read finds out).  NULL when stopping.
- */
+/* Wakes the workers waiting in conn_take() at shutdown. */
+void
+conn_wake_all(void)
+{
+	pthread_mutex_lock(&cl.mu);
+	pthread_cond_broadcast(&cl.cv);
+	pthread_mutex_unlock(&cl.mu);
+}
+
 struct conn *
 conn_take(void)
 {
-	struct epoll_event	 ev;
-	struct conn		*c;
-	int			 n, lingering;
+	struct conn	*c;
 
-	while (!atomic_load(&g.stopping)) {
-		listener_resume();
-		n = epoll_wait(cl.epfd, &ev, 1, LOOP_TICK);
-		if (n <= 0)
-			continue;
-		if ((c = ev.data.ptr) == NULL) {
-			if ((c = conn_accept()) != NULL)
-				return c;
-			continue;
-		}
-		pthread_mutex_lock(&cl.mu);
-		lingering = c->list == &cl.closing;
+	pthread_mutex_lock(&cl.mu);
+	while (cl.ready.head == NULL && !cl.down &&
+	    !atomic_load(&g.stopping))
+		pthread_cond_wait(&cl.cv, &cl.mu);
+	c = cl.ready.head;
+	if (c != NULL && !atomic_load(&g.stopping))
 		list_remove(c);
-		pthread_mutex_unlock(&cl.mu);
-		if (lingering)
-			conn_linger_more(c);
-		else if (ev.events & EPOLLIN)
-			return c;
-		else
-			conn_close(c);	/* EPOLLERR, EPOLLHUP */
-	}
-	return NULL;
+	else
+		c = NULL;
+	pthread_mutex_unlock(&cl.mu);
+	return c;
 }
 
 void
 conn_keep(struct conn *c)
 {
-	if (conn_watch(c, &cl.kept, KEEPALIVE_IDLE) == -1)
+	int	 ok = 0;
+
+	pthread_mutex_lock(&cl.mu);
+	if (!cl.down && !atomic_load(&g.stopping))
+		ok = conn_watch(c, &cl.kept, KEEPALIVE_IDLE) == 0;
+	pthread_mutex_unlock(&cl.mu);
+	if (!ok)
 		conn_close(c);
 }
 
@@ -451,11 +456,17 @@ conn_keep(struct conn *c)
 void
 conn_linger(struct conn *c)
 {
+	int	 ok = 0;
+
 	if (shutdown(c->fd, SHUT_WR) == -1) {
 		conn_close(c);
 		return;
 	}
-	if (conn_watch(c, &cl.closing, LINGER) == -1)
+	pthread_mutex_lock(&cl.mu);
+	if (!cl.down && !atomic_load(&g.stopping))
+		ok = conn_watch(c, &cl.closing, LINGER) == 0;
+	pthread_mutex_unlock(&cl.mu);
+	if (!ok)
 		conn_close(c);
 }
 

@@ -137,6 +137,7 @@ drain(const sigset_t *set)
 	FCGX_ShutdownPending();
 	if (g.own_listener)
 		shutdown(g.listen_fd, SHUT_RDWR);
+	conn_wake_all();
 	transfer_wake_all();
 	now_mono(&start);
 	for (;;) {
@@ -192,7 +193,6 @@ control_loop(const sigset_t *set)
 		}
 		memory_trim();
 		watch_check();
-		conn_sweep();
 		if (atomic_load(&g.alive) == 0) {
 			fprintf(stderr, PROG ": every worker has stopped, "
 			    "exiting\n");

@@ -180,9 +180,9 @@ struct manifest	*load_startup(void);
 int		 listener_open(void);
 
 /* conn.c */
-int		 conn_setup(void);
-void		 conn_sweep(void);
-void		 conn_shutdown(void);
+int		 conn_loop_start(void);
+void		 conn_loop_join(void);
+void		 conn_wake_all(void);
 struct conn	*conn_take(void);
 void		 conn_keep(struct conn *);
 void		 conn_lost(struct conn *);

@@ -173,7 +173,7 @@ cmd_serve(void)
 		return 1;
 	g.stats = metrics_open(g.config.state_dir, g.listen_fd, &g.own, PROG);
 	nofile_raise();
-	if (conn_setup() == -1)
+	if (conn_loop_start() == -1)
 		return 1;
 
 	n = g.config.threads;
@@ -205,9 +205,9 @@ cmd_serve(void)
 		unlink(g.unix_path);
 	if (!all_joined)
 		exit(0);	/* requests cut short end with the process */
+	conn_loop_join();
 	for (i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);
-	conn_shutdown();
 	free(tids);
 	for (i = 0; i < n; i++)
 		pthread_mutex_destroy(&g.watch[i].mu);
