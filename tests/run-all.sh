@@ -29,7 +29,7 @@ libfcgi-bin libcjson-dev libcurl4-openssl-dev libpcre2-dev lighttpd \
 spawn-fcgi curl wget python3 python3-venv python3-pip valgrind clang \
 nginx caddy apache2-bin libapache2-mod-fcgid systemd skopeo podman \
 docker-registry openssl apache2-utils strace mmdebstrap runc \
-python3-yaml zlib1g-dev chromium time python3-prometheus-client"
+python3-yaml zlib1g-dev chromium time python3-prometheus-client wrk"
 
 say() { printf '%s\n' "run-all: $*"; }
 
