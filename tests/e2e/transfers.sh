@@ -13,9 +13,9 @@
 #     (before: 136-139 s behind the downloads in the accept backlog).
 #
 # Timing limits: asked for by the issue.  Under a sanitizer build (libasan
-# linked) the redirect limit is 500 ms and the downloads' 30 s (ASan is
-# several times slower per request); TRANSFERS_REDIRECT_MS and
-# TRANSFERS_MAX_S override both.
+# or libtsan linked) the redirect limit is 500 ms and the downloads' 30 s
+# (the sanitizers are several times slower per request);
+# TRANSFERS_REDIRECT_MS and TRANSFERS_MAX_S override both.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-servers.sh"
 
@@ -30,7 +30,7 @@ fi
 N=${TRANSFERS_N:-200}
 REDIRECT_MS=${TRANSFERS_REDIRECT_MS:-50}
 MAX_S=${TRANSFERS_MAX_S:-16}
-if ldd "$FCGI" 2>/dev/null | grep -q libasan; then
+if ldd "$FCGI" 2>/dev/null | grep -Eq "lib(a|t)san"; then
 	REDIRECT_MS=${TRANSFERS_REDIRECT_MS:-500}
 	MAX_S=${TRANSFERS_MAX_S:-30}
 fi
