@@ -25,7 +25,7 @@ struct gw_out {
 	/* The response cannot be completed (upstream died mid-body): make the
 	 * client see a truncated transfer, never a complete short one
 	 * (FastCGI: shutdown(2) of the connection before finishing,
-	 * measured per web server at fcgi_out_abort in fcgi/main.c; CGI:
+	 * measured per web server at fcgi_out_abort in fcgi/serve.c; CGI:
 	 * exit without a clean end). */
 	void	(*abort)(void *ctx);
 	/*

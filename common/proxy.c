@@ -98,9 +98,9 @@
 /*
  * libcurl's receive buffer: the most it hands to one write callback.  The
  * default 16 KiB means four times as many callbacks (and flushes) for a
- * large blob.  A callback of at least fcgi/main.c's RAW_MIN bypasses
- * libfcgi's 8 KiB stream buffer and goes out as one FCGI_STDOUT record of
- * up to RAW_RECORD in a writev(): 64 KiB is one whole record per
+ * large blob.  A callback of at least RECORD_RAW_MIN (fcgi/record.h)
+ * bypasses libfcgi's 8 KiB stream buffer and goes out as one FCGI_STDOUT
+ * record of up to RECORD_MAX in a writev(): 64 KiB is one whole record per
  * callback, the largest a FastCGI record holds (65,535 bytes).
  */
 #define PROXY_BUFSIZE	(64L * 1024)

@@ -14,12 +14,12 @@
  * The last bytes of a body of known length are written apart and not
  * flushed (on_body in proxy.c), so that a front end that buffers small
  * writes sends them together with its end of the response.  Below
- * fcgi/main.c's RAW_MIN (checked there): libfcgi then writes the last
- * STDOUT record and END_REQUEST in one write(), and nginx keeps its
- * FastCGI connection for the next request; when END_REQUEST came apart
- * from the last body bytes, it dropped the connection about one time in
- * three (measured), and the next request went to a thread without a
- * connection to the registry.
+ * RECORD_RAW_MIN (fcgi/record.h; checked in fcgi/serve.c): libfcgi then
+ * writes the last STDOUT record and END_REQUEST in one write(), and nginx
+ * keeps its FastCGI connection for the next request; when END_REQUEST
+ * came apart from the last body bytes, it dropped the connection about
+ * one time in three (measured), and the next request went to a thread
+ * without a connection to the registry.
  */
 #define PROXY_TAIL	(8 * 1024)
 

@@ -29,7 +29,7 @@ libfcgi-bin libcjson-dev libcurl4-openssl-dev libpcre2-dev lighttpd \
 spawn-fcgi curl wget python3 python3-venv python3-pip valgrind clang \
 nginx caddy apache2-bin libapache2-mod-fcgid systemd skopeo podman \
 docker-registry openssl apache2-utils strace mmdebstrap runc \
-python3-yaml zlib1g-dev chromium time python3-prometheus-client"
+python3-yaml zlib1g-dev chromium time python3-prometheus-client wrk"
 
 say() { printf '%s\n' "run-all: $*"; }
 
@@ -171,11 +171,15 @@ UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
 
 # --- 4b. ThreadSanitizer: the FastCGI program's threads in the tests that
 # run them against each other: a reload under load (reload.sh) and the
-# limits (limits.sh: 64 requests at once, slow peers, the descriptors).
+# limits (limits.sh: 64 requests at once, slow peers, the descriptors),
+# kept-alive connections moving between the event loop and the workers
+# (keepalive.sh, nginx only, 5 s) and proxied transfers on their own
+# threads beside redirects (transfers.sh).
 # The reports go to _build-tsan/tsan.PID (log_path), so that a test that
 # does not look at the program's stderr cannot miss one; any such file
 # fails the stage.  TSAN=0 skips it.
-TSAN_TESTS="tests/e2e/reload.sh tests/e2e/limits.sh"
+TSAN_TESTS="tests/e2e/reload.sh tests/e2e/limits.sh tests/e2e/keepalive.sh \
+tests/e2e/transfers.sh"
 if [ "${TSAN:-1}" != 0 ]; then
 	say "== _build-tsan: configure --enable-tsan"
 	mkdir -p _build-tsan
@@ -194,6 +198,7 @@ if [ "${TSAN:-1}" != 0 ]; then
 		for t in $TSAN_TESTS; do
 			n=tsan-$(basename "$t" .sh)
 			say "== _build-tsan: $t"
+			KEEPALIVE_SECS=5 KEEPALIVE_SERVERS=nginx \
 			top_builddir="$SRCDIR/_build-tsan" top_srcdir="$SRCDIR" \
 			TSAN_OPTIONS="log_path=$SRCDIR/_build-tsan/tsan exitcode=66 halt_on_error=0 ${TSAN_OPTIONS:-}" \
 			env AM_TAP_AWK=awk sh build-aux/tap-driver.sh \
