@@ -134,6 +134,8 @@
 #define NPM_DEFAULT_REGISTRY	"https://registry.npmjs.org"
 #define PIXEL_DEFAULT_PATH	"/a.png"
 
+const struct manifest_cache *manifest_cache;
+
 static const char *const type_names[RULE__COUNT] = {
 	"docker-v1", "docker-v2", "npm-v1", "file-v1", "file-v2",
 	"python-v1", "pixel-v1", "telemetry-v1", "catch-all-v1",
@@ -637,10 +639,13 @@ parse_docker(struct mctx *c, const cJSON *o, struct rule *r)
 			parse_repository(c, r, s);
 	} else {
 		take_str(c, o, "rule-id", &r->rule_id);
-		if (get_str(c, o, "pattern", 1, &s) == 1 &&
-		    dpattern_compile(s, &r->pattern, &err) == -1) {
-			r->pattern = NULL;
-			rerr(c, "pattern", "invalid image pattern: %s", err);
+		if (get_str(c, o, "pattern", 1, &s) == 1) {
+			r->pattern_src = xstrdup(s);
+			if (dpattern_compile(s, &r->pattern, &err) == -1) {
+				r->pattern = NULL;
+				rerr(c, "pattern", "invalid image pattern: %s",
+				    err);
+			}
 		}
 	}
 	if (get_str(c, o, "registry", 1, &s) == 1)
@@ -1031,6 +1036,7 @@ rule_free(struct rule *r)
 	free(r->rule_id);
 	free(r->repository);
 	free_strv(r->repo_segs, r->nrepo_segs);
+	free(r->pattern_src);
 	if (r->pattern != NULL)
 		dpattern_free(r->pattern);
 	free(r->registry_base);
@@ -1360,6 +1366,12 @@ manifest_free(struct manifest *m)
 {
 	size_t	 i;
 
+	if (m->backing != NULL) {
+		/* the rule sets, the UA list and the image */
+		m->backing->release(m);
+		free(m);
+		return;
+	}
 	for (i = 0; i < m->nsets; i++) {
 		if (m->sets[i].py != NULL)
 			pyindex_free(m->sets[i].py);
@@ -1587,13 +1599,20 @@ manifest_load_file(const char *path, struct manifest **out,
 	*out = NULL;
 	if (d == NULL)
 		d = &local;
+	/* the warm path: the file's identity names its image */
+	if (manifest_cache != NULL && stat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode) && manifest_cache->find(path, &st, out, d) == 0) {
+		manifest_diag_free(&local);
+		return 0;
+	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		buf_printf(&d->errors, "%s: %s\n", path, strerror(errno));
 		manifest_diag_free(&local);
 		return 2;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uintmax_t)st.st_size > MANIFEST_MAXSIZE)
+	if (fstat(fd, &st) == -1)
+		st.st_mode = 0;		/* no identity: no image */
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > MANIFEST_MAXSIZE)
 		goto toolarge;
 	for (;;) {
 		buf_reserve(&b, 65536);
@@ -1614,6 +1633,9 @@ manifest_load_file(const char *path, struct manifest **out,
 			goto toolarge;
 	}
 	rc = manifest_parse(path, buf_cstr(&b), b.n, out, d) == 0 ? 0 : 1;
+	if (rc == 0 && manifest_cache != NULL && S_ISREG(st.st_mode) &&
+	    (uintmax_t)st.st_size == b.n)
+		manifest_cache->store(path, &st, buf_cstr(&b), b.n, *out, d);
 	goto done;
 toolarge:
 	buf_printf(&d->errors, "%s: file too large (the limit is %lu MiB)\n",
@@ -1682,6 +1704,8 @@ manifest_lookup(const struct manifest *m, const char *host)
 
 	if (m == NULL || host == NULL || *host == '\0')
 		return NULL;
+	if (m->backing != NULL)
+		return m->backing->lookup(m, host);
 	if ((set = set_find(m, "", host)) != NULL)
 		return set;
 	for (p = strchr(host + 1, '.'); p != NULL; p = strchr(p + 1, '.'))

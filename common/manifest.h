@@ -7,6 +7,8 @@
 #ifndef MANIFEST_H
 #define MANIFEST_H
 
+#include <sys/stat.h>
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
@@ -45,6 +47,7 @@ struct rule {
 	char		*repository;	/* docker-v1 repository-name */
 	char	       **repo_segs;	/* its '/'-separated components */
 	size_t		 nrepo_segs;
+	char		*pattern_src;	/* docker-v2 pattern as written */
 	struct dpattern	*pattern;	/* docker-v2 */
 	char		*registry_base;	/* docker: §3.4; npm: §4.1 registry base */
 	char		*registry_log;	/* docker: §3.6 */
@@ -100,16 +103,50 @@ struct ruleset {
 	struct pyindex	*py;		/* NULL without python-v1 rules */
 };
 
+struct manifest_backing;
+
 struct manifest {
 	atomic_int	 refs;
-	struct rule	*rules;		/* manifest order */
+	struct rule	*rules;		/* manifest order; NULL from an image */
 	size_t		 nrules;
 	struct ruleset	*sets;		/* sorted by domain (strcmp) */
 	size_t		 nsets;
 	struct ua_list	*redirect_uas;	/* NULL: default list (§3.3) */
 	long		 npm_cache_ttl;
 	time_t		 loaded_at;
+	/*
+	 * A manifest loaded from a compiled image (image.h) has no rules
+	 * and sets of its own: backing makes a host's rule set on its first
+	 * lookup, its strings borrowed from the image, and frees them with
+	 * the image.  NULL for a manifest parsed from JSON.
+	 */
+	const struct manifest_backing *backing;
+	void		*backing_data;
 };
+
+struct manifest_diag;
+
+struct manifest_backing {
+	const struct ruleset *(*lookup)(const struct manifest *,
+		    const char *host);
+	void	(*release)(struct manifest *);
+};
+
+/*
+ * The image cache as manifest_load_file() uses it (image.h sets it;
+ * NULL when images are off).  find(): the image of the file at path
+ * with stat *st, without reading the file; 0 and *out, or -1.  store():
+ * records a manifest just parsed from text as that file's image.
+ * Neither ever fails a load.
+ */
+struct manifest_cache {
+	int	(*find)(const char *path, const struct stat *st,
+		    struct manifest **out, struct manifest_diag *d);
+	void	(*store)(const char *path, const struct stat *st,
+		    const char *text, size_t len, const struct manifest *m,
+		    const struct manifest_diag *d);
+};
+extern const struct manifest_cache *manifest_cache;
 
 /* Errors and warnings of a load, one message per line (§1.5). */
 struct manifest_diag {

@@ -531,8 +531,10 @@ class Runner:
         for k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
                   "http_proxy", "https_proxy", "all_proxy"):
             self.base_env[k] = proxy
+        # (and GATEWAY_CACHE_DIR: the suite through compiled images)
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
-                  "MSAN_OPTIONS", "TSAN_OPTIONS", "VALGRIND_OPTS"):
+                  "MSAN_OPTIONS", "TSAN_OPTIONS", "VALGRIND_OPTS",
+                  "GATEWAY_CACHE_DIR"):
             if k in os.environ:
                 self.base_env[k] = os.environ[k]
         self.counter = 0

@@ -1,0 +1,57 @@
+/*
+ * What image.c and image_rules.c share: the writer that appends a rule's
+ * fields to an image, and the checked reader that takes them out again.
+ * A rule record is a run of 32-bit words; a string is the offset of a
+ * NUL-terminated string in the image's string table, IMG_NONE for NULL.
+ */
+#ifndef IMAGE_INT_H
+#define IMAGE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rule;
+
+#define IMG_NONE	0xffffffffU
+
+struct img_writer;
+/* Appends one word, or the offset of s (interned; NULL: IMG_NONE). */
+void	 iw_word(struct img_writer *, uint32_t);
+void	 iw_str(struct img_writer *, const char *);
+/* Appends n, then the n strings. */
+void	 iw_strv(struct img_writer *, char *const *, size_t);
+
+/*
+ * Reads words [p, end) of a record.  Any read past end, string offset
+ * outside the table or value out of range sets bad and returns 0/NULL;
+ * the caller checks bad once at the end.  Strings point into the image.
+ */
+struct img_reader {
+	const uint32_t	*p, *end;
+	const char	*str;		/* the string table */
+	uint32_t	 nstr;		/* its length; str[nstr - 1] == '\0' */
+	int		 bad;
+};
+uint32_t ir_word(struct img_reader *);
+/* A word that must be at most max. */
+uint32_t ir_uint(struct img_reader *, uint32_t max);
+/* A string or NULL; ir_str_req: NULL is bad. */
+char	*ir_str(struct img_reader *);
+char	*ir_str_req(struct img_reader *);
+/* n and n strings: an allocated array of borrowed strings (NULL for 0). */
+char   **ir_strv(struct img_reader *, size_t *n);
+
+/*
+ * image_rules.c: one pair per rule type.  image_rule_put() appends the
+ * type's fields of r; image_rule_get() reads them into r (type set),
+ * returning -1 when the record is malformed; image_rule_compile() makes
+ * what a process builds for itself (docker pattern, PCRE2 code), -1 when
+ * it cannot; image_rule_release() frees what get and compile allocated
+ * (the strings are the image's).
+ */
+void	 image_rule_put(struct img_writer *, const struct rule *);
+int	 image_rule_get(struct img_reader *, struct rule *);
+int	 image_rule_compile(struct rule *);
+void	 image_rule_release(struct rule *);
+
+#endif
