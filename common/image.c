@@ -57,44 +57,11 @@
 #include "sha256.h"
 #include "xmalloc.h"
 
-#define IMG_MAGIC	"SGWIMG\r\n"
+
 /* The cache keeps at most this many images (the newest). */
 #define IMG_CACHE_MAX	16
 /* and this many index files */
 #define IDX_CACHE_MAX	64
-
-struct img_hdr {
-	char		 magic[8];
-	uint32_t	 version;
-	uint32_t	 hdr_len;	/* sizeof(struct img_hdr) */
-	unsigned char	 build[32];	/* image_build_id() */
-	unsigned char	 source[32];	/* SHA-256 of the manifest text */
-	uint64_t	 total_len;
-	uint64_t	 checksum;	/* img_checksum() */
-	int64_t		 npm_cache_ttl;
-	uint32_t	 nrules;
-	uint32_t	 nsets;
-	uint32_t	 sets_off;	/* bytes */
-	uint32_t	 words_off;	/* bytes */
-	uint32_t	 nwords;
-	uint32_t	 str_off;	/* bytes */
-	uint32_t	 nstr;
-	uint32_t	 uas;		/* word index, IMG_NONE: default list */
-	uint32_t	 warnings;	/* string, IMG_NONE: none */
-	uint32_t	 pad;
-};
-
-struct img_set {
-	uint32_t	 domain;	/* string */
-	uint32_t	 nrules;
-	uint32_t	 rec;		/* word index of its first record */
-	uint32_t	 nwords;	/* words of its records */
-};
-
-#define REC_HDR		5	/* type, index, length, domain, package-id */
-
-_Static_assert(sizeof(struct img_hdr) % 8 == 0, "header keeps alignment");
-_Static_assert(sizeof(struct img_set) == 16, "no padding in img_set");
 
 /* A loaded image: what backing_data of its manifest points to. */
 struct image {
@@ -250,6 +217,19 @@ img_checksum(const unsigned char *p, size_t len)
 	size_t	 at = offsetof(struct img_hdr, checksum);
 
 	return cks_update(cks_update(0, p, at), p + at + 8, len - at - 8);
+}
+
+void
+image_seal(void *p, size_t len)
+{
+	uint64_t	 c;
+
+	if (len < sizeof(struct img_hdr))
+		return;
+	memcpy((char *)p + offsetof(struct img_hdr, build), image_build_id(),
+	    32);
+	c = img_checksum(p, len);
+	memcpy((char *)p + offsetof(struct img_hdr, checksum), &c, 8);
 }
 
 /* ------------------------------------------------------------------ */

@@ -52,6 +52,12 @@ void	*image_compile(const struct manifest *, const char *text, size_t len,
 int	 image_open(void *p, size_t len, int mapped, struct manifest **out,
 	    const char **why, struct manifest_diag *d);
 
+/*
+ * Writes this build's identity and the checksum into an image of len
+ * bytes (tests and the fuzz target: what is left to check is bounds).
+ */
+void	 image_seal(void *p, size_t len);
+
 /* The 32-byte build identity images are bound to (image.c). */
 const unsigned char *image_build_id(void);
 

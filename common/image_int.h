@@ -13,6 +13,42 @@
 struct rule;
 
 #define IMG_NONE	0xffffffffU
+#define IMG_MAGIC	"SGWIMG\r\n"
+
+/* The layout (image.c says more); tests and the fuzz target use it too. */
+struct img_hdr {
+	char		 magic[8];
+	uint32_t	 version;
+	uint32_t	 hdr_len;	/* sizeof(struct img_hdr) */
+	unsigned char	 build[32];	/* image_build_id() */
+	unsigned char	 source[32];	/* SHA-256 of the manifest text */
+	uint64_t	 total_len;
+	uint64_t	 checksum;	/* img_checksum() */
+	int64_t		 npm_cache_ttl;
+	uint32_t	 nrules;
+	uint32_t	 nsets;
+	uint32_t	 sets_off;	/* bytes */
+	uint32_t	 words_off;	/* bytes */
+	uint32_t	 nwords;
+	uint32_t	 str_off;	/* bytes */
+	uint32_t	 nstr;
+	uint32_t	 uas;		/* word index, IMG_NONE: default list */
+	uint32_t	 warnings;	/* string, IMG_NONE: none */
+	uint32_t	 pad;
+};
+
+struct img_set {
+	uint32_t	 domain;	/* string */
+	uint32_t	 nrules;
+	uint32_t	 rec;		/* word index of its first record */
+	uint32_t	 nwords;	/* words of its records */
+};
+
+#define REC_HDR		5	/* type, index, length, domain, package-id */
+
+_Static_assert(sizeof(struct img_hdr) % 8 == 0, "header keeps alignment");
+_Static_assert(sizeof(struct img_set) == 16, "no padding in img_set");
+
 
 struct img_writer;
 /* Appends one word, or the offset of s (interned; NULL: IMG_NONE). */
