@@ -7,10 +7,9 @@
  *
  * What is not stored: the file-v1 specificity list (only the sort at
  * load used it; the image is already in precedence order), compiled
- * templates (rule_in_tmpl()/rule_out_tmpl() compile them on first use),
- * the docker-v2 pattern and the file-v2 PCRE2 code (compiled when a
- * process first looks up the host, image_rule_compile(); README says
- * what that costs).
+ * templates, the docker-v2 pattern and the file-v2 PCRE2 code: a
+ * process compiles them when it first looks up the host
+ * (image_rule_compile(); README says what that costs).
  */
 #include "config.h"
 
@@ -219,6 +218,13 @@ image_rule_compile(struct rule *r)
 	}
 	if (r->type == RULE_FILE_V2 &&
 	    (r->re = file_v2_compile(r->in_src, msg, sizeof(msg))) == NULL)
+		return -1;
+	/* the templates: compiled with the host rather than on the rule's
+	 * first use, as the handlers take one that cannot fail */
+	if (r->type == RULE_FILE_V1 && rule_in_tmpl(r) == NULL)
+		return -1;
+	if ((r->type == RULE_FILE_V1 || r->type == RULE_FILE_V2) &&
+	    r->out_src != NULL && rule_out_tmpl(r) == NULL)
 		return -1;
 	return 0;
 }

@@ -81,7 +81,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			snprintf(host, sizeof(host), "%s", dom);
 		rs = manifest_lookup(m, host);
-		CHECK(rs != NULL && rs->nrules <= s.nrules);
+		/* the index is sorted (checked): an exact domain is found */
+		CHECK(dom[0] == '*' || (rs != NULL && rs->nrules <= s.nrules));
 		ask(m, host, "/");
 		ask(m, host, "/simple/");
 		ask(m, host, "/v2/library/x/manifests/1");
