@@ -1009,6 +1009,17 @@ cache_open(const char *path, struct stat *st, const char **why)
 	return fd;
 }
 
+/* The SHA-256 of text in hex, into shex (65 bytes); returns shex. */
+static const char *
+shex_of(const char *text, size_t len, char *shex)
+{
+	unsigned char	 d[32];
+
+	sha256(text, len, d);
+	hex(d, 32, shex);
+	return shex;
+}
+
 static void
 img_path(const char *shex, struct buf *out)
 {
@@ -1286,7 +1297,7 @@ cache_trim(void)
 	free(idx);
 }
 
-void
+int
 image_cache_store(const char *path, const struct stat *st, const char *text,
     size_t len, const struct manifest *m, const struct manifest_diag *d)
 {
@@ -1297,7 +1308,7 @@ image_cache_store(const char *path, const struct stat *st, const char *text,
 	char		 shex[65], ohex[65];
 	void		*p;
 	size_t		 n;
-	int		 have_old;
+	int		 have_old, rc = -1;
 
 	if (cache_dir_ok() == -1)
 		goto done;
@@ -1323,6 +1334,8 @@ image_cache_store(const char *path, const struct stat *st, const char *text,
 	if (cache_write(buf_cstr(&ipath), id.p, id.n) == -1)
 		cache_warn("cannot write %s: %s", buf_cstr(&ipath),
 		    strerror(errno));
+	else
+		rc = 0;
 	/* the image this manifest had before */
 	if (have_old && strcmp(ohex, shex) != 0) {
 		img_path(ohex, &old);
@@ -1335,6 +1348,7 @@ done:
 	buf_free(&img);
 	buf_free(&old);
 	buf_free(&ipath);
+	return rc;
 }
 
 int
@@ -1342,7 +1356,7 @@ image_parse_cached(const char *name, const char *text, size_t len,
     struct manifest **out, struct manifest_diag *d)
 {
 	struct buf	 img = BUF_INIT;
-	unsigned char	 dg[32];
+	struct manifest	*m;
 	const char	*why;
 	char		 shex[65];
 	int		 rc;
@@ -1350,9 +1364,7 @@ image_parse_cached(const char *name, const char *text, size_t len,
 	*out = NULL;
 	cache.warned = 0;
 	if (manifest_cache != NULL && cache_dir_ok() == 0) {
-		sha256(text, len, dg);
-		hex(dg, 32, shex);
-		img_path(shex, &img);
+		img_path(shex_of(text, len, shex), &img);
 		rc = img_map(buf_cstr(&img), shex, out, d, &why);
 		if (rc == -1 && why != NULL)
 			cache_warn("%s: %s; rebuilding it", buf_cstr(&img),
@@ -1362,8 +1374,16 @@ image_parse_cached(const char *name, const char *text, size_t len,
 			return 0;
 	}
 	if ((rc = manifest_parse(name, text, len, out, d)) == 0 &&
-	    manifest_cache != NULL)
-		image_cache_store(name, NULL, text, len, *out, d);
+	    manifest_cache != NULL &&
+	    image_cache_store(name, NULL, text, len, *out, d) == 0) {
+		/* serve from the image, as the next process will */
+		img_path(shex_of(text, len, shex), &img);
+		if (img_map(buf_cstr(&img), shex, &m, NULL, &why) == 0) {
+			manifest_unref(*out);
+			*out = m;
+		}
+		buf_free(&img);
+	}
 	cache.warned = 0;
 	return rc;
 }

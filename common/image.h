@@ -72,7 +72,7 @@ const unsigned char *image_build_id(void);
  */
 int	 image_cache_find(const char *path, const struct stat *st,
 	    struct manifest **out, struct manifest_diag *d);
-void	 image_cache_store(const char *path, const struct stat *st,
+int	 image_cache_store(const char *path, const struct stat *st,
 	    const char *text, size_t len, const struct manifest *m,
 	    const struct manifest_diag *d);
 int	 image_parse_cached(const char *name, const char *text, size_t len,

@@ -106,6 +106,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1591,6 +1594,7 @@ manifest_load_file(const char *path, struct manifest **out,
     struct manifest_diag *d)
 {
 	struct manifest_diag	 local = { BUF_INIT, BUF_INIT };
+	struct manifest		*img;
 	struct buf		 b = BUF_INIT;
 	struct stat		 st;
 	ssize_t			 n;
@@ -1633,9 +1637,18 @@ manifest_load_file(const char *path, struct manifest **out,
 			goto toolarge;
 	}
 	rc = manifest_parse(path, buf_cstr(&b), b.n, out, d) == 0 ? 0 : 1;
+	/* written: served from the image, as the next process will be
+	 * (its pages shared, the parsed rules freed) */
 	if (rc == 0 && manifest_cache != NULL && S_ISREG(st.st_mode) &&
-	    (uintmax_t)st.st_size == b.n)
-		manifest_cache->store(path, &st, buf_cstr(&b), b.n, *out, d);
+	    (uintmax_t)st.st_size == b.n && manifest_cache->store(path, &st,
+	    buf_cstr(&b), b.n, *out, d) == 0 &&
+	    manifest_cache->find(path, &st, &img, NULL) == 0) {
+		manifest_unref(*out);
+		*out = img;
+#ifdef HAVE_MALLOC_TRIM
+		malloc_trim(0);		/* the parsed rules' memory */
+#endif
+	}
 	goto done;
 toolarge:
 	buf_printf(&d->errors, "%s: file too large (the limit is %lu MiB)\n",

@@ -136,13 +136,13 @@ struct manifest_backing {
  * The image cache as manifest_load_file() uses it (image.h sets it;
  * NULL when images are off).  find(): the image of the file at path
  * with stat *st, without reading the file; 0 and *out, or -1.  store():
- * records a manifest just parsed from text as that file's image.
- * Neither ever fails a load.
+ * records a manifest just parsed from text as that file's image; 0 when
+ * it did.  Neither ever fails a load.
  */
 struct manifest_cache {
 	int	(*find)(const char *path, const struct stat *st,
 		    struct manifest **out, struct manifest_diag *d);
-	void	(*store)(const char *path, const struct stat *st,
+	int	(*store)(const char *path, const struct stat *st,
 		    const char *text, size_t len, const struct manifest *m,
 		    const struct manifest_diag *d);
 };

@@ -616,16 +616,26 @@ nlines(const struct buf *b)
 	return c;
 }
 
-/* Loads path through manifest_load_file() with stderr captured into
- * errbuf; returns 1 when the manifest came from an image, 0 from JSON,
- * -1 when it did not load. */
+static char cdir[1100];	/* the cache directory */
+
+/*
+ * Loads path through manifest_load_file() with stderr captured into
+ * errbuf.  Returns 0 when the manifest came from JSON, 1 from an image
+ * already there (warm), 2 from an image this load wrote (cold or
+ * rebuilt: the directory changed), -1 when it did not load.
+ */
 static int
 load(const char *path, struct buf *errbuf)
 {
 	struct manifest	*m = NULL;
+	struct stat	 before, after;
 	char		 ep[1100], tmp[4096];
 	int		 saved, fd, rc;
 	ssize_t		 k;
+
+	memset(&before, 0, sizeof(before));
+	memset(&after, 0, sizeof(after));
+	stat(cdir, &before);
 
 	snprintf(ep, sizeof(ep), "%s/stderr", tmpdir);
 	fflush(stderr);
@@ -652,7 +662,10 @@ load(const char *path, struct buf *errbuf)
 			errbuf->p[k] = ' ';
 	if (rc != 0)
 		return -1;
-	rc = m->backing != NULL;
+	stat(cdir, &after);
+	rc = m->backing == NULL ? 0 : before.st_mtim.tv_sec !=
+	    after.st_mtim.tv_sec || before.st_mtim.tv_nsec !=
+	    after.st_mtim.tv_nsec ? 2 : 1;
 	manifest_unref(m);
 	return rc;
 }
@@ -700,7 +713,7 @@ static void
 test_cache(void)
 {
 	struct buf	 err = BUF_INIT;
-	char		 cdir[1100], mpath[1100], p2[1100], img[2048];
+	char		 mpath[1100], p2[1100], img[2048];
 	struct stat	 st;
 	int		 i;
 
@@ -728,7 +741,8 @@ test_cache(void)
 
 	mkdir(cdir, 0700);
 	image_cache_set(cdir);
-	ok(load(mpath, &err) == 0 && err.n == 0, "cold: from JSON, silent");
+	ok(load(mpath, &err) == 2 && err.n == 0,
+	    "cold: parsed, written, served from the new image, silent");
 	ok(count_files(cdir, ".img") == 1 && count_files(cdir, ".idx") == 1,
 	    "one image and one index written");
 	ok(load(mpath, &err) == 1 && err.n == 0, "warm: from the image");
@@ -738,27 +752,27 @@ test_cache(void)
 
 	/* group-writable image: not trusted, rebuilt */
 	chmod(img, 0664);
-	ok(load(mpath, &err) == 0, "group-writable image: from JSON");
+	ok(load(mpath, &err) == 2, "group-writable image: rebuilt");
 	ok(nwarn == 1 && strstr(err.p, "writable by group or others"),
 	    "one warning (%s)", err.p);
-	ok(load(mpath, &err) == 1 && err.n == 0, "rebuilt: warm again");
+	ok(load(mpath, &err) == 1 && err.n == 0, "warm again");
 	chmod(img, 0646);
-	ok(load(mpath, &err) == 0 && strstr(err.p, "writable by group"),
-	    "world-writable image: from JSON");
-	ok(load(mpath, &err) == 1, "rebuilt");
+	ok(load(mpath, &err) == 2 && strstr(err.p, "writable by group"),
+	    "world-writable image: rebuilt");
+	ok(load(mpath, &err) == 1, "warm again");
 
 	/* another owner (root only: chown) */
 	if (geteuid() == 0) {
 		ok(chown(img, 4242, 4242) == 0, "chown the image to uid 4242");
-		ok(load(mpath, &err) == 0 && nwarn == 1 &&
+		ok(load(mpath, &err) == 2 && nwarn == 1 &&
 		    strstr(err.p, "owned by another user"),
-		    "wrong owner: from JSON, one warning (%s)", err.p);
+		    "wrong owner: rebuilt, one warning");
 		ok(stat(img, &st) == 0 && st.st_uid == 0, "rebuilt as root");
 		ok(load(mpath, &err) == 1, "warm again");
 		chown(only_file(cdir, ".idx"), 4242, 4242);
-		ok(load(mpath, &err) == 0 && strstr(err.p, "index") &&
+		ok(load(mpath, &err) == 2 && strstr(err.p, "index") &&
 		    strstr(err.p, "owned by another user"),
-		    "index of another owner: from JSON");
+		    "index of another owner: rebuilt");
 		ok(load(mpath, &err) == 1, "warm again");
 	} else {
 		ok(1, "# SKIP not root: no chown");
@@ -773,8 +787,8 @@ test_cache(void)
 	snprintf(p2, sizeof(p2), "%s/elsewhere.img", tmpdir);
 	rename(img, p2);
 	ok(symlink(p2, img) == 0, "image replaced by a symbolic link");
-	ok(load(mpath, &err) == 0 && strstr(err.p, "symbolic link"),
-	    "symbolic link not followed (%s)", err.p);
+	ok(load(mpath, &err) == 2 && strstr(err.p, "symbolic link"),
+	    "symbolic link not followed, rebuilt");
 	ok(lstat(img, &st) == 0 && S_ISREG(st.st_mode), "rebuilt in place");
 	unlink(p2);
 
@@ -789,14 +803,14 @@ test_cache(void)
 		fputc(c ^ 0x40, f);
 		fclose(f);
 	}
-	ok(load(mpath, &err) == 0 && strstr(err.p, "checksum mismatch"),
-	    "damaged image: from JSON (%s)", err.p);
-	ok(load(mpath, &err) == 1, "rebuilt");
+	ok(load(mpath, &err) == 2 && strstr(err.p, "checksum mismatch"),
+	    "damaged image: rebuilt");
+	ok(load(mpath, &err) == 1, "warm again");
 	/* a truncated one */
 	ok(truncate(img, 100) == 0, "truncate the image");
-	ok(load(mpath, &err) == 0 && strstr(err.p, "truncated"),
-	    "truncated image: from JSON (%s)", err.p);
-	ok(load(mpath, &err) == 1, "rebuilt");
+	ok(load(mpath, &err) == 2 && strstr(err.p, "truncated"),
+	    "truncated image: rebuilt");
+	ok(load(mpath, &err) == 1, "warm again");
 
 	/* a group-writable directory */
 	chmod(cdir, 0770);
@@ -817,7 +831,7 @@ test_cache(void)
 	/* the manifest changes: a new image, the old one removed */
 	write_file(mpath, "{\"rules\": [{\"type\": \"catch-all-v1\", \"domain\":"
 	    " \"x.test\", \"package-id\": \"c\"}]}");
-	ok(load(mpath, &err) == 0, "changed manifest: from JSON");
+	ok(load(mpath, &err) == 2, "changed manifest: rebuilt");
 	ok(count_files(cdir, ".img") == 1 && access(img, F_OK) == -1,
 	    "its old image removed");
 	ok(load(mpath, &err) == 1, "warm");
