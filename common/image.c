@@ -18,8 +18,10 @@
  *				string inside the table
  *
  * A rule record: type, manifest index, length in words, domain,
- * package-id, then its type's fields (image_rules.c).  The UA list:
- * count, then kind, string, min, below for each.
+ * package-id, then its type's fields (image_rules.c).  The python pages
+ * of a set (python.h, pyindex_page()): count, then body, length, ETag
+ * for each; a CGI request for a project page then renders nothing.  The
+ * UA list: count, then kind, string, min, below for each.
  *
  * Trust.  image_open() checks everything before anything is used: the
  * header, a 64-bit checksum of every other byte, the bounds of every
@@ -346,6 +348,23 @@ put_uas(struct img_writer *w, const struct ua_list *l)
 	}
 }
 
+static void
+put_pages(struct img_writer *w, const struct pyindex *py)
+{
+	const char	*body, *etag;
+	size_t		 n = pyindex_npages(py), i, len;
+
+	iw_word(w, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		pyindex_page(py, i, &body, &len, &etag);
+		if (len >= IMG_NONE || strlen(body) != len)
+			w->over = 1;	/* not expected: no NUL in a page */
+		iw_str(w, body);
+		iw_word(w, (uint32_t)len);
+		iw_str(w, etag);
+	}
+}
+
 void *
 image_compile(const struct manifest *m, const char *text, size_t len,
     const char *warnings, size_t wlen, size_t *lenp)
@@ -381,6 +400,11 @@ image_compile(const struct manifest *m, const char *text, size_t len,
 			w.w[at + 2] = (uint32_t)(w.nw - at);
 		}
 		sets[i].nwords = (uint32_t)w.nw - sets[i].rec;
+		sets[i].pages = IMG_NONE;
+		if (m->sets[i].py != NULL) {
+			sets[i].pages = (uint32_t)w.nw;
+			put_pages(&w, m->sets[i].py);
+		}
 	}
 	h.uas = IMG_NONE;
 	if (m->redirect_uas != NULL) {
@@ -575,6 +599,53 @@ uas_read(const struct image *im, uint32_t at, struct ua_list *l)
 }
 
 /*
+ * The python pages at word index at: each body a string of its length
+ * in the table, each ETag one that fits a page's.  Fills pages (n of
+ * them, allocated; NULL: only checks).  Returns n, or -1.
+ */
+static long
+pages_read(const struct image *im, uint32_t at, struct pypage_src **pages)
+{
+	struct img_reader	 rd;
+	struct pypage_src	*v = NULL;
+	const char		*b, *e;
+	uint32_t		 n, i, len;
+
+	if (at >= im->nwords)
+		return -1;
+	rd.p = im->words + at;
+	rd.end = im->words + im->nwords;
+	rd.str = im->str;
+	rd.nstr = im->nstr;
+	rd.bad = 0;
+	n = ir_word(&rd);
+	if (n > (size_t)(rd.end - rd.p) / 3)
+		return -1;
+	if (pages != NULL)
+		v = xcalloc(n ? n : 1, sizeof(*v));
+	for (i = 0; i < n && !rd.bad; i++) {
+		b = ir_str_req(&rd);
+		len = ir_word(&rd);
+		e = ir_str_req(&rd);
+		if (rd.bad || len >= im->nstr - (uint32_t)(b - im->str) ||
+		    b[len] != '\0' || strlen(e) >= 48)
+			rd.bad = 1;
+		else if (v != NULL) {
+			v[i].body = b;
+			v[i].len = len;
+			v[i].etag = e;
+		}
+	}
+	if (rd.bad) {
+		free(v);
+		return -1;
+	}
+	if (pages != NULL)
+		*pages = v;
+	return (long)n;
+}
+
+/*
  * Every set: its domain, its place in the order, its records all
  * inside its words and well formed, their types in precedence order,
  * their domain the set's.  Counts the rules into *nrules.
@@ -613,6 +684,9 @@ sets_check(const struct image *im, uint64_t *nrules)
 		}
 		if (pos != end || s->nrules == 0)
 			return "rule count does not match";
+		if (s->pages != IMG_NONE && pages_read(im, s->pages, NULL) ==
+		    -1)
+			return "malformed python pages";
 		*nrules += s->nrules;
 	}
 	return NULL;
@@ -757,7 +831,9 @@ set_make(const struct image *im, uint32_t i)
 	struct img_ruleset	*rs;
 	struct rule		*r;
 	uint32_t		 pos = s->rec, end = s->rec + s->nwords, k;
+	struct pypage_src	*pages;
 	size_t			 n = 0, t, j;
+	long			 np;
 
 	rs = xcalloc(1, sizeof(*rs));
 	rs->rules = xcalloc(s->nrules, sizeof(*rs->rules));
@@ -781,10 +857,18 @@ set_make(const struct image *im, uint32_t i)
 			j++;
 		rs->set.count[t] = j - rs->set.first[t];
 	}
-	if (rs->set.count[RULE_PYTHON_V1] > 0)
-		rs->set.py = pyindex_build(rs->set.rules +
-		    rs->set.first[RULE_PYTHON_V1],
-		    rs->set.count[RULE_PYTHON_V1]);
+	if (rs->set.count[RULE_PYTHON_V1] > 0) {
+		if (s->pages != IMG_NONE &&
+		    (np = pages_read(im, s->pages, &pages)) >= 0) {
+			rs->set.py = pyindex_build_ready(rs->set.rules +
+			    rs->set.first[RULE_PYTHON_V1],
+			    rs->set.count[RULE_PYTHON_V1], pages, (size_t)np);
+			free(pages);
+		} else
+			rs->set.py = pyindex_build(rs->set.rules +
+			    rs->set.first[RULE_PYTHON_V1],
+			    rs->set.count[RULE_PYTHON_V1]);
+	}
 	return rs;
 }
 

@@ -42,12 +42,14 @@ struct img_set {
 	uint32_t	 nrules;
 	uint32_t	 rec;		/* word index of its first record */
 	uint32_t	 nwords;	/* words of its records */
+	uint32_t	 pages;		/* word index of its python pages, or
+					 * IMG_NONE (image.c) */
 };
 
 #define REC_HDR		5	/* type, index, length, domain, package-id */
 
 _Static_assert(sizeof(struct img_hdr) % 8 == 0, "header keeps alignment");
-_Static_assert(sizeof(struct img_set) == 16, "no padding in img_set");
+_Static_assert(sizeof(struct img_set) == 20, "no padding in img_set");
 
 
 struct img_writer;

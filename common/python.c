@@ -11,6 +11,8 @@
  */
 #include "config.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -62,6 +64,7 @@ struct pyindex {
 	const struct rule *first;	/* first python-v1 rule, or NULL */
 	const struct rule *index_rule;	/* first with backend_index, or NULL */
 	struct pypage	 html, json;	/* the root page */
+	int		 borrowed;	/* the page bodies are not ours */
 };
 
 /* A rule and its position, for the sorts of the build. */
@@ -486,7 +489,6 @@ py_project_init(struct pyproject *p, const struct pyent *ents, size_t n)
 			f->md_url = py_md_url(f->rule->backend_url);
 	}
 	qsort(p->byname, p->nfiles, sizeof(*p->byname), py_file_cmp_name);
-	py_render_project(p);
 }
 
 /*
@@ -495,8 +497,8 @@ py_project_init(struct pyproject *p, const struct pyent *ents, size_t n)
  * (normalised name, position) groups each project with its files in
  * manifest order; the groups come out sorted by name for the look-ups.
  */
-struct pyindex *
-pyindex_build(struct rule *const *rules, size_t nrules)
+static struct pyindex *
+py_build(struct rule *const *rules, size_t nrules)
 {
 	struct pyindex	*idx;
 	struct pyent	*ents;
@@ -531,8 +533,73 @@ pyindex_build(struct rule *const *rules, size_t nrules)
 	}
 	qsort(idx->order, idx->nprojects, sizeof(*idx->order),
 	    py_project_cmp_pos);
-	py_render_root(idx);
 	free(ents);
+	return idx;
+}
+
+struct pyindex *
+pyindex_build(struct rule *const *rules, size_t nrules)
+{
+	struct pyindex	*idx;
+	size_t		 i;
+
+	idx = py_build(rules, nrules);
+	for (i = 0; i < idx->nprojects; i++)
+		py_render_project(&idx->projects[i]);
+	py_render_root(idx);
+	return idx;
+}
+
+/* Page i of the order pyindex_page() documents. */
+static struct pypage *
+py_page_at(const struct pyindex *idx, size_t i)
+{
+	struct pyindex	*w = (struct pyindex *)(uintptr_t)idx;
+
+	if (i < 2)
+		return i == 0 ? &w->html : &w->json;
+	i -= 2;
+	return i % 2 == 0 ? &w->projects[i / 2].html :
+	    &w->projects[i / 2].json;
+}
+
+size_t
+pyindex_npages(const struct pyindex *idx)
+{
+	return 2 * (idx->nprojects + 1);
+}
+
+void
+pyindex_page(const struct pyindex *idx, size_t i, const char **body,
+    size_t *len, const char **etag)
+{
+	const struct pypage	*pg = py_page_at(idx, i);
+
+	*body = pg->body;
+	*len = pg->len;
+	*etag = pg->etag;
+}
+
+struct pyindex *
+pyindex_build_ready(struct rule *const *rules, size_t nrules,
+    const struct pypage_src *pages, size_t npages)
+{
+	struct pyindex	*idx;
+	struct pypage	*pg;
+	size_t		 i;
+
+	idx = py_build(rules, nrules);
+	if (npages != pyindex_npages(idx)) {
+		pyindex_free(idx);
+		return pyindex_build(rules, nrules);
+	}
+	idx->borrowed = 1;
+	for (i = 0; i < npages; i++) {
+		pg = py_page_at(idx, i);
+		pg->body = (char *)(uintptr_t)pages[i].body;
+		pg->len = pages[i].len;
+		snprintf(pg->etag, sizeof(pg->etag), "%s", pages[i].etag);
+	}
 	return idx;
 }
 
@@ -551,13 +618,17 @@ pyindex_free(struct pyindex *idx)
 		free(p->files);
 		free(p->byname);
 		free(p->path);
-		free(p->html.body);
-		free(p->json.body);
+		if (!idx->borrowed) {
+			free(p->html.body);
+			free(p->json.body);
+		}
 	}
 	free(idx->projects);
 	free(idx->order);
-	free(idx->html.body);
-	free(idx->json.body);
+	if (!idx->borrowed) {
+		free(idx->html.body);
+		free(idx->json.body);
+	}
 	free(idx);
 }
 

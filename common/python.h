@@ -21,6 +21,25 @@ struct pyindex;
 struct pyindex *pyindex_build(struct rule *const *rules, size_t nrules);
 void	 pyindex_free(struct pyindex *);
 
+/*
+ * The rendered pages of an index, for the compiled image (image.h):
+ * pyindex_npages() of them, page 0 the root's HTML, 1 its JSON, then
+ * the HTML and JSON of each project by normalised name.  Bodies and
+ * ETags ("\"...\"") live as long as the index.  pyindex_build_ready()
+ * builds the index of the same rules around such pages (borrowed: they
+ * must outlive it), rendering them itself when their count is not its.
+ */
+struct pypage_src {
+	const char	*body;
+	size_t		 len;
+	const char	*etag;
+};
+size_t	 pyindex_npages(const struct pyindex *);
+void	 pyindex_page(const struct pyindex *, size_t i, const char **body,
+	    size_t *len, const char **etag);
+struct pyindex *pyindex_build_ready(struct rule *const *rules, size_t nrules,
+	    const struct pypage_src *pages, size_t npages);
+
 /* Handles a request for the python part of a rule set.  segs are the
  * decoded path segments (§0).  Returns 1 when it answered. */
 int	 python_handle(const struct pyindex *, const struct gw_request *,
