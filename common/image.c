@@ -55,7 +55,6 @@
 #include "image.h"
 #include "image_int.h"
 #include "manifest.h"
-#include "python.h"
 #include "sha256.h"
 #include "xmalloc.h"
 
@@ -348,23 +347,6 @@ put_uas(struct img_writer *w, const struct ua_list *l)
 	}
 }
 
-static void
-put_pages(struct img_writer *w, const struct pyindex *py)
-{
-	const char	*body, *etag;
-	size_t		 n = pyindex_npages(py), i, len;
-
-	iw_word(w, (uint32_t)n);
-	for (i = 0; i < n; i++) {
-		pyindex_page(py, i, &body, &len, &etag);
-		if (len >= IMG_NONE || strlen(body) != len)
-			w->over = 1;	/* not expected: no NUL in a page */
-		iw_str(w, body);
-		iw_word(w, (uint32_t)len);
-		iw_str(w, etag);
-	}
-}
-
 void *
 image_compile(const struct manifest *m, const char *text, size_t len,
     const char *warnings, size_t wlen, size_t *lenp)
@@ -403,7 +385,7 @@ image_compile(const struct manifest *m, const char *text, size_t len,
 		sets[i].pages = IMG_NONE;
 		if (m->sets[i].py != NULL) {
 			sets[i].pages = (uint32_t)w.nw;
-			put_pages(&w, m->sets[i].py);
+			image_pages_put(&w, m->sets[i].py);
 		}
 	}
 	h.uas = IMG_NONE;
@@ -599,50 +581,24 @@ uas_read(const struct image *im, uint32_t at, struct ua_list *l)
 }
 
 /*
- * The python pages at word index at: each body a string of its length
- * in the table, each ETag one that fits a page's.  Fills pages (n of
- * them, allocated; NULL: only checks).  Returns n, or -1.
+ * The python pages of a set at word index at (IMG_NONE: none), through
+ * image_pages_get(): only checked when py is NULL, else the index of
+ * rules[0..n) made around them.
  */
-static long
-pages_read(const struct image *im, uint32_t at, struct pypage_src **pages)
+static int
+pages_make(const struct image *im, uint32_t at, struct pyindex **py,
+    struct rule *const *rules, size_t n)
 {
 	struct img_reader	 rd;
-	struct pypage_src	*v = NULL;
-	const char		*b, *e;
-	uint32_t		 n, i, len;
 
-	if (at >= im->nwords)
-		return -1;
-	rd.p = im->words + at;
+	rd.p = im->words + (at < im->nwords ? at : im->nwords);
 	rd.end = im->words + im->nwords;
 	rd.str = im->str;
 	rd.nstr = im->nstr;
-	rd.bad = 0;
-	n = ir_word(&rd);
-	if (n > (size_t)(rd.end - rd.p) / 3)
-		return -1;
-	if (pages != NULL)
-		v = xcalloc(n ? n : 1, sizeof(*v));
-	for (i = 0; i < n && !rd.bad; i++) {
-		b = ir_str_req(&rd);
-		len = ir_word(&rd);
-		e = ir_str_req(&rd);
-		if (rd.bad || len >= im->nstr - (uint32_t)(b - im->str) ||
-		    b[len] != '\0' || strlen(e) >= 48)
-			rd.bad = 1;
-		else if (v != NULL) {
-			v[i].body = b;
-			v[i].len = len;
-			v[i].etag = e;
-		}
-	}
-	if (rd.bad) {
-		free(v);
-		return -1;
-	}
-	if (pages != NULL)
-		*pages = v;
-	return (long)n;
+	rd.bad = at == IMG_NONE ? 0 : at >= im->nwords;
+	if (at == IMG_NONE)
+		rd.p = rd.end;		/* none: the index renders them */
+	return image_pages_get(&rd, py, rules, n);
 }
 
 /*
@@ -684,8 +640,8 @@ sets_check(const struct image *im, uint64_t *nrules)
 		}
 		if (pos != end || s->nrules == 0)
 			return "rule count does not match";
-		if (s->pages != IMG_NONE && pages_read(im, s->pages, NULL) ==
-		    -1)
+		if (s->pages != IMG_NONE && pages_make(im, s->pages, NULL,
+		    NULL, 0) == -1)
 			return "malformed python pages";
 		*nrules += s->nrules;
 	}
@@ -810,7 +766,7 @@ set_free(struct img_ruleset *s)
 	size_t	 i;
 
 	if (s->set.py != NULL)
-		pyindex_free(s->set.py);
+		image_pages_free(s->set.py);
 	for (i = 0; i < s->nrules; i++)
 		image_rule_release(&s->rules[i]);
 	free(s->rules);
@@ -831,9 +787,7 @@ set_make(const struct image *im, uint32_t i)
 	struct img_ruleset	*rs;
 	struct rule		*r;
 	uint32_t		 pos = s->rec, end = s->rec + s->nwords, k;
-	struct pypage_src	*pages;
 	size_t			 n = 0, t, j;
-	long			 np;
 
 	rs = xcalloc(1, sizeof(*rs));
 	rs->rules = xcalloc(s->nrules, sizeof(*rs->rules));
@@ -857,18 +811,12 @@ set_make(const struct image *im, uint32_t i)
 			j++;
 		rs->set.count[t] = j - rs->set.first[t];
 	}
-	if (rs->set.count[RULE_PYTHON_V1] > 0) {
-		if (s->pages != IMG_NONE &&
-		    (np = pages_read(im, s->pages, &pages)) >= 0) {
-			rs->set.py = pyindex_build_ready(rs->set.rules +
-			    rs->set.first[RULE_PYTHON_V1],
-			    rs->set.count[RULE_PYTHON_V1], pages, (size_t)np);
-			free(pages);
-		} else
-			rs->set.py = pyindex_build(rs->set.rules +
-			    rs->set.first[RULE_PYTHON_V1],
-			    rs->set.count[RULE_PYTHON_V1]);
-	}
+	if (rs->set.count[RULE_PYTHON_V1] > 0 && pages_make(im, s->pages,
+	    &rs->set.py, rs->set.rules + rs->set.first[RULE_PYTHON_V1],
+	    rs->set.count[RULE_PYTHON_V1]) == -1)	/* not after open */
+		pages_make(im, IMG_NONE, &rs->set.py, rs->set.rules +
+		    rs->set.first[RULE_PYTHON_V1],
+		    rs->set.count[RULE_PYTHON_V1]);
 	return rs;
 }
 

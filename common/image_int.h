@@ -92,4 +92,18 @@ int	 image_rule_get(struct img_reader *, struct rule *);
 int	 image_rule_compile(struct rule *);
 void	 image_rule_release(struct rule *);
 
+/*
+ * image_rules.c: the python pages of a rule set (python.h,
+ * pyindex_page()).  image_pages_put() appends them; image_pages_get()
+ * reads them at rd (rd->p == rd->end: none) and, when py is not NULL,
+ * makes the index of rules[0..n) around them (rendering its own when
+ * there are none); -1 when they are malformed.  image_pages_free()
+ * frees such an index.
+ */
+struct pyindex;
+void	 image_pages_put(struct img_writer *, const struct pyindex *);
+int	 image_pages_get(struct img_reader *, struct pyindex **py,
+	    struct rule *const *rules, size_t n);
+void	 image_pages_free(struct pyindex *);
+
 #endif

@@ -20,6 +20,7 @@
 #include "filerule.h"
 #include "image_int.h"
 #include "manifest.h"
+#include "python.h"
 #include "tmpl.h"
 #include "xmalloc.h"
 
@@ -171,6 +172,75 @@ static void
 get_catchall(struct img_reader *rd, struct rule *r)
 {
 	r->target = ir_str(rd);
+}
+
+/*
+ * The python pages of a rule set: count, then body (a string of the
+ * table), its length and its ETag for each, in pyindex_page() order; a
+ * CGI request for a project then copies a ready page.
+ */
+void
+image_pages_put(struct img_writer *w, const struct pyindex *py)
+{
+	const char	*body, *etag;
+	size_t		 n = pyindex_npages(py), i, len;
+
+	iw_word(w, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		pyindex_page(py, i, &body, &len, &etag);
+		iw_str(w, body);	/* a page has no NUL: strlen is len */
+		iw_word(w, (uint32_t)len);
+		iw_str(w, etag);
+	}
+}
+
+int
+image_pages_get(struct img_reader *rd, struct pyindex **py,
+    struct rule *const *rules, size_t nrules)
+{
+	struct pypage_src	*v = NULL;
+	const char		*b, *e;
+	uint32_t		 n, i, len;
+
+	if (rd->p == rd->end && !rd->bad) {
+		if (py != NULL)
+			*py = pyindex_build(rules, nrules);
+		return 0;
+	}
+	n = ir_word(rd);
+	if (rd->bad || n > (size_t)(rd->end - rd->p) / 3)
+		return -1;
+	if (py != NULL)
+		v = xcalloc(n ? n : 1, sizeof(*v));
+	for (i = 0; i < n && !rd->bad; i++) {
+		b = ir_str_req(rd);
+		len = ir_word(rd);
+		e = ir_str_req(rd);
+		/* the body its length inside the table; an ETag that fits */
+		if (rd->bad || len >= rd->nstr - (uint32_t)(b - rd->str) ||
+		    b[len] != '\0' || strlen(e) >= 48)
+			rd->bad = 1;
+		else if (v != NULL) {
+			v[i].body = b;
+			v[i].len = len;
+			v[i].etag = e;
+		}
+	}
+	if (rd->bad) {
+		free(v);
+		return -1;
+	}
+	if (py != NULL) {
+		*py = pyindex_build_ready(rules, nrules, v, n);
+		free(v);
+	}
+	return 0;
+}
+
+void
+image_pages_free(struct pyindex *py)
+{
+	pyindex_free(py);
 }
 
 static const struct {
