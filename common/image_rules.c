@@ -64,9 +64,19 @@ put_npm(struct img_writer *w, const struct rule *r)
 static void
 get_npm(struct img_reader *rd, struct rule *r)
 {
+	size_t	 n;
+
 	r->npm_name = ir_str_req(rd);
 	r->npm_kind = (enum npm_kind)ir_uint(rd, NPM_ANY);
 	r->registry_base = ir_str_req(rd);
+	if (rd->bad)
+		return;
+	/* the shapes npm.c relies on (§4.1) */
+	n = strlen(r->npm_name);
+	if (r->npm_kind == NPM_ANY ? strcmp(r->npm_name, "*") != 0 :
+	    r->npm_kind == NPM_SCOPE ? n < 4 || r->npm_name[0] != '@' ||
+	    strcmp(r->npm_name + n - 2, "/*") != 0 : n == 0)
+		rd->bad = 1;
 }
 
 /* file-v1, file-v2 (§5, §6) */

@@ -86,6 +86,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ask(m, host, "/");
 		ask(m, host, "/simple/");
 		ask(m, host, "/v2/library/x/manifests/1");
+		ask(m, host, "/@s/n/-/n-1.0.0.tgz");
+		ask(m, host, "/a.png");
 	}
 	(void)manifest_lookup(m, "a.b.c.example.com");
 	manifest_unref(m);
