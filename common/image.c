@@ -221,6 +221,18 @@ img_checksum(const unsigned char *p, size_t len)
 }
 
 void
+image_source(const char *name, const char *text, size_t len,
+    unsigned char out[32])
+{
+	struct sha256	 c;
+
+	sha256_init(&c);
+	sha256_update(&c, name, strlen(name) + 1);
+	sha256_update(&c, text, len);
+	sha256_final(&c, out);
+}
+
+void
 image_seal(void *p, size_t len)
 {
 	uint64_t	 c;
@@ -348,7 +360,8 @@ put_uas(struct img_writer *w, const struct ua_list *l)
 }
 
 void *
-image_compile(const struct manifest *m, const char *text, size_t len,
+image_compile(const struct manifest *m, const char *name, const char *text,
+    size_t len,
     const char *warnings, size_t wlen, size_t *lenp)
 {
 	struct img_writer	 w;
@@ -407,7 +420,7 @@ image_compile(const struct manifest *m, const char *text, size_t len,
 	h.version = IMAGE_VERSION;
 	h.hdr_len = sizeof(h);
 	memcpy(h.build, image_build_id(), 32);
-	sha256(text, len, h.source);
+	image_source(name, text, len, h.source);
 	h.total_len = total;
 	h.npm_cache_ttl = m->npm_cache_ttl;
 	h.nrules = (uint32_t)m->nrules;
@@ -904,7 +917,8 @@ img_release(struct manifest *m)
 /*
  * Files in the cache (README, "Compiled manifest image"):
  *
- *	<S>-<B>.img	the image of a manifest whose text has SHA-256 <S>
+ *	<S>-<B>.img	the image of a manifest whose image_source() (SHA-256
+ *			of its name and text) is <S>
  *			(64 hex digits), for build <B> (16 hex digits)
  *	<B>-<P>.idx	one line: the identity (device, inode, size, mtime,
  *			ctime in ns) of the manifest file whose path has
@@ -1041,13 +1055,13 @@ cache_open(const char *path, struct stat *st, const char **why)
 	return fd;
 }
 
-/* The SHA-256 of text in hex, into shex (65 bytes); returns shex. */
+/* image_source() in hex, into shex (65 bytes); returns shex. */
 static const char *
-shex_of(const char *text, size_t len, char *shex)
+shex_of(const char *name, const char *text, size_t len, char *shex)
 {
 	unsigned char	 d[32];
 
-	sha256(text, len, d);
+	image_source(name, text, len, d);
 	hex(d, 32, shex);
 	return shex;
 }
@@ -1076,7 +1090,7 @@ idx_path(const char *name, struct buf *out)
 }
 
 /*
- * Maps the image at path and opens it; its text must have SHA-256
+ * Maps the image at path and opens it; its image_source() must be
  * shex.  Returns 0 and *out, or -1 with *why (NULL: no such file).
  */
 static int
@@ -1335,7 +1349,7 @@ image_cache_store(const char *path, const struct stat *st, const char *text,
 {
 	struct buf	 id = BUF_INIT, img = BUF_INIT, old = BUF_INIT,
 			 ipath = BUF_INIT;
-	unsigned char	 dg[32];
+	struct manifest	*done_m;
 	const char	*why;
 	char		 shex[65], ohex[65];
 	void		*p;
@@ -1344,22 +1358,24 @@ image_cache_store(const char *path, const struct stat *st, const char *text,
 
 	if (cache_dir_ok() == -1)
 		goto done;
-	if ((p = image_compile(m, text, len, d != NULL ? d->warnings.p :
-	    NULL, d != NULL ? d->warnings.n : 0, &n)) == NULL) {
+	img_path(shex_of(path, text, len, shex), &img);
+	have_old = idx_read(path, &id, ohex, &why) == 0;
+	/* another process may have written it since our look-up (their
+	 * pages are shared only if we map the same file) */
+	if (img_map(buf_cstr(&img), shex, &done_m, NULL, &why) == 0)
+		manifest_unref(done_m);
+	else if ((p = image_compile(m, path, text, len, d != NULL ?
+	    d->warnings.p : NULL, d != NULL ? d->warnings.n : 0, &n)) ==
+	    NULL) {
 		cache_warn("%s is too large for an image", path);
 		goto done;
-	}
-	sha256(text, len, dg);
-	hex(dg, 32, shex);
-	img_path(shex, &img);
-	have_old = idx_read(path, &id, ohex, &why) == 0;
-	if (cache_write(buf_cstr(&img), p, n) == -1) {
+	} else if (cache_write(buf_cstr(&img), p, n) == -1) {
 		cache_warn("cannot write %s: %s; the manifest is compiled in "
 		    "memory", buf_cstr(&img), strerror(errno));
 		free(p);
 		goto done;
-	}
-	free(p);
+	} else
+		free(p);
 	idx_identity(st, &id);
 	buf_printf(&id, " %s\n", shex);
 	idx_path(path, &ipath);
@@ -1396,7 +1412,7 @@ image_parse_cached(const char *name, const char *text, size_t len,
 	*out = NULL;
 	cache.warned = 0;
 	if (manifest_cache != NULL && cache_dir_ok() == 0) {
-		img_path(shex_of(text, len, shex), &img);
+		img_path(shex_of(name, text, len, shex), &img);
 		rc = img_map(buf_cstr(&img), shex, out, d, &why);
 		if (rc == -1 && why != NULL)
 			cache_warn("%s: %s; rebuilding it", buf_cstr(&img),
@@ -1409,7 +1425,7 @@ image_parse_cached(const char *name, const char *text, size_t len,
 	    manifest_cache != NULL &&
 	    image_cache_store(name, NULL, text, len, *out, d) == 0) {
 		/* serve from the image, as the next process will */
-		img_path(shex_of(text, len, shex), &img);
+		img_path(shex_of(name, text, len, shex), &img);
 		if (img_map(buf_cstr(&img), shex, &m, NULL, &why) == 0) {
 			manifest_unref(*out);
 			*out = m;

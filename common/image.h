@@ -32,12 +32,14 @@ struct ruleset;
 void	 image_cache_set(const char *dir);
 
 /*
- * The image of a manifest parsed from text[0..len) (manifest_parse() has
- * accepted it; warnings are its warning lines), in allocated memory;
+ * The image of a manifest parsed from text[0..len) under name
+ * (manifest_parse() has accepted it; warnings are its warning lines,
+ * which name it), in allocated memory;
  * *lenp gets its length.  NULL when the manifest is too large for 32-bit
  * offsets.  Caller frees.
  */
-void	*image_compile(const struct manifest *, const char *text, size_t len,
+void	*image_compile(const struct manifest *, const char *name,
+	    const char *text, size_t len,
 	    const char *warnings, size_t wlen, size_t *lenp);
 
 /*
@@ -51,6 +53,13 @@ void	*image_compile(const struct manifest *, const char *text, size_t len,
  */
 int	 image_open(void *p, size_t len, int mapped, struct manifest **out,
 	    const char **why, struct manifest_diag *d);
+
+/*
+ * What names an image and its header records: SHA-256 of the manifest's
+ * name (its path or URL, as its messages give it), a NUL, and its text.
+ */
+void	 image_source(const char *name, const char *text, size_t len,
+	    unsigned char out[32]);
 
 /*
  * Writes this build's identity and the checksum into an image of len

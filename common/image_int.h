@@ -21,7 +21,7 @@ struct img_hdr {
 	uint32_t	 version;
 	uint32_t	 hdr_len;	/* sizeof(struct img_hdr) */
 	unsigned char	 build[32];	/* image_build_id() */
-	unsigned char	 source[32];	/* SHA-256 of the manifest text */
+	unsigned char	 source[32];	/* image_source() of the manifest */
 	uint64_t	 total_len;
 	uint64_t	 checksum;	/* img_checksum() */
 	int64_t		 npm_cache_ttl;

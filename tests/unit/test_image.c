@@ -73,7 +73,8 @@ compile(const char *text, size_t len, size_t *n, struct manifest **jm)
 		manifest_diag_free(&d);
 		return NULL;
 	}
-	p = image_compile(*jm, text, len, d.warnings.p, d.warnings.n, n);
+	p = image_compile(*jm, "m.json", text, len, d.warnings.p,
+	    d.warnings.n, n);
 	manifest_diag_free(&d);
 	return p;
 }
