@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -888,6 +889,60 @@ test_cache(void)
 	buf_free(&err);
 }
 
+/* Threads looking up the same hosts at once: one rule set each. */
+struct look {
+	struct manifest		*m;
+	const struct ruleset	*got[4];
+};
+
+static const char *const look_hosts[4] = {
+	"dl.example", "a.b.example", "py.example", "cr.example"
+};
+
+static void *
+look_run(void *arg)
+{
+	struct look	*l = arg;
+	int		 i;
+
+	for (i = 0; i < 4; i++)
+		l->got[i] = manifest_lookup(l->m, look_hosts[(i + 1) % 4]);
+	return NULL;
+}
+
+static void
+test_threads(void)
+{
+	struct manifest	*jm = NULL, *m = NULL;
+	struct look	 l[8];
+	pthread_t	 t[8];
+	const char	*why;
+	void		*img;
+	size_t		 n;
+	int		 i, k, same = 1;
+
+	img = compile(sample, strlen(sample), &n, &jm);
+	if (img == NULL || image_open(img, n, 0, &m, &why, NULL) == -1) {
+		ok(0, "sample opens");
+		free(img);
+		manifest_unref(jm);
+		return;
+	}
+	for (i = 0; i < 8; i++) {
+		l[i].m = m;
+		pthread_create(&t[i], NULL, look_run, &l[i]);
+	}
+	for (i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	for (i = 1; i < 8; i++)
+		for (k = 0; k < 4; k++)
+			same &= l[i].got[k] == l[0].got[k] && l[0].got[k] !=
+			    NULL;
+	ok(same, "8 threads made each host's rule set once and share it");
+	manifest_unref(m);
+	manifest_unref(jm);
+}
+
 int
 main(void)
 {
@@ -900,6 +955,7 @@ main(void)
 		return 1;
 	}
 	test_open_checks();
+	test_threads();
 	test_cache();
 	test_roundtrip();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
