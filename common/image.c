@@ -1005,7 +1005,7 @@ untrusted(const struct stat *st, int dir)
 }
 
 /* 0 when the directory is there and may be trusted (else one warning,
- * none for a missing default directory). */
+ * none for the default directory). */
 static int
 cache_dir_ok(void)
 {
@@ -1021,7 +1021,8 @@ cache_dir_ok(void)
 		return -1;
 	}
 	if ((why = untrusted(&st, 1)) != NULL) {
-		cache_warn("%s; not used", why);
+		if (!cache.dflt)	/* the default may be another's */
+			cache_warn("%s; not used", why);
 		return -1;
 	}
 	return 0;
