@@ -108,13 +108,15 @@ note_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	for (i = 0; i < info->dlpi_phnum; i++) {
 		if (info->dlpi_phdr[i].p_type != PT_NOTE)
 			continue;
-		p = (const char *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+		p = (const char *)(info->dlpi_addr +
+		    info->dlpi_phdr[i].p_vaddr);
 		end = p + info->dlpi_phdr[i].p_memsz;
 		while (p + sizeof(*nh) <= end) {
 			nh = (const ElfW(Nhdr) *)(const void *)p;
 			p += sizeof(*nh);
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-			    memcmp(p, "GNU", 4) == 0 && nh->n_descsz > 0 &&
+			if (nh->n_type == NT_GNU_BUILD_ID &&
+			    nh->n_namesz == 4 && memcmp(p, "GNU", 4) == 0 &&
+			    nh->n_descsz > 0 &&
 			    nh->n_descsz <= sizeof(nf->id)) {
 				memcpy(nf->id, p + 4, nh->n_descsz);
 				nf->n = nh->n_descsz;

@@ -18,10 +18,14 @@ mkdir -m 700 cache
 	printf '{"settings": {"npm-cache-ttl": 30},\n "rules": [\n'
 	for i in $(seq 1 40); do
 		printf ' {"type": "python-v1", "domain": "py.test", '
-		printf '"package-id": "p", "package-name": "Proj_%d", ' $((i % 4))
-		printf '"file-name": "proj-%d.tar.gz", "version": "%d", ' "$i" "$i"
-		printf '"backend-url": "https://files.example/proj-%d.tar.gz", ' "$i"
-		printf '"hash-value": {"type": "sha256", "hash": "%064d"}},\n' "$i"
+		printf '"package-id": "p", '
+		printf '"package-name": "Proj_%d", ' $((i % 4))
+		printf '"file-name": "proj-%d.tar.gz", ' "$i"
+		printf '"version": "%d", ' "$i"
+		printf '"backend-url": '
+		printf '"https://files.example/proj-%d.tar.gz", ' "$i"
+		printf '"hash-value": {"type": "sha256", '
+		printf '"hash": "%064d"}},\n' "$i"
 	done
 	printf ' {"type": "file-v1", "domain": "*.dl.test", '
 	printf '"package-id": "t", "incoming-path": "/t/{v}/{f}", '

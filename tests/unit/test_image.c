@@ -296,9 +296,9 @@ roundtrip(const char *name, const char *text, size_t len, char *const *hdrs,
 				answer(im, "GET", host, tg, hdrs, nh, &b);
 				nreq++;
 				if (a.n != b.n || memcmp(a.p, b.p, a.n) != 0) {
-					printf("# %s: GET %s %s:\n#  %s\n#  %s\n",
-					    name, host, tg, buf_cstr(&a),
-					    buf_cstr(&b));
+					printf("# %s: GET %s %s:\n#  %s\n"
+					    "#  %s\n", name, host, tg,
+					    buf_cstr(&a), buf_cstr(&b));
 					bad++;
 				}
 				free(tg);
@@ -382,8 +382,8 @@ test_roundtrip(void)
 				    strcasecmp(it->string, "host") != 0) {
 					hdrs[nh] = xmalloc(strlen(it->string) +
 					    strlen(it->valuestring) + 3);
-					sprintf(hdrs[nh++], "%s: %s", it->string,
-					    it->valuestring);
+					sprintf(hdrs[nh++], "%s: %s",
+					    it->string, it->valuestring);
 				}
 			it = h ? cJSON_GetObjectItem(h, "Host") : NULL;
 			uri = req && cJSON_GetObjectItem(req, "uri") &&
@@ -529,7 +529,8 @@ test_open_checks(void)
 	for (i = sizeof(h), flips = 0, rejected = 0; i < n; i += 7, flips++) {
 		x = ((unsigned char *)img)[i] ^ 0x10;
 		why = open_mutated(img, n, 0, i, &x, 1, 0);
-		rejected += why != NULL && strcmp(why, "checksum mismatch") == 0;
+		rejected += why != NULL &&
+		    strcmp(why, "checksum mismatch") == 0;
 	}
 	ok(rejected == flips, "flipped bytes: checksum mismatch (%d of %d)",
 	    rejected, flips);
@@ -849,8 +850,8 @@ test_cache(void)
 		ok(1, "# SKIP not root: no chown");
 
 	/* the manifest changes: a new image, the old one removed */
-	write_file(mpath, "{\"rules\": [{\"type\": \"catch-all-v1\", \"domain\":"
-	    " \"x.test\", \"package-id\": \"c\"}]}");
+	write_file(mpath, "{\"rules\": [{\"type\": \"catch-all-v1\", "
+	    "\"domain\": \"x.test\", \"package-id\": \"c\"}]}");
 	ok(load(mpath, &err) == 2, "changed manifest: rebuilt");
 	ok(count_files(cdir, ".img") == 1 && access(img, F_OK) == -1,
 	    "its old image removed");
