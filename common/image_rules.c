@@ -339,5 +339,4 @@ image_rule_release(struct rule *r)
 		tmpl_free(t);
 	if ((t = atomic_load(&r->out_tmpl)) != NULL)
 		tmpl_free(t);
-	memset(r, 0, sizeof(*r));
 }
