@@ -50,6 +50,7 @@
 #include "buf.h"
 #include "gateway.h"
 #include "logsink.h"
+#include "image.h"
 #include "manifest.h"
 #include "metrics.h"
 #include "proxy.h"
@@ -192,6 +193,10 @@ usage(FILE *f)
 	    "                            share their /-/metrics counters "
 	    "(default:\n"
 	    "                            those serving the same socket)\n"
+	    "  --cache-dir DIR|none      GATEWAY_CACHE_DIR: compiled manifest "
+	    "images\n"
+	    "                            (default: " IMAGE_CACHE_DEFAULT
+	    " if usable)\n"
 	    "  --check                   validate the manifest and exit\n"
 	    "  --version, --help\n");
 }
@@ -334,7 +339,7 @@ source_load(struct msource *src, int conditional, struct manifest **out,
 		memcpy(src->digest, digest, sizeof(digest));
 		src->have_digest = 1;
 	}
-	if (res == LOAD_OK && manifest_parse(src->where, f.body.p ?
+	if (res == LOAD_OK && image_parse_cached(src->where, f.body.p ?
 	    f.body.p : "", f.body.n, out, d) == -1)
 		res = LOAD_INVALID;
 	if (res == LOAD_OK || res == LOAD_INVALID)
@@ -1709,6 +1714,7 @@ static const struct {
 	{ { "log-client-ip", required_argument, NULL, 0 },
 	    "GATEWAY_LOG_CLIENT_IP" },
 	{ { "state-dir", required_argument, NULL, 0 }, "GATEWAY_STATE_DIR" },
+	{ { "cache-dir", required_argument, NULL, 0 }, "GATEWAY_CACHE_DIR" },
 	{ { "check", no_argument, NULL, 'c' }, NULL },
 	{ { "version", no_argument, NULL, 'V' }, NULL },
 	{ { "help", no_argument, NULL, 'h' }, NULL },
@@ -1786,6 +1792,8 @@ main(int argc, char *argv[])
 	g.src.is_url = is_url(g.src.where);
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);	/* before any thread */
+	if (!check)		/* --check writes nothing */
+		image_cache_set(g.config.cache_dir);
 	if (check)
 		rc = cmd_check();
 	else if (argc > 0)
