@@ -982,8 +982,8 @@ docker_parse(struct mctx *c, const cJSON *o, struct rule *r, int v2)
 			dr->pattern_src = arena_strdup(c->arena, s);
 			if (dpattern_compile(s, &dr->pattern, &err) == -1) {
 				dr->pattern = NULL;
-				mp_err(c, "pattern", "invalid image pattern: %s",
-				    err);
+				mp_err(c, "pattern",
+				    "invalid image pattern: %s", err);
 			}
 		}
 	}

@@ -20,9 +20,9 @@
  * A rule record: type, manifest index, length in words, domain,
  * package-id, then its type's fields (its save and load operations,
  * ruletype.h).  The index data of a set: for each type present with an
- * index_save operation, in precedence order, what it wrote (python-v1:
- * its rendered pages, so that a CGI request for a project page renders
- * nothing).  The UA list: count, then kind, string, min, below for each.
+ * index_save operation, in precedence order, what it wrote (ruletype.h:
+ * what spares a process building the index, such as rendered pages).
+ * The UA list: count, then kind, string, min, below for each.
  *
  * Trust.  image_open() checks everything before anything is used: the
  * header, a 64-bit checksum of every other byte, the bounds of every
@@ -720,7 +720,7 @@ sets_check(const struct image *im, uint64_t *nrules)
 			return "rule count does not match";
 		if (s->pages != IMG_NONE && index_read(im, s->pages, types,
 		    nt, NULL) == -1)
-			return "malformed python pages";
+			return "malformed index data";
 		*nrules += s->nrules;
 	}
 	return why;

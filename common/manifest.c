@@ -755,7 +755,8 @@ manifest_load_file(const char *path, struct manifest **out,
 		d = &local;
 	/* the warm path: the file's identity names its image */
 	if (manifest_cache != NULL && stat(path, &st) == 0 &&
-	    S_ISREG(st.st_mode) && manifest_cache->find(path, &st, out, d) == 0) {
+	    S_ISREG(st.st_mode) &&
+	    manifest_cache->find(path, &st, out, d) == 0) {
 		manifest_diag_free(&local);
 		return 0;
 	}

@@ -661,18 +661,18 @@ test_open_checks(void)
 	v = h.nwords;
 	why = open_mutated(img, n, 0, h.sets_off + 3 * sizeof(s) +
 	    offsetof(struct img_set, pages), &v, 4, 1);
-	is_str(why, "malformed python pages", "pages offset out of range");
+	is_str(why, "malformed index data", "pages offset out of range");
 	memcpy(&s, (char *)img + h.sets_off + 3 * sizeof(s), sizeof(s));
 	ok(s.pages != IMG_NONE && s.pages + 2 < h.nwords, "py set has pages");
 	if (s.pages != IMG_NONE && s.pages + 2 < h.nwords) {
 		v = h.nstr;	/* the first page's body */
 		why = open_mutated(img, n, 0, h.words_off + (s.pages + 1) * 4,
 		    &v, 4, 1);
-		is_str(why, "malformed python pages", "page body out of range");
+		is_str(why, "malformed index data", "page body out of range");
 		v = h.nstr;	/* its length */
 		why = open_mutated(img, n, 0, h.words_off + (s.pages + 2) * 4,
 		    &v, 4, 1);
-		is_str(why, "malformed python pages", "page length past the "
+		is_str(why, "malformed index data", "page length past the "
 		    "table");
 	}
 	/* the host index out of order */
