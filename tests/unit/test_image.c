@@ -897,6 +897,34 @@ test_cache(void)
 	ok(load(mpath, &err) == 2 && strstr(err.p, "checksum mismatch"),
 	    "damaged image: rebuilt");
 	ok(load(mpath, &err) == 1, "warm again");
+	/* another build's, another version's: the header bytes changed */
+	{
+		static const struct {
+			size_t		 at;
+			const char	*why;
+		} hdr[] = {
+			{ offsetof(struct img_hdr, build) + 3,
+			    "written by another build" },
+			{ offsetof(struct img_hdr, version),
+			    "another format version" },
+		};
+		size_t	 h;
+		FILE	*f;
+		int	 c;
+
+		for (h = 0; h < sizeof(hdr) / sizeof(hdr[0]); h++) {
+			f = fopen(img, "r+b");
+			fseek(f, (long)hdr[h].at, SEEK_SET);
+			c = fgetc(f);
+			fseek(f, (long)hdr[h].at, SEEK_SET);
+			fputc(c ^ 0x01, f);
+			fclose(f);
+			ok(load(mpath, &err) == 2 && nwarn == 1 &&
+			    strstr(err.p, hdr[h].why), "image file %s: rebuilt",
+			    hdr[h].why);
+			ok(load(mpath, &err) == 1, "warm again");
+		}
+	}
 	/* a truncated one */
 	ok(truncate(img, 100) == 0, "truncate the image");
 	ok(load(mpath, &err) == 2 && strstr(err.p, "truncated"),
