@@ -62,6 +62,8 @@
 #include "xmalloc.h"
 
 
+/* The most rule types an image may have (image_compile(), image_open()). */
+#define RULE_TYPES_MAX	32
 /* The cache keeps at most this many images (the newest). */
 #define IMG_CACHE_MAX	16
 /* and this many index files */
@@ -382,6 +384,8 @@ image_compile(const struct manifest *m, const char *name, const char *text,
 	*lenp = 0;
 	if (m->backing != NULL || m->nsets > UINT32_MAX / 2)
 		return NULL;
+	if (rule_ntypes > RULE_TYPES_MAX)
+		return NULL;
 	for (i = 0; i < rule_ntypes; i++)
 		if (rule_types[i]->save == NULL || rule_types[i]->load == NULL)
 			return NULL;	/* a type the image cannot hold */
@@ -622,20 +626,19 @@ uas_read(const struct image *im, uint32_t at, struct ua_list *l)
 
 /*
  * The index data of a set at word index at (not IMG_NONE): for each of
- * the types[0..nt) with an index_load operation, in that (precedence)
- * order, its data.  With spans NULL only checked; else the index of each
- * such span is made around its data (spans[k] of types[k], count 0 when
- * every rule of the type was left out).  -1 when malformed: then no
- * index is made.
+ * the types[0..nt) present in its records with an index_load operation,
+ * in that (precedence) order, its data.  With set NULL only checked;
+ * else the index of each such type's span in set is made around its
+ * data (only checked for a type none of whose rules is left).  -1 when
+ * malformed: then no index is made.
  */
 static int
 index_read(const struct image *im, uint32_t at,
     const struct rule_type *const *types, size_t nt, struct ruleset *set)
 {
 	struct img_reader	 rd;
-	const struct rule_span	*sp;
-	void			*ix;
-	size_t			 k;
+	struct rule_span	*sp;
+	size_t			 k, j;
 
 	if (at >= im->nwords)
 		return -1;
@@ -648,21 +651,21 @@ index_read(const struct image *im, uint32_t at,
 	for (k = 0; k < nt; k++) {
 		if (types[k]->index_load == NULL)
 			continue;
-		sp = set != NULL ? ruleset_span(set, types[k]) : NULL;
-		ix = NULL;
+		sp = NULL;
+		for (j = 0; set != NULL && j < set->nspans; j++)
+			if (set->spans[j].type == types[k])
+				sp = &set->spans[j];
 		if (types[k]->index_load(&rd, sp != NULL ? set->rules +
 		    sp->first : NULL, sp != NULL ? sp->count : 0,
-		    sp != NULL ? &ix : NULL) == -1 || rd.bad)
+		    sp != NULL ? &sp->index : NULL) == -1 || rd.bad)
 			goto bad;
-		if (sp != NULL)
-			((struct rule_span *)(uintptr_t)sp)->index = ix;
 	}
 	return 0;
 bad:
-	for (k = 0; set != NULL && k < set->nspans; k++)
-		if (set->spans[k].index != NULL) {
-			set->spans[k].type->index_free(set->spans[k].index);
-			set->spans[k].index = NULL;
+	for (j = 0; set != NULL && j < set->nspans; j++)
+		if (set->spans[j].index != NULL) {
+			set->spans[j].type->index_free(set->spans[j].index);
+			set->spans[j].index = NULL;
 		}
 	return -1;
 }
@@ -677,7 +680,7 @@ static const char *
 sets_check(const struct image *im, uint64_t *nrules)
 {
 	const struct img_set	*s;
-	const struct rule_type	*types[64];
+	const struct rule_type	*types[RULE_TYPES_MAX];
 	struct arena		 arena = ARENA_INIT;
 	struct rule		 r;
 	const char		*why = NULL;
@@ -706,6 +709,7 @@ sets_check(const struct image *im, uint64_t *nrules)
 			    strcmp(r.domain, im->str + s->domain) != 0)
 				why = "rule out of place";
 			else {
+				/* ranks ascend: at most rule_ntypes of them */
 				if (nt == 0 || types[nt - 1] != r.type)
 					types[nt++] = r.type;
 				last = r.rank;
@@ -745,6 +749,10 @@ image_open(void *p, size_t len, int mapped, struct manifest **out,
 	uint64_t		 cks, nrules;
 
 	*out = NULL;
+	if (rule_ntypes > RULE_TYPES_MAX) {
+		*why = "too many rule types";
+		return -1;
+	}
 	if (((uintptr_t)p & 7) != 0) {
 		*why = "misaligned";
 		return -1;
@@ -870,7 +878,7 @@ static struct img_ruleset *
 set_make(const struct image *im, uint32_t i)
 {
 	const struct img_set	*s = &im->sets[i];
-	const struct rule_type	*types[64];
+	const struct rule_type	*types[RULE_TYPES_MAX];
 	struct img_ruleset	*rs;
 	struct rule		*r;
 	struct rule_span	*sp;
