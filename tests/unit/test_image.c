@@ -1042,6 +1042,25 @@ test_threads(void)
 	manifest_unref(jm);
 }
 
+/*
+ * Every rule type can be kept in an image (ruletype.h: without save and
+ * load, image_compile() declines and every manifest is served parsed).
+ */
+static void
+test_types(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < rule_ntypes; i++)
+		ok(rule_types[i]->save != NULL && rule_types[i]->load != NULL &&
+		    (rule_types[i]->index == NULL ||
+		    (rule_types[i]->index_save == NULL) ==
+		    (rule_types[i]->index_load == NULL)),
+		    "%s: save and load%s", rule_types[i]->name,
+		    rule_types[i]->index_save != NULL ?
+		    ", index_save and index_load" : "");
+}
+
 int
 main(void)
 {
@@ -1053,6 +1072,7 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	test_types();
 	test_open_checks();
 	test_threads();
 	test_cache();
