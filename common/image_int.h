@@ -41,7 +41,7 @@ struct img_set {
 	uint32_t	 rec;		/* word index of its first record */
 	uint32_t	 nwords;	/* words of its records */
 	uint32_t	 pages;		/* word index of its types' index
-					 * data (python's pages), or IMG_NONE
+					 * data (rendered pages), or IMG_NONE
 					 * (image.c) */
 };
 
