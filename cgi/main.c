@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "gateway.h"
 #include "logsink.h"
+#include "image.h"
 #include "manifest.h"
 #include "metrics.h"
 #include "proxy.h"
@@ -251,7 +252,8 @@ main(int argc, char *argv[])
 		    "GATEWAY_TRUST_FORWARDED_HOST,\n"
 		    "  GATEWAY_PUBLIC_SCHEME, GATEWAY_METRICS_ALLOW, "
 		    "GATEWAY_UPSTREAM_TIMEOUT,\n"
-		    "  GATEWAY_LOG_CLIENT_IP, GATEWAY_STATE_DIR\n");
+		    "  GATEWAY_LOG_CLIENT_IP, GATEWAY_STATE_DIR, "
+		    "GATEWAY_CACHE_DIR\n");
 		return help ? 0 : 2;
 	}
 	/* A client that goes away must not kill us before the log line. */
@@ -279,8 +281,10 @@ main(int argc, char *argv[])
 		    "stderr\n", cfg.log, err);
 		log = logsink_open("stderr", &err);
 	}
-	if (why == NULL)
+	if (why == NULL) {
+		image_cache_set(cfg.cache_dir);
 		m = load_manifest(&cfg, &why);
+	}
 
 	gw_request_init(&req, environ, &cfg);
 	/* CGI has no end-of-body marker: without CONTENT_LENGTH there is

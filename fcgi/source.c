@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "fcgi.h"
 #include "gateway.h"
+#include "image.h"
 #include "manifest.h"
 #include "metrics.h"
 #include "proxy.h"
@@ -167,7 +168,7 @@ source_load(struct msource *src, int conditional, struct manifest **out,
 		memcpy(src->digest, digest, sizeof(digest));
 		src->have_digest = 1;
 	}
-	if (res == LOAD_OK && manifest_parse(src->where, f.body.p ?
+	if (res == LOAD_OK && image_parse_cached(src->where, f.body.p ?
 	    f.body.p : "", f.body.n, out, d) == -1)
 		res = LOAD_INVALID;
 	if (res == LOAD_OK || res == LOAD_INVALID)
