@@ -21,6 +21,7 @@
 #include "front.h"
 #include "gateway.h"
 #include "logsink.h"
+#include "image.h"
 #include "manifest.h"
 #include "metrics.h"
 #include "mparse.h"
@@ -94,7 +95,8 @@ main(int argc, char *argv[])
 		    "GATEWAY_TRUST_FORWARDED_HOST,\n"
 		    "  GATEWAY_PUBLIC_SCHEME, GATEWAY_METRICS_ALLOW, "
 		    "GATEWAY_UPSTREAM_TIMEOUT,\n"
-		    "  GATEWAY_LOG_CLIENT_IP, GATEWAY_STATE_DIR\n");
+		    "  GATEWAY_LOG_CLIENT_IP, GATEWAY_STATE_DIR, "
+		    "GATEWAY_CACHE_DIR\n");
 		return help ? 0 : 2;
 	}
 	/* A client that goes away must not kill us before the log line. */
@@ -122,8 +124,10 @@ main(int argc, char *argv[])
 		    "stderr\n", cfg.log, err);
 		log = logsink_open("stderr", &err);
 	}
-	if (why == NULL)
+	if (why == NULL) {
+		image_cache_set(cfg.cache_dir);
 		m = load_manifest(&cfg, &why);
+	}
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.manifest = m;

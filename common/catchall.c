@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "buf.h"
 #include "catchall.h"
 #include "event.h"
+#include "image_int.h"
 #include "mparse.h"
 #include "request.h"
 #include "response.h"
@@ -85,10 +87,28 @@ catchall_dup_key(const struct rule *r, const char **a, const char **b)
 	(void)b;
 }
 
+/* The compiled image (ruletype.h). */
+static void
+catchall_save(struct img_writer *w, const struct rule *r)
+{
+	iw_str(w, ((const struct catchall_rule *)r->priv)->target);
+}
+
+static void
+catchall_load(struct img_reader *rd, struct rule *r)
+{
+	struct catchall_rule	*t;
+
+	r->priv = t = arena_alloc(rd->arena, sizeof(*t));
+	t->target = ir_str(rd);
+}
+
 const struct rule_type catch_all_v1_type = {
 	.name = "catch-all-v1",
 	.parse = catchall_parse,
 	.dup_key = catchall_dup_key,
 	.dup_what = "one catch-all-v1 per domain",
 	.answer = catchall_answer,
+	.save = catchall_save,
+	.load = catchall_load,
 };

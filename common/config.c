@@ -44,6 +44,7 @@ static const char *const env_names[] = {
 	"GATEWAY_ABORT_MODE",
 	"GATEWAY_LOG_CLIENT_IP",
 	"GATEWAY_STATE_DIR",
+	"GATEWAY_CACHE_DIR",
 };
 
 /*
@@ -340,6 +341,12 @@ gw_config_set(struct gw_config *cfg, const char *name, const char *value,
 			return -1;
 		}
 		cfg->state_dir = value;
+	} else if (strcmp(name, "GATEWAY_CACHE_DIR") == 0) {
+		if (*value != '/' && strcmp(value, "none") != 0) {
+			*err = "must be an absolute directory path or none";
+			return -1;
+		}
+		cfg->cache_dir = value;
 	} else {
 		*err = "unknown setting";
 		return -1;

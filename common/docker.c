@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "buf.h"
 #include "docker.h"
 #include "event.h"
+#include "image_int.h"
 #include "manifest.h"
 #include "mparse.h"
 #include "request.h"
@@ -976,10 +978,13 @@ docker_parse(struct mctx *c, const cJSON *o, struct rule *r, int v2)
 			parse_repository(c, dr, s);
 	} else {
 		mp_take_str(c, o, "rule-id", &dr->rule_id);
-		if (mp_str(c, o, "pattern", 1, &s) == 1 &&
-		    dpattern_compile(s, &dr->pattern, &err) == -1) {
-			dr->pattern = NULL;
-			mp_err(c, "pattern", "invalid image pattern: %s", err);
+		if (mp_str(c, o, "pattern", 1, &s) == 1) {
+			dr->pattern_src = arena_strdup(c->arena, s);
+			if (dpattern_compile(s, &dr->pattern, &err) == -1) {
+				dr->pattern = NULL;
+				mp_err(c, "pattern",
+				    "invalid image pattern: %s", err);
+			}
 		}
 	}
 	if (mp_str(c, o, "registry", 1, &s) == 1)
@@ -1016,12 +1021,74 @@ docker_free(struct rule *r)
 		dpattern_free(dr->pattern);
 }
 
+extern const struct rule_type docker_v1_type;
+
+/* The compiled image (ruletype.h): the same fields for both types. */
+static void
+docker_save(struct img_writer *w, const struct rule *r)
+{
+	const struct docker_rule	*dr = DOCKERRULE(r);
+	size_t				 i;
+
+	iw_str(w, dr->rule_id);
+	iw_str(w, dr->repository);
+	iw_word(w, (uint32_t)dr->nrepo_segs);
+	for (i = 0; i < dr->nrepo_segs; i++)
+		iw_str(w, dr->repo_segs[i]);
+	iw_str(w, dr->pattern_src);
+	iw_str(w, dr->registry_base);
+	iw_str(w, dr->registry_log);
+	iw_word(w, (uint32_t)dr->always_proxy);
+}
+
+static void
+docker_load(struct img_reader *rd, struct rule *r)
+{
+	struct docker_rule	*dr;
+	size_t			 i;
+
+	r->priv = dr = arena_alloc(rd->arena, sizeof(*dr));
+	dr->rule_id = ir_str(rd);
+	dr->repository = ir_str(rd);
+	dr->nrepo_segs = ir_count(rd, 1);
+	if (dr->nrepo_segs > 0)
+		dr->repo_segs = arena_alloc(rd->arena, dr->nrepo_segs *
+		    sizeof(*dr->repo_segs));
+	/* borrowed from the image, never written through */
+	for (i = 0; i < dr->nrepo_segs; i++)
+		dr->repo_segs[i] = (char *)(uintptr_t)ir_str_req(rd);
+	dr->pattern_src = ir_str(rd);
+	dr->registry_base = ir_str_req(rd);
+	dr->registry_log = ir_str_req(rd);
+	dr->always_proxy = (int)ir_uint(rd, 1);
+	if (r->type == &docker_v1_type ? dr->repository == NULL ||
+	    dr->nrepo_segs == 0 : dr->rule_id == NULL ||
+	    dr->pattern_src == NULL)
+		rd->bad = 1;
+}
+
+/* docker-v2: the pattern, compiled by each process that uses it */
+static int
+docker_v2_compile(struct rule *r)
+{
+	struct docker_rule	*dr = r->priv;
+	const char		*err;
+
+	if (dpattern_compile(dr->pattern_src, &dr->pattern, &err) == -1) {
+		dr->pattern = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 const struct rule_type docker_v1_type = {
 	.name = "docker-v1",
 	.parse = docker_v1_parse,
 	.dup_key = docker_v1_dup_key,
 	.dup_what = "same repository-name",
 	.answer = docker_answer,
+	.save = docker_save,
+	.load = docker_load,
 };
 
 const struct rule_type docker_v2_type = {
@@ -1029,4 +1096,7 @@ const struct rule_type docker_v2_type = {
 	.parse = docker_v2_parse,
 	.answer = docker_answer,
 	.free = docker_free,
+	.save = docker_save,
+	.load = docker_load,
+	.compile = docker_v2_compile,
 };

@@ -24,7 +24,8 @@ struct docker_rule {
 	const char	*repository;	/* docker-v1 repository-name */
 	char		**repo_segs;	/* its '/'-separated components */
 	size_t		 nrepo_segs;
-	struct dpattern	*pattern;	/* docker-v2 */
+	const char	*pattern_src;	/* docker-v2 pattern as written */
+	struct dpattern	*pattern;	/* docker-v2, compiled */
 	const char	*registry_base;	/* §3.4 */
 	const char	*registry_log;	/* §3.6 */
 	int		 always_proxy;

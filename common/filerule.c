@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "event.h"
 #include "filerule.h"
+#include "image_int.h"
 #include "json.h"
 #include "mparse.h"
 #include "request.h"
@@ -597,6 +598,69 @@ file_free(struct rule *r)
 		file_v2_free(fl->re);
 }
 
+/*
+ * The compiled image (ruletype.h).  The file-v1 specificity list is not
+ * kept: only the sort of a load uses it, and an image is in precedence
+ * order already.  The templates are compiled on a rule's first use, as
+ * those of a parsed manifest; compile only checks that they parse
+ * (compiled and kept, they took 3 KB a rule).
+ */
+static void
+file_save(struct img_writer *w, const struct rule *r)
+{
+	iw_str(w, FILERULE(r)->in_src);
+	iw_str(w, FILERULE(r)->out_src);
+	iw_word(w, (uint32_t)FILERULE(r)->out_never);
+}
+
+static void
+file_load(struct img_reader *rd, struct rule *r)
+{
+	struct file_rule	*fl;
+
+	r->priv = fl = arena_alloc(rd->arena, sizeof(*fl));
+	fl->in_src = ir_str_req(rd);
+	fl->out_src = ir_str(rd);
+	fl->out_never = (int)ir_uint(rd, 1);
+}
+
+/* 1 when src is a template rule_tmpl() can make */
+static int
+tmpl_ok(const char *src)
+{
+	struct tmpl	*t;
+	char		 err[256];
+
+	if (tmpl_parse(src, &t, err, sizeof(err)) == -1)
+		return 0;
+	tmpl_free(t);
+	return 1;
+}
+
+static int
+file_v1_compile(struct rule *r)
+{
+	const struct file_rule	*fl = FILERULE(r);
+
+	if (!tmpl_ok(fl->in_src) ||
+	    (fl->out_src != NULL && !tmpl_ok(fl->out_src)))
+		return -1;
+	return 0;
+}
+
+static int
+file_v2_compile_rule(struct rule *r)
+{
+	struct file_rule	*fl = r->priv;
+	char			 msg[256];
+
+	if ((fl->re = file_v2_compile(fl->in_src, msg, sizeof(msg))) == NULL)
+		return -1;
+	if (fl->out_src != NULL && !tmpl_ok(fl->out_src))
+		return -1;	/* free releases re */
+	return 0;
+}
+
 const struct rule_type file_v1_type = {
 	.name = "file-v1",
 	.parse = file_v1_parse,
@@ -605,6 +669,9 @@ const struct rule_type file_v1_type = {
 	.dup_what = "same incoming-path",
 	.answer = file_v1_answer,
 	.free = file_free,
+	.save = file_save,
+	.load = file_load,
+	.compile = file_v1_compile,
 };
 
 const struct rule_type file_v2_type = {
@@ -613,6 +680,9 @@ const struct rule_type file_v2_type = {
 	.cmp = file_v2_cmp,
 	.answer = file_v2_answer,
 	.free = file_free,
+	.save = file_save,
+	.load = file_load,
+	.compile = file_v2_compile_rule,
 };
 
 /*

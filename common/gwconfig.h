@@ -37,6 +37,9 @@ struct gw_config {
 	 * (metrics.h), or NULL: FastCGI shares by listening socket, CGI
 	 * counts per process. */
 	const char	*state_dir;
+	/* Compiled manifest images (image.h): a directory, "none", or
+	 * NULL for the default */
+	const char	*cache_dir;
 };
 void	 gw_config_defaults(struct gw_config *);
 /* Reads GATEWAY_* from the environment. Returns -1 with *err on a bad value. */

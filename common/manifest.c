@@ -108,6 +108,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +131,8 @@
 #include "xmalloc.h"
 
 #define MANIFEST_MAXSIZE	(64UL * 1024 * 1024)
+
+const struct manifest_cache *manifest_cache;
 
 void
 manifest_diag_free(struct manifest_diag *d)
@@ -509,6 +514,12 @@ manifest_free(struct manifest *m)
 	const struct rule_span	*sp;
 	size_t			 i, k;
 
+	if (m->backing != NULL) {
+		/* the rule sets, the UA list and the image */
+		m->backing->release(m);
+		free(m);
+		return;
+	}
 	for (i = 0; i < m->nsets; i++) {
 		for (k = 0; k < m->sets[i].nspans; k++) {
 			sp = &m->sets[i].spans[k];
@@ -733,6 +744,7 @@ manifest_load_file(const char *path, struct manifest **out,
     struct manifest_diag *d)
 {
 	struct manifest_diag	 local = { BUF_INIT, BUF_INIT };
+	struct manifest		*img;
 	struct buf		 b = BUF_INIT;
 	struct stat		 st;
 	ssize_t			 n;
@@ -741,13 +753,21 @@ manifest_load_file(const char *path, struct manifest **out,
 	*out = NULL;
 	if (d == NULL)
 		d = &local;
+	/* the warm path: the file's identity names its image */
+	if (manifest_cache != NULL && stat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode) &&
+	    manifest_cache->find(path, &st, out, d) == 0) {
+		manifest_diag_free(&local);
+		return 0;
+	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		buf_printf(&d->errors, "%s: %s\n", path, strerror(errno));
 		manifest_diag_free(&local);
 		return 2;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uintmax_t)st.st_size > MANIFEST_MAXSIZE)
+	if (fstat(fd, &st) == -1)
+		st.st_mode = 0;		/* no identity: no image */
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > MANIFEST_MAXSIZE)
 		goto toolarge;
 	for (;;) {
 		buf_reserve(&b, 65536);
@@ -768,6 +788,18 @@ manifest_load_file(const char *path, struct manifest **out,
 			goto toolarge;
 	}
 	rc = manifest_parse(path, buf_cstr(&b), b.n, out, d) == 0 ? 0 : 1;
+	/* written: served from the image, as the next process will be
+	 * (its pages shared, the parsed rules freed) */
+	if (rc == 0 && manifest_cache != NULL && S_ISREG(st.st_mode) &&
+	    (uintmax_t)st.st_size == b.n && manifest_cache->store(path, &st,
+	    buf_cstr(&b), b.n, *out, d) == 0 &&
+	    manifest_cache->find(path, &st, &img, NULL) == 0) {
+		manifest_unref(*out);
+		*out = img;
+#ifdef HAVE_MALLOC_TRIM
+		malloc_trim(0);		/* the parsed rules' memory */
+#endif
+	}
 	goto done;
 toolarge:
 	buf_printf(&d->errors, "%s: file too large (the limit is %lu MiB)\n",
@@ -836,6 +868,8 @@ manifest_lookup(const struct manifest *m, const char *host)
 
 	if (m == NULL || host == NULL || *host == '\0')
 		return NULL;
+	if (m->backing != NULL)
+		return m->backing->lookup(m, host);
 	if ((set = set_find(m, "", host)) != NULL)
 		return set;
 	for (p = strchr(host + 1, '.'); p != NULL; p = strchr(p + 1, '.'))

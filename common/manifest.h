@@ -7,6 +7,8 @@
 #ifndef MANIFEST_H
 #define MANIFEST_H
 
+#include <sys/stat.h>
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
@@ -17,10 +19,11 @@
 #include "ruletype.h"
 
 struct ua_list;
+struct manifest_backing;
 
 struct manifest {
 	atomic_int	 refs;
-	struct rule	*rules;		/* manifest order */
+	struct rule	*rules;		/* manifest order; NULL from an image */
 	size_t		 nrules;
 	struct ruleset	*sets;		/* sorted by domain (strcmp) */
 	size_t		 nsets;
@@ -29,7 +32,37 @@ struct manifest {
 	time_t		 loaded_at;
 	/* the strings of every rule and rule set (ruletype.h, "Memory") */
 	struct arena	 arena;
+	/*
+	 * A manifest loaded from a compiled image (image.h) has no rules
+	 * and sets of its own: backing makes a host's rule set on its first
+	 * lookup, its strings borrowed from the image, and frees them with
+	 * the image.  NULL for a manifest parsed from JSON.
+	 */
+	const struct manifest_backing *backing;
+	void		*backing_data;
 };
+
+struct manifest_backing {
+	const struct ruleset *(*lookup)(const struct manifest *,
+		    const char *host);
+	void	(*release)(struct manifest *);
+};
+
+/*
+ * The image cache as manifest_load_file() uses it (image.h sets it;
+ * NULL when images are off).  find(): the image of the file at path
+ * with stat *st, without reading the file; 0 and *out, or -1.  store():
+ * records a manifest just parsed from text as that file's image; 0 when
+ * it did.  Neither ever fails a load.
+ */
+struct manifest_cache {
+	int	(*find)(const char *path, const struct stat *st,
+		    struct manifest **out, struct manifest_diag *d);
+	int	(*store)(const char *path, const struct stat *st,
+		    const char *text, size_t len, const struct manifest *m,
+		    const struct manifest_diag *d);
+};
+extern const struct manifest_cache *manifest_cache;
 
 /* Errors and warnings of a load: struct manifest_diag (mparse.h). */
 void	 manifest_diag_free(struct manifest_diag *);

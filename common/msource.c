@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "image.h"
 #include "manifest.h"
 #include "mparse.h"
 #include "msource.h"
@@ -178,7 +179,7 @@ msource_load(struct msource *src, int conditional, struct manifest **out,
 		memcpy(src->digest, digest, sizeof(digest));
 		src->have_digest = 1;
 	}
-	if (res == MSOURCE_OK && manifest_parse(src->where, f.body.p ?
+	if (res == MSOURCE_OK && image_parse_cached(src->where, f.body.p ?
 	    f.body.p : "", f.body.n, out, d) == -1)
 		res = MSOURCE_INVALID;
 	if (res == MSOURCE_OK || res == MSOURCE_INVALID)

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +14,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "event.h"
+#include "image_int.h"
 #include "mparse.h"
 #include "npm.h"
 #include "request.h"
@@ -465,6 +467,35 @@ npm_dup_key(const struct rule *r, const char **a, const char **b)
 	*a = NPMRULE(r)->name;
 }
 
+/* The compiled image (ruletype.h). */
+static void
+npm_save(struct img_writer *w, const struct rule *r)
+{
+	iw_str(w, NPMRULE(r)->name);
+	iw_word(w, (uint32_t)NPMRULE(r)->kind);
+	iw_str(w, NPMRULE(r)->registry_base);
+}
+
+static void
+npm_load(struct img_reader *rd, struct rule *r)
+{
+	struct npm_rule	*nr;
+	size_t		 n;
+
+	r->priv = nr = arena_alloc(rd->arena, sizeof(*nr));
+	nr->name = ir_str_req(rd);
+	nr->kind = (enum npm_kind)ir_uint(rd, NPM_ANY);
+	nr->registry_base = ir_str_req(rd);
+	if (rd->bad)
+		return;
+	/* the shapes npm_answer relies on (§4.1) */
+	n = strlen(nr->name);
+	if (nr->kind == NPM_ANY ? strcmp(nr->name, "*") != 0 :
+	    nr->kind == NPM_SCOPE ? n < 4 || nr->name[0] != '@' ||
+	    strcmp(nr->name + n - 2, "/*") != 0 : n == 0)
+		rd->bad = 1;
+}
+
 const struct rule_type npm_v1_type = {
 	.name = "npm-v1",
 	.reads_package_name = 1,
@@ -473,4 +504,6 @@ const struct rule_type npm_v1_type = {
 	.dup_key = npm_dup_key,
 	.dup_what = "same package-name",
 	.answer = npm_answer,
+	.save = npm_save,
+	.load = npm_load,
 };

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 
 #include "arena.h"
 #include "event.h"
+#include "image_int.h"
 #include "mparse.h"
 #include "pixel.h"
 #include "request.h"
@@ -102,10 +104,28 @@ pixel_dup_key(const struct rule *r, const char **a, const char **b)
 	*a = PIXEL(r)->path;
 }
 
+/* The compiled image (ruletype.h). */
+static void
+pixel_save(struct img_writer *w, const struct rule *r)
+{
+	iw_str(w, PIXEL(r)->path);
+}
+
+static void
+pixel_load(struct img_reader *rd, struct rule *r)
+{
+	struct pixel_rule	*p;
+
+	r->priv = p = arena_alloc(rd->arena, sizeof(*p));
+	p->path = ir_str_req(rd);
+}
+
 const struct rule_type pixel_v1_type = {
 	.name = "pixel-v1",
 	.parse = pixel_parse,
 	.dup_key = pixel_dup_key,
 	.dup_what = "same incoming-path",
 	.answer = pixel_answer,
+	.save = pixel_save,
+	.load = pixel_load,
 };

@@ -11,6 +11,8 @@
  */
 #include "config.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,6 +22,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "event.h"
+#include "image_int.h"
 #include "mparse.h"
 #include "python.h"
 #include "request.h"
@@ -70,6 +73,7 @@ struct pyindex {
 	const struct rule *first;	/* first python-v1 rule, or NULL */
 	const struct rule *index_rule;	/* first with backend_index, or NULL */
 	struct pypage	 html, json;	/* the root page */
+	int		 borrowed;	/* the page bodies are not ours */
 };
 
 /* A rule and its position, for the sorts of the build. */
@@ -495,7 +499,6 @@ py_project_init(struct pyproject *p, const struct pyent *ents, size_t n)
 			f->md_url = py_md_url(PYRULE(f->rule)->backend_url);
 	}
 	qsort(p->byname, p->nfiles, sizeof(*p->byname), py_file_cmp_name);
-	py_render_project(p);
 }
 
 /*
@@ -504,8 +507,8 @@ py_project_init(struct pyproject *p, const struct pyent *ents, size_t n)
  * (normalised name, position) groups each project with its files in
  * manifest order; the groups come out sorted by name for the look-ups.
  */
-struct pyindex *
-pyindex_build(struct rule *const *rules, size_t nrules)
+static struct pyindex *
+py_build(struct rule *const *rules, size_t nrules)
 {
 	struct pyindex	*idx;
 	struct pyent	*ents;
@@ -541,8 +544,88 @@ pyindex_build(struct rule *const *rules, size_t nrules)
 	}
 	qsort(idx->order, idx->nprojects, sizeof(*idx->order),
 	    py_project_cmp_pos);
-	py_render_root(idx);
 	free(ents);
+	return idx;
+}
+
+struct pyindex *
+pyindex_build(struct rule *const *rules, size_t nrules)
+{
+	struct pyindex	*idx;
+	size_t		 i;
+
+	idx = py_build(rules, nrules);
+	for (i = 0; i < idx->nprojects; i++)
+		py_render_project(&idx->projects[i]);
+	py_render_root(idx);
+	return idx;
+}
+
+/*
+ * The rendered pages of an index, for the compiled image (ruletype.h,
+ * index_save): pyindex_npages() of them, page 0 the root's HTML, 1 its
+ * JSON, then the HTML and JSON of each project by normalised name.
+ * Bodies and ETags ("\"...\"") live as long as the index.
+ * pyindex_build_ready() builds the index of the same rules around such
+ * pages (borrowed: they must outlive it), rendering them itself when
+ * their count is not its.
+ */
+struct pypage_src {
+	const char	*body;
+	size_t		 len;
+	const char	*etag;
+};
+
+/* Page i of the order pyindex_npages() documents. */
+static struct pypage *
+py_page_at(const struct pyindex *idx, size_t i)
+{
+	struct pyindex	*w = (struct pyindex *)(uintptr_t)idx;
+
+	if (i < 2)
+		return i == 0 ? &w->html : &w->json;
+	i -= 2;
+	return i % 2 == 0 ? &w->projects[i / 2].html :
+	    &w->projects[i / 2].json;
+}
+
+static size_t
+pyindex_npages(const struct pyindex *idx)
+{
+	return 2 * (idx->nprojects + 1);
+}
+
+static void
+pyindex_page(const struct pyindex *idx, size_t i, const char **body,
+    size_t *len, const char **etag)
+{
+	const struct pypage	*pg = py_page_at(idx, i);
+
+	*body = pg->body;
+	*len = pg->len;
+	*etag = pg->etag;
+}
+
+static struct pyindex *
+pyindex_build_ready(struct rule *const *rules, size_t nrules,
+    const struct pypage_src *pages, size_t npages)
+{
+	struct pyindex	*idx;
+	struct pypage	*pg;
+	size_t		 i;
+
+	idx = py_build(rules, nrules);
+	if (npages != pyindex_npages(idx)) {
+		pyindex_free(idx);
+		return pyindex_build(rules, nrules);
+	}
+	idx->borrowed = 1;
+	for (i = 0; i < npages; i++) {
+		pg = py_page_at(idx, i);
+		pg->body = (char *)(uintptr_t)pages[i].body;
+		pg->len = pages[i].len;
+		snprintf(pg->etag, sizeof(pg->etag), "%s", pages[i].etag);
+	}
 	return idx;
 }
 
@@ -561,13 +644,17 @@ pyindex_free(struct pyindex *idx)
 		free(p->files);
 		free(p->byname);
 		free(p->path);
-		free(p->html.body);
-		free(p->json.body);
+		if (!idx->borrowed) {
+			free(p->html.body);
+			free(p->json.body);
+		}
 	}
 	free(idx->projects);
 	free(idx->order);
-	free(idx->html.body);
-	free(idx->json.body);
+	if (!idx->borrowed) {
+		free(idx->html.body);
+		free(idx->json.body);
+	}
 	free(idx);
 }
 
@@ -1270,6 +1357,115 @@ python_answer(const struct rule_match *m, struct gw_response *resp,
 	    resp, ev);
 }
 
+/*
+ * The compiled image (ruletype.h).  A record: the fields of struct
+ * py_rule in order (gpg_sig + 1).  The index: the rendered pages, count,
+ * then body (a string of the table: a page has no NUL), length and ETag
+ * for each, in pyindex_page() order; a CGI request for a project then
+ * copies a ready page.
+ */
+static void
+python_save(struct img_writer *w, const struct rule *rule)
+{
+	const struct py_rule	*r = PYRULE(rule);
+
+	iw_str(w, r->py_name);
+	iw_str(w, r->py_norm);
+	iw_str(w, r->file_name);
+	iw_str(w, r->version);
+	iw_str(w, r->backend_url);
+	iw_str(w, r->hash_type);
+	iw_str(w, r->hash);
+	iw_word(w, (uint32_t)(r->gpg_sig + 1));
+	iw_str(w, r->requires_python);
+	iw_word(w, (uint32_t)r->yanked);
+	iw_str(w, r->yanked_reason);
+	iw_word(w, (uint32_t)r->core_md);
+	iw_str(w, r->core_md_type);
+	iw_str(w, r->core_md_hash);
+	iw_str(w, r->backend_index);
+}
+
+static void
+python_load(struct img_reader *rd, struct rule *rule)
+{
+	struct py_rule	*r;
+
+	rule->priv = r = arena_alloc(rd->arena, sizeof(*r));
+	r->py_name = ir_str_req(rd);
+	r->py_norm = ir_str_req(rd);
+	r->file_name = ir_str_req(rd);
+	r->version = ir_str_req(rd);
+	r->backend_url = ir_str_req(rd);
+	r->hash_type = ir_str(rd);
+	r->hash = ir_str(rd);
+	r->gpg_sig = (int)ir_uint(rd, 2) - 1;
+	r->requires_python = ir_str(rd);
+	r->yanked = (int)ir_uint(rd, 1);
+	r->yanked_reason = ir_str(rd);
+	r->core_md = (int)ir_uint(rd, 2);
+	r->core_md_type = ir_str(rd);
+	r->core_md_hash = ir_str(rd);
+	r->backend_index = ir_str(rd);
+	if ((r->hash_type == NULL) != (r->hash == NULL) ||
+	    (r->core_md == 2) != (r->core_md_type != NULL) ||
+	    (r->core_md == 2) != (r->core_md_hash != NULL))
+		rd->bad = 1;
+}
+
+static void
+python_index_save(struct img_writer *w, const void *ix)
+{
+	const char	*body, *etag;
+	size_t		 n = pyindex_npages(ix), i, len;
+
+	iw_word(w, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		pyindex_page(ix, i, &body, &len, &etag);
+		iw_str(w, body);	/* a page has no NUL: strlen is len */
+		iw_word(w, (uint32_t)len);
+		iw_str(w, etag);
+	}
+}
+
+static int
+python_index_load(struct img_reader *rd, struct rule *const *rules,
+    size_t nrules, void **out)
+{
+	struct pypage_src	*v = NULL;
+	const char		*b, *e;
+	uint32_t		 n, i, len;
+
+	n = ir_count(rd, 3);
+	if (rd->bad)
+		return -1;
+	if (out != NULL)
+		v = xcalloc(n ? n : 1, sizeof(*v));
+	for (i = 0; i < n && !rd->bad; i++) {
+		b = ir_str_req(rd);
+		len = ir_word(rd);
+		e = ir_str_req(rd);
+		/* the body its length inside the table; an ETag that fits */
+		if (rd->bad || len >= rd->nstr - (uint32_t)(b - rd->str) ||
+		    b[len] != '\0' || strlen(e) >= 48)
+			rd->bad = 1;
+		else if (v != NULL) {
+			v[i].body = b;
+			v[i].len = len;
+			v[i].etag = e;
+		}
+	}
+	if (rd->bad) {
+		free(v);
+		return -1;
+	}
+	if (out != NULL) {
+		*out = pyindex_build_ready(rules, nrules, v, n);
+		free(v);
+	}
+	return 0;
+}
+
 const struct rule_type python_v1_type = {
 	.name = "python-v1",
 	.reads_package_name = 1,
@@ -1279,4 +1475,8 @@ const struct rule_type python_v1_type = {
 	.index = python_index,
 	.index_free = python_index_free,
 	.answer = python_answer,
+	.save = python_save,
+	.load = python_load,
+	.index_save = python_index_save,
+	.index_load = python_index_load,
 };

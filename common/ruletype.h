@@ -29,6 +29,8 @@ struct cJSON;
 struct gw_event;
 struct gw_request;
 struct gw_response;
+struct img_reader;
+struct img_writer;
 struct manifest;
 struct mctx;
 struct rule_type;
@@ -140,8 +142,56 @@ struct rule_type {
 	int		 (*answer)(const struct rule_match *m,
 			    struct gw_response *resp, struct gw_event *ev);
 
-	/* Frees what parse allocated outside the arena.  NULL: nothing. */
+	/*
+	 * Frees what parse, load or compile allocated outside the arena.
+	 * NULL: nothing.
+	 */
 	void		 (*free)(struct rule *);
+
+	/*
+	 * The compiled manifest image (image.h; the writer and reader are
+	 * image_int.h's).  A type without save and load cannot be written
+	 * to an image (image_compile() then declines, and the manifest is
+	 * served as parsed).
+	 *
+	 * save appends the fields of r's record with iw_*(), after the
+	 * header image.c writes (type, index, domain, package-id).
+	 *
+	 * load reads them back in the same order into a record it
+	 * allocates from rd->arena (r->priv; r's header is set), taking its
+	 * strings from the image with ir_str() without copying them: the
+	 * arena and the image outlive the rule, and free never frees a
+	 * string, so a loaded record is freed like a parsed one.  It checks
+	 * what parse guarantees and answer relies on (required fields, the
+	 * shapes of values) and sets rd->bad on anything else: the image is
+	 * then refused.  It compiles nothing, so that image_open() can
+	 * decode every record once cheaply; it allocates nothing outside
+	 * the arena (a refused record is not freed).
+	 *
+	 * compile makes, in the process that uses a loaded rule, what parse
+	 * would have built (patterns, PCRE2 codes) and checks what answer
+	 * takes for granted (that its templates parse).  Returns -1 when it
+	 * cannot (another PCRE2 release, say): the rule is then left out of
+	 * its set, and free is called.  NULL: nothing to do.
+	 */
+	void		 (*save)(struct img_writer *, const struct rule *r);
+	void		 (*load)(struct img_reader *rd, struct rule *r);
+	int		 (*compile)(struct rule *r);
+
+	/*
+	 * The type's index in the image (python's rendered pages), for a
+	 * type with an index operation; NULL: the index is built by index
+	 * when the host's rule set is made.  index_save appends what
+	 * index_load needs of index ix.  index_load reads it: with out
+	 * NULL it only checks (image_open()), else it builds the index of
+	 * rules[0..n) around it (rules and what was read outlive it; freed
+	 * with index_free).  Returns -1 when malformed.  The data of the
+	 * types of a set follow one another in precedence order, each read
+	 * by its own index_load.
+	 */
+	void		 (*index_save)(struct img_writer *, const void *ix);
+	int		 (*index_load)(struct img_reader *rd,
+			    struct rule *const *rules, size_t n, void **out);
 };
 
 /* The types in precedence order (ruletypes.c); rule_ntypes of them. */

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +16,7 @@
 #include "buf.h"
 #include "event.h"
 #include "filerule.h"
+#include "image_int.h"
 #include "mparse.h"
 #include "request.h"
 #include "response.h"
@@ -210,10 +212,34 @@ telemetry_dup_key(const struct rule *r, const char **a, const char **b)
 	*a = t->path;
 }
 
+/* The compiled image (ruletype.h). */
+static void
+telemetry_save(struct img_writer *w, const struct rule *r)
+{
+	const struct telemetry_rule	*t = r->priv;
+
+	iw_str(w, t->path);
+	iw_strv(w, t->tokens, t->ntokens);
+	iw_word(w, (uint32_t)t->tokens_set);
+}
+
+static void
+telemetry_load(struct img_reader *rd, struct rule *r)
+{
+	struct telemetry_rule	*t;
+
+	r->priv = t = arena_alloc(rd->arena, sizeof(*t));
+	t->path = ir_str_req(rd);
+	t->tokens = ir_strv(rd, &t->ntokens);
+	t->tokens_set = (int)ir_uint(rd, 1);
+}
+
 const struct rule_type telemetry_v1_type = {
 	.name = "telemetry-v1",
 	.parse = telemetry_parse,
 	.dup_key = telemetry_dup_key,
 	.dup_what = "same incoming-path",
 	.answer = telemetry_answer,
+	.save = telemetry_save,
+	.load = telemetry_load,
 };

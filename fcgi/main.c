@@ -29,6 +29,7 @@
 #include "fcgi.h"
 #include "gateway.h"
 #include "logsink.h"
+#include "image.h"
 #include "msource.h"
 #include "report.h"
 
@@ -90,6 +91,10 @@ usage(FILE *f)
 	    "                            share their /-/metrics counters "
 	    "(default:\n"
 	    "                            those serving the same socket)\n"
+	    "  --cache-dir DIR|none      GATEWAY_CACHE_DIR: compiled manifest "
+	    "images\n"
+	    "                            (default: " IMAGE_CACHE_DEFAULT
+	    " if usable)\n"
 	    "  --check                   validate the manifest and exit\n"
 	    "  --version, --help\n");
 }
@@ -124,6 +129,7 @@ static const struct {
 	{ { "log-client-ip", required_argument, NULL, 0 },
 	    "GATEWAY_LOG_CLIENT_IP" },
 	{ { "state-dir", required_argument, NULL, 0 }, "GATEWAY_STATE_DIR" },
+	{ { "cache-dir", required_argument, NULL, 0 }, "GATEWAY_CACHE_DIR" },
 	{ { "check", no_argument, NULL, 'c' }, NULL },
 	{ { "version", no_argument, NULL, 'V' }, NULL },
 	{ { "help", no_argument, NULL, 'h' }, NULL },
@@ -200,6 +206,8 @@ main(int argc, char *argv[])
 	source_init();
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);	/* before any thread */
+	if (!check)		/* --check writes nothing */
+		image_cache_set(g.config.cache_dir);
 	if (check)
 		rc = cmd_check();
 	else if (argc > 0)
