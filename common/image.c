@@ -606,6 +606,19 @@ rec_read(const struct image *im, uint32_t *pos, uint32_t end,
 	return 0;
 }
 
+/* A reader of the image's words from word at (< im->nwords) to their
+ * end, with no arena. */
+static void
+reader_at(const struct image *im, uint32_t at, struct img_reader *rd)
+{
+	rd->p = im->words + at;
+	rd->end = im->words + im->nwords;
+	rd->str = im->str;
+	rd->nstr = im->nstr;
+	rd->bad = 0;
+	rd->arena = NULL;
+}
+
 static int
 uas_read(const struct image *im, uint32_t at, struct ua_list *l)
 {
@@ -615,12 +628,7 @@ uas_read(const struct image *im, uint32_t at, struct ua_list *l)
 	memset(l, 0, sizeof(*l));
 	if (at >= im->nwords)
 		return -1;
-	rd.p = im->words + at;
-	rd.end = im->words + im->nwords;
-	rd.str = im->str;
-	rd.nstr = im->nstr;
-	rd.bad = 0;
-	rd.arena = NULL;
+	reader_at(im, at, &rd);
 	n = ir_word(&rd);
 	if (n > (size_t)(rd.end - rd.p) / 4)
 		return -1;
@@ -661,12 +669,7 @@ index_read(const struct image *im, uint32_t at,
 
 	if (at >= im->nwords)
 		return -1;
-	rd.p = im->words + at;
-	rd.end = im->words + im->nwords;
-	rd.str = im->str;
-	rd.nstr = im->nstr;
-	rd.bad = 0;
-	rd.arena = NULL;
+	reader_at(im, at, &rd);
 	for (k = 0; k < nt; k++) {
 		if (types[k]->index_load == NULL)
 			continue;
@@ -949,16 +952,6 @@ set_make(const struct image *im, uint32_t i)
 }
 
 
-/* strcmp(pfx + s, dom) without building the concatenation. */
-static int
-domain_cmp(const char *pfx, const char *s, const char *dom)
-{
-	for (; *pfx != '\0'; pfx++, dom++)
-		if (*pfx != *dom)
-			return (unsigned char)*pfx - (unsigned char)*dom;
-	return strcmp(s, dom);
-}
-
 /* The rule set of domain pfx + s, made on first use (thread-safe). */
 static const struct ruleset *
 img_find(struct image *im, const char *pfx, const char *s)
@@ -969,7 +962,7 @@ img_find(struct image *im, const char *pfx, const char *s)
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		c = domain_cmp(pfx, s, im->str + im->sets[mid].domain);
+		c = manifest_domain_cmp(pfx, s, im->str + im->sets[mid].domain);
 		if (c < 0)
 			hi = mid;
 		else if (c > 0)
