@@ -367,9 +367,28 @@ put_uas(struct img_writer *w, const struct ua_list *l)
 	}
 }
 
+static void	*compile_src(const struct manifest *, const unsigned char *,
+		    const char *, size_t, size_t *);
+
 void *
 image_compile(const struct manifest *m, const char *name, const char *text,
     size_t len,
+    const char *warnings, size_t wlen, size_t *lenp)
+{
+	unsigned char	 src[32];
+
+	image_source(name, text, len, src);
+	return compile_src(m, src, warnings, wlen, lenp);
+}
+
+/*
+ * image_compile() of a manifest whose image_source() is src: the SHA-256
+ * of the text is computed once per load (a third of a cold load's CPU for
+ * a 32 MB manifest when it was computed for the name, the compile and the
+ * look-up each).
+ */
+static void *
+compile_src(const struct manifest *m, const unsigned char *src,
     const char *warnings, size_t wlen, size_t *lenp)
 {
 	struct img_writer	 w;
@@ -439,7 +458,7 @@ image_compile(const struct manifest *m, const char *name, const char *text,
 	h.version = IMAGE_VERSION;
 	h.hdr_len = sizeof(h);
 	memcpy(h.build, image_build_id(), 32);
-	image_source(name, text, len, h.source);
+	memcpy(h.source, src, sizeof(h.source));
 	h.total_len = total;
 	h.npm_cache_ttl = m->npm_cache_ttl;
 	h.nrules = (uint32_t)m->nrules;
@@ -587,6 +606,19 @@ rec_read(const struct image *im, uint32_t *pos, uint32_t end,
 	return 0;
 }
 
+/* A reader of the image's words from word at (< im->nwords) to their
+ * end, with no arena. */
+static void
+reader_at(const struct image *im, uint32_t at, struct img_reader *rd)
+{
+	rd->p = im->words + at;
+	rd->end = im->words + im->nwords;
+	rd->str = im->str;
+	rd->nstr = im->nstr;
+	rd->bad = 0;
+	rd->arena = NULL;
+}
+
 static int
 uas_read(const struct image *im, uint32_t at, struct ua_list *l)
 {
@@ -596,12 +628,7 @@ uas_read(const struct image *im, uint32_t at, struct ua_list *l)
 	memset(l, 0, sizeof(*l));
 	if (at >= im->nwords)
 		return -1;
-	rd.p = im->words + at;
-	rd.end = im->words + im->nwords;
-	rd.str = im->str;
-	rd.nstr = im->nstr;
-	rd.bad = 0;
-	rd.arena = NULL;
+	reader_at(im, at, &rd);
 	n = ir_word(&rd);
 	if (n > (size_t)(rd.end - rd.p) / 4)
 		return -1;
@@ -642,12 +669,7 @@ index_read(const struct image *im, uint32_t at,
 
 	if (at >= im->nwords)
 		return -1;
-	rd.p = im->words + at;
-	rd.end = im->words + im->nwords;
-	rd.str = im->str;
-	rd.nstr = im->nstr;
-	rd.bad = 0;
-	rd.arena = NULL;
+	reader_at(im, at, &rd);
 	for (k = 0; k < nt; k++) {
 		if (types[k]->index_load == NULL)
 			continue;
@@ -930,16 +952,6 @@ set_make(const struct image *im, uint32_t i)
 }
 
 
-/* strcmp(pfx + s, dom) without building the concatenation. */
-static int
-domain_cmp(const char *pfx, const char *s, const char *dom)
-{
-	for (; *pfx != '\0'; pfx++, dom++)
-		if (*pfx != *dom)
-			return (unsigned char)*pfx - (unsigned char)*dom;
-	return strcmp(s, dom);
-}
-
 /* The rule set of domain pfx + s, made on first use (thread-safe). */
 static const struct ruleset *
 img_find(struct image *im, const char *pfx, const char *s)
@@ -950,7 +962,7 @@ img_find(struct image *im, const char *pfx, const char *s)
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		c = domain_cmp(pfx, s, im->str + im->sets[mid].domain);
+		c = manifest_domain_cmp(pfx, s, im->str + im->sets[mid].domain);
 		if (c < 0)
 			hi = mid;
 		else if (c > 0)
@@ -1153,14 +1165,12 @@ cache_open(const char *path, struct stat *st, const char **why)
 	return fd;
 }
 
-/* image_source() in hex, into shex (65 bytes); returns shex. */
+/* The source digest src (image_source()) in hex, into shex (65 bytes);
+ * returns shex. */
 static const char *
-shex_of(const char *name, const char *text, size_t len, char *shex)
+shex_of(const unsigned char *src, char *shex)
 {
-	unsigned char	 d[32];
-
-	image_source(name, text, len, d);
-	hex(d, 32, shex);
+	hex(src, 32, shex);
 	return shex;
 }
 
@@ -1441,9 +1451,24 @@ cache_trim(void)
 	free(idx);
 }
 
+static int	store_src(const char *, const struct stat *,
+		    const unsigned char *, const struct manifest *,
+		    const struct manifest_diag *);
+
 int
 image_cache_store(const char *path, const struct stat *st, const char *text,
     size_t len, const struct manifest *m, const struct manifest_diag *d)
+{
+	unsigned char	 src[32];
+
+	image_source(path, text, len, src);
+	return store_src(path, st, src, m, d);
+}
+
+/* image_cache_store() of the manifest whose image_source() is src. */
+static int
+store_src(const char *path, const struct stat *st, const unsigned char *src,
+    const struct manifest *m, const struct manifest_diag *d)
 {
 	struct buf	 id = BUF_INIT, img = BUF_INIT, old = BUF_INIT,
 			 ipath = BUF_INIT;
@@ -1456,15 +1481,14 @@ image_cache_store(const char *path, const struct stat *st, const char *text,
 
 	if (cache_dir_ok() == -1)
 		goto done;
-	img_path(shex_of(path, text, len, shex), &img);
+	img_path(shex_of(src, shex), &img);
 	have_old = idx_read(path, &id, ohex, &why) == 0;
 	/* another process may have written it since our look-up (their
 	 * pages are shared only if we map the same file) */
 	if (img_map(buf_cstr(&img), shex, &done_m, NULL, &why) == 0)
 		manifest_unref(done_m);
-	else if ((p = image_compile(m, path, text, len, d != NULL ?
-	    d->warnings.p : NULL, d != NULL ? d->warnings.n : 0, &n)) ==
-	    NULL) {
+	else if ((p = compile_src(m, src, d != NULL ? d->warnings.p : NULL,
+	    d != NULL ? d->warnings.n : 0, &n)) == NULL) {
 		cache_warn("%s is too large for an image", path);
 		goto done;
 	} else if (cache_write(buf_cstr(&img), p, n) == -1) {
@@ -1504,13 +1528,16 @@ image_parse_cached(const char *name, const char *text, size_t len,
 	struct buf	 img = BUF_INIT;
 	struct manifest	*m;
 	const char	*why;
+	unsigned char	 src[32];
 	char		 shex[65];
 	int		 rc;
 
 	*out = NULL;
 	cache.warned = 0;
+	if (manifest_cache != NULL)
+		image_source(name, text, len, src);
 	if (manifest_cache != NULL && cache_dir_ok() == 0) {
-		img_path(shex_of(name, text, len, shex), &img);
+		img_path(shex_of(src, shex), &img);
 		rc = img_map(buf_cstr(&img), shex, out, d, &why);
 		if (rc == -1 && why != NULL)
 			cache_warn("%s: %s; rebuilding it", buf_cstr(&img),
@@ -1521,9 +1548,9 @@ image_parse_cached(const char *name, const char *text, size_t len,
 	}
 	if ((rc = manifest_parse(name, text, len, out, d)) == 0 &&
 	    manifest_cache != NULL &&
-	    image_cache_store(name, NULL, text, len, *out, d) == 0) {
+	    store_src(name, NULL, src, *out, d) == 0) {
 		/* serve from the image, as the next process will */
-		img_path(shex_of(name, text, len, shex), &img);
+		img_path(shex_of(src, shex), &img);
 		if (img_map(buf_cstr(&img), shex, &m, NULL, &why) == 0) {
 			manifest_unref(*out);
 			*out = m;

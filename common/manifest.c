@@ -827,9 +827,9 @@ manifest_unref(struct manifest *m)
 		manifest_free(m);
 }
 
-/* strcmp(pfx + s, dom) without building the concatenation. */
-static int
-domain_cmp(const char *pfx, const char *s, const char *dom)
+/* manifest.h */
+int
+manifest_domain_cmp(const char *pfx, const char *s, const char *dom)
 {
 	for (; *pfx != '\0'; pfx++, dom++)
 		if (*pfx != *dom)
@@ -845,7 +845,7 @@ set_find(const struct manifest *m, const char *pfx, const char *s)
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		r = domain_cmp(pfx, s, m->sets[mid].domain);
+		r = manifest_domain_cmp(pfx, s, m->sets[mid].domain);
 		if (r == 0)
 			return &m->sets[mid];
 		if (r < 0)

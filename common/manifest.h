@@ -88,5 +88,10 @@ void	 manifest_unref(struct manifest *);	/* frees at zero */
 /* The rule set for a normalised host (§2.2), or NULL. */
 const struct ruleset *manifest_lookup(const struct manifest *,
 	    const char *host);
+/*
+ * strcmp(pfx + s, dom) without building the concatenation: the order of
+ * the host index, in a parsed manifest and in its image (image.c).
+ */
+int	 manifest_domain_cmp(const char *pfx, const char *s, const char *dom);
 
 #endif
