@@ -730,7 +730,7 @@ redirect_or_proxy(const struct manifest *m, const struct rule *r,
 		proxy = !ua_redirect_capable(m != NULL ? m->redirect_uas :
 		    NULL, ua);
 	if (proxy) {
-		resp->proxy = 1;
+		resp->plan = GW_PLAN_PROXY;
 		resp->upstream = buf_steal(&url);
 		/* redirects are followed only inside the repository */
 		resp->upstream_scope = upstream_scope(resp->upstream);

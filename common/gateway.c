@@ -189,6 +189,7 @@ gw_explain(const struct gw_ctx *ctx, const char *method, const char *host,
 	char			**params;
 	const char		*q, *colon, *loc;
 	size_t			 i, np = 0, k;
+	int			 proxied;
 
 	/* Build the CGI parameters a web server would pass. */
 	params = xcalloc(nheaders + 8, sizeof(*params));
@@ -234,16 +235,17 @@ gw_explain(const struct gw_ctx *ctx, const char *method, const char *host,
 	buf_adds(out, ",\"type\":");
 	buf_add_jstrz(out, gw_type_name(ev.type));
 	buf_adds(out, ",\"status\":");
-	if (resp.proxy)
+	proxied = resp.plan != GW_PLAN_ANSWER;
+	if (proxied)
 		buf_adds(out, "null");
 	else
 		buf_printf(out, "%d", resp.status);
 	loc = resp_get_header(&resp, "Location");
 	buf_adds(out, ",\"location\":");
-	buf_add_jstrz(out, resp.proxy ? NULL : loc);
-	buf_printf(out, ",\"proxy\":%s", resp.proxy ? "true" : "false");
+	buf_add_jstrz(out, proxied ? NULL : loc);
+	buf_printf(out, ",\"proxy\":%s", proxied ? "true" : "false");
 	buf_adds(out, ",\"upstream\":");
-	buf_add_jstrz(out, resp.proxy ? resp.upstream : NULL);
+	buf_add_jstrz(out, proxied ? resp.upstream : NULL);
 	buf_adds(out, ",\"package-id\":");
 	buf_add_jstrz(out, ev.package_id);
 	if (ev.warnings.n > 0) {

@@ -43,8 +43,8 @@ struct gw_ctx {
 
 /*
  * Answers one request (SPEC §2.3).  Fills resp and ev; the caller sends the
- * response, then sets ev->status/bytes/duration and logs it.  When
- * resp->proxy is set, the caller is responsible for the proxied exchange.
+ * response, then sets ev->status/bytes/duration and logs it; resp->plan
+ * says what the response is (exchange.h carries it out).
  */
 void	 gw_serve(const struct gw_ctx *, struct gw_request *,
 	    struct gw_response *, struct gw_event *);

@@ -348,7 +348,10 @@ npm_answer(const struct rule_match *m, struct gw_response *resp,
 			log_npm(ev, r, name, segs[rest], lens[rest], NULL, 0);
 		} else
 			log_npm(ev, r, name, NULL, 0, NULL, 0);
-		resp->proxy = 1;
+		resp->plan = GW_PLAN_NPM_DOC;
+		resp->npm_kind = form == F_PACKUMENT ? NPM_DOC_PACKUMENT :
+		    form == F_VERSION ? NPM_DOC_VERSION : NPM_DOC_PLAIN;
+		resp->npm_name = xstrdup(name);
 		resp->upstream = buf_steal(&b);
 		/* redirects are followed only inside the registry's path */
 		buf_adds(&b, NPMRULE(r)->registry_base);

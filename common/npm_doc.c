@@ -502,68 +502,6 @@ bad:
 /* ---------------------------------------------------------------------- */
 /* Request forms and URLs                                                 */
 
-int
-npm_doc_form(const char *raw_path, enum npm_doc_kind *kind, struct buf *name)
-{
-	const char	*seg[4];
-	size_t		 len[4], nseg = 0, rest;
-	const char	*s, *e;
-	struct buf	 first = BUF_INIT;
-	int		 rc = -1;
-
-	*kind = NPM_DOC_PLAIN;
-	if (raw_path[0] != '/')
-		return -1;
-	/* the first segments (§0): "/" has none, "/a/" has "a" and "" */
-	for (s = raw_path + 1; *s != '\0'; s = e + 1) {
-		if ((e = strchr(s, '/')) == NULL)
-			e = s + strlen(s);
-		if (nseg == 4)
-			return -1;
-		seg[nseg] = s;
-		len[nseg++] = (size_t)(e - s);
-		if (*e == '\0')
-			break;
-		if (e[1] == '\0') {
-			if (nseg == 4)
-				return -1;
-			seg[nseg] = e + 1;
-			len[nseg++] = 0;
-			break;
-		}
-	}
-	if (nseg == 0)
-		return -1;
-	pct_decode(&first, seg[0], len[0], 0);
-	if (strcmp(buf_cstr(&first), "-") == 0) {
-		/* /-/package/<name>/dist-tags: passed unchanged */
-		rc = 0;
-		goto done;
-	}
-	if (first.n > 0 && first.p[0] == '@' &&
-	    memchr(first.p, '/', first.n) == NULL) {
-		if (nseg < 2)
-			goto done;
-		buf_add(name, first.p, first.n);
-		buf_addc(name, '/');
-		pct_decode(name, seg[1], len[1], 0);
-		rest = 2;
-	} else {
-		buf_add(name, first.p, first.n);
-		rest = 1;
-	}
-	if (nseg == rest)
-		*kind = NPM_DOC_PACKUMENT;
-	else if (nseg == rest + 1)
-		*kind = NPM_DOC_VERSION;
-	else
-		goto done;
-	rc = 0;
-done:
-	buf_free(&first);
-	return rc;
-}
-
 /* A decoded path piece as a path segment (RFC 3986 pchar, %XX upper). */
 static void
 add_segment(struct buf *b, const char *s, size_t n)
@@ -942,29 +880,16 @@ not_modified(const struct gw_request *req, const char *etag, const char *lm)
 }
 
 /*
- * Writes the head of resp and, unless HEAD or 304, body[0..len).  Sets
- * ev->status and ev->bytes; a client gone away becomes ev->error.
+ * Writes resp with body[0..len) (gwout.h), flushed.  A client gone away
+ * becomes ev->error.
  */
 static void
 send_resp(const struct gw_request *req, struct gw_response *resp,
     const char *body, size_t len, struct gw_event *ev, struct gw_out *out)
 {
-	struct buf	 head = BUF_INIT;
-	int		 rc;
-
-	resp_format_head(resp, &head);
-	rc = out->write(out->ctx, head.p, head.n);
-	if (rc == 0 && !req->is_head && resp->status != 304 && len > 0) {
-		rc = out->write(out->ctx, body, len);
-		if (rc == 0)
-			ev->bytes = (long long)len;
-	}
-	if (rc == 0 && out->flush != NULL)
-		rc = out->flush(out->ctx);
-	if (rc != 0 && ev->error == NULL)
+	if (gw_out_response(out, req, resp, body, len, 1, ev) != 0 &&
+	    ev->error == NULL)
 		ev->error = xstrdup("client went away");
-	ev->status = resp->status;
-	buf_free(&head);
 }
 
 /* A gateway-made failure (§4.4): 502/504 with its JSON body. */
@@ -1021,7 +946,7 @@ npm_doc_serve(struct proxy *px, const struct gw_ctx *ctx,
 	struct npm_cache_entry		 ne;
 	const struct npm_cache_entry	*ce = NULL;
 	struct npm_cache		*cache = NULL;
-	struct buf			 name = BUF_INIT, prefix = BUF_INIT;
+	struct buf			 prefix = BUF_INIT;
 	struct buf			 key = BUF_INIT, doc = BUF_INIT;
 	enum npm_doc_kind		 kind;
 	const char			*v[NPM_MAXVALS];
@@ -1042,9 +967,9 @@ npm_doc_serve(struct proxy *px, const struct gw_ctx *ctx,
 		goto done;
 	}
 
-	if (npm_doc_form(req->raw_path, &kind, &name) == -1)
-		kind = NPM_DOC_PLAIN;
-	npm_doc_prefix(&prefix, req->scheme, req->authority, buf_cstr(&name));
+	kind = resp->npm_kind;
+	npm_doc_prefix(&prefix, req->scheme, req->authority,
+	    resp->npm_name != NULL ? resp->npm_name : "");
 	n = header_values(req, "HTTP_ACCEPT", v, NPM_MAXVALS);
 	for (i = 0; i < n; i++)
 		if (contains_ci(v[i], NPM_CT_CORGI))
@@ -1186,7 +1111,6 @@ done:
 	for (i = 0; i < nh; i++)
 		free(hdrs[i]);
 	upstream_resp_free(&up);
-	buf_free(&name);
 	buf_free(&prefix);
 	buf_free(&key);
 	buf_free(&doc);

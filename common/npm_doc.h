@@ -3,9 +3,8 @@
  * dist-tags, fetched from the registry, their tarball URLs rewritten to
  * point at the gateway, and kept for a while in a process-wide cache.
  *
- * npm_doc_serve() itself is declared in proxy.h (the proxy dispatches to
- * it); this header holds the pieces it is made of, for the unit tests and
- * the benchmark.
+ * npm_doc_serve() carries out a GW_PLAN_NPM_DOC (exchange.h); the other
+ * pieces are here for the unit tests and the benchmark.
  */
 #ifndef NPM_DOC_H
 #define NPM_DOC_H
@@ -14,16 +13,26 @@
 #include <time.h>
 
 #include "buf.h"
+#include "gwout.h"
+#include "response.h"
 
+struct gw_ctx;
+struct gw_event;
+struct gw_request;
 struct proxy;
 struct upstream_resp;
 
-/* Where a document keeps the tarball URLs the rewriter replaces. */
-enum npm_doc_kind {
-	NPM_DOC_PACKUMENT,	/* versions.<v>.dist.tarball */
-	NPM_DOC_VERSION,	/* top-level dist.tarball */
-	NPM_DOC_PLAIN		/* dist-tags: nothing replaced */
-};
+/*
+ * Answers a request gw_serve() planned GW_PLAN_NPM_DOC (§4.4): the
+ * document resp->upstream, fetched inside resp->upstream_scope (or taken
+ * from the cache), its tarball URLs rewritten for resp->npm_kind and
+ * resp->npm_name, written through out.  Fills ev->status, ev->bytes,
+ * ev->proxied and ev->error.
+ */
+void	 npm_doc_serve(struct proxy *, const struct gw_ctx *,
+	    const struct gw_request *, struct gw_response *, struct gw_event *,
+	    struct gw_out *);
+
 
 /* Nesting deeper than this is refused as not-JSON (an explicit stack). */
 #define NPM_DOC_MAXDEPTH	512
@@ -51,15 +60,6 @@ enum npm_doc_kind {
  */
 long	 npm_rewrite_tarballs(const char *doc, size_t n, const char *prefix,
 	    enum npm_doc_kind kind, struct buf *out);
-
-/*
- * The document kind and the package name (decoded, a scoped name with its
- * literal '/') of a §4.4 request, read from the raw path as §4.1 reads it.
- * name is appended to.  Returns 0, or -1 when the path is no document form
- * (kind is then NPM_DOC_PLAIN).
- */
-int	 npm_doc_form(const char *raw_path, enum npm_doc_kind *kind,
-	    struct buf *name);
 
 /*
  * Appends the rewriter prefix "<public base>/<name>/-/" for a decoded name:

@@ -98,9 +98,9 @@
 /*
  * libcurl's receive buffer: the most it hands to one write callback.  The
  * default 16 KiB means four times as many callbacks (and flushes) for a
- * large blob.  A callback of at least fcgi/main.c's RAW_MIN bypasses
- * libfcgi's 8 KiB stream buffer and goes out as one FCGI_STDOUT record of
- * up to RAW_RECORD in a writev(): 64 KiB is one whole record per
+ * large blob.  A callback of at least RECORD_RAW_MIN (fcgi/record.h)
+ * bypasses libfcgi's 8 KiB stream buffer and goes out as one FCGI_STDOUT
+ * record of up to RECORD_MAX in a writev(): 64 KiB is one whole record per
  * callback, the largest a FastCGI record holds (65,535 bytes).
  */
 #define PROXY_BUFSIZE	(64L * 1024)
@@ -1301,22 +1301,24 @@ upstream_count(const struct gw_ctx *ctx, int timeout)
 	    &ctx->stats->upstream_connect_errors, 1);
 }
 
-/* Sends a whole small response: head, then (not for HEAD) the body. */
+/*
+ * Sends a whole small response (gwout.h): status, one header (or none)
+ * and body, not for HEAD.
+ */
 static void
 answer(struct gw_out *out, const struct gw_request *req,
-    struct gw_event *ev, int status, const char *headers, const char *body)
+    struct gw_event *ev, int status, const char *hname, const char *hvalue,
+    const char *body)
 {
-	struct buf	 b = BUF_INIT;
-	size_t		 n = strlen(body);
+	struct gw_response	 r;
 
-	buf_printf(&b, "Status: %d %s\r\n%sContent-Length: %lu\r\n\r\n",
-	    status, http_reason(status), headers, (unsigned long)n);
-	ev->status = status;
-	if (out->write(out->ctx, b.p, b.n) == 0 && !req->is_head && n > 0 &&
-	    out->write(out->ctx, body, n) == 0)
-		ev->bytes = (long long)n;
-	out->flush(out->ctx);
-	buf_free(&b);
+	gw_response_init(&r);
+	r.status = status;
+	if (hname != NULL)
+		resp_header(&r, hname, hvalue);
+	buf_adds(&r.body, body);
+	(void)gw_out_response(out, req, &r, r.body.p, r.body.n, 1, ev);
+	gw_response_free(&r);
 }
 
 /* 502 or 504 with the OCI error body (§3.5); counted and logged. */
@@ -1328,9 +1330,8 @@ answer_failure(struct gw_out *out, const struct gw_ctx *ctx,
 	upstream_count(ctx, timeout);
 	free(ev->error);
 	ev->error = why;
-	answer(out, req, ev, timeout ? 504 : 502,
-	    "Content-Type: application/json\r\n",
-	    timeout ? BODY_504 : BODY_502);
+	answer(out, req, ev, timeout ? 504 : 502, "Content-Type",
+	    "application/json", timeout ? BODY_504 : BODY_502);
 }
 
 static struct curl_slist *
@@ -1430,16 +1431,11 @@ proxy_serve(struct proxy *px, const struct gw_ctx *ctx,
 {
 	struct xfer		 x;
 	struct curl_slist	*hdrs;
-	struct buf		 b = BUF_INIT;
 	char			**vec, *url;
 	CURLcode		 rc;
 	size_t			 i;
 	int			 hop, t;
 
-	if (ev->type == GW_T_NPM) {
-		npm_doc_serve(px, ctx, req, resp, ev, out);
-		return;
-	}
 	if (ctx->config != NULL && ctx->config->offload_prefix != NULL &&
 	    ev->type == GW_T_DOCKER && req->is_get_or_head &&
 	    offload_answer(ctx, resp, ev, out) == 0)
@@ -1498,8 +1494,7 @@ proxy_serve(struct proxy *px, const struct gw_ctx *ctx,
 		if (x.hdr_done && x.redir == PROXY_REDIR_CLIENT) {
 			/* a signed blob URL or the like: the client goes
 			 * there itself; no upstream header comes along */
-			buf_printf(&b, "Location: %s\r\n", x.target);
-			answer(out, req, ev, 307, buf_cstr(&b), "");
+			answer(out, req, ev, 307, "Location", x.target, "");
 			free(ev->location);
 			ev->location = xstrdup(x.target);
 			break;
@@ -1528,7 +1523,6 @@ proxy_serve(struct proxy *px, const struct gw_ctx *ctx,
 	resp->status = ev->status;
 	xfer_free(&x);
 	free(url);
-	buf_free(&b);
 	curl_slist_free_all(hdrs);
 	proxy_headers_free(vec);
 }

@@ -1,10 +1,11 @@
 /*
  * Upstream exchanges (SPEC §3.5 docker streaming, §4.4 npm documents).
  *
- * gw_serve() only decides: it sets resp->proxy and resp->upstream.  The
- * front end then calls proxy_serve(), which talks to the upstream with
- * libcurl and writes the client's response through a struct gw_out that
- * the front end implements over its own stream (FastCGI or stdout).
+ * gw_serve() only decides: it sets resp->plan and resp->upstream.  For
+ * GW_PLAN_PROXY the exchange (exchange.h) then calls proxy_serve(), which
+ * talks to the upstream with libcurl and writes the client's response
+ * through a struct gw_out (gwout.h) that the front end implements over
+ * its own stream (FastCGI or stdout).
  */
 #ifndef PROXY_H
 #define PROXY_H
@@ -13,18 +14,19 @@
  * The last bytes of a body of known length are written apart and not
  * flushed (on_body in proxy.c), so that a front end that buffers small
  * writes sends them together with its end of the response.  Below
- * fcgi/main.c's RAW_MIN (checked there): libfcgi then writes the last
- * STDOUT record and END_REQUEST in one write(), and nginx keeps its
- * FastCGI connection for the next request; when END_REQUEST came apart
- * from the last body bytes, it dropped the connection about one time in
- * three (measured), and the next request went to a thread without a
- * connection to the registry.
+ * RECORD_RAW_MIN (fcgi/record.h; checked in fcgi/serve.c): libfcgi then
+ * writes the last STDOUT record and END_REQUEST in one write(), and nginx
+ * keeps its FastCGI connection for the next request; when END_REQUEST
+ * came apart from the last body bytes, it dropped the connection about
+ * one time in three (measured), and the next request went to a thread
+ * without a connection to the registry.
  */
 #define PROXY_TAIL	(8 * 1024)
 
 #include <stddef.h>
 
 #include "buf.h"
+#include "gwout.h"
 #include "relay.h"
 
 struct gw_config;
@@ -33,42 +35,16 @@ struct gw_request;
 struct gw_response;
 struct gw_event;
 
-/* The client side, implemented by the front ends. */
-struct gw_out {
-	void	*ctx;
-	/* Writes response bytes (the CGI head, then the body).  Returns 0, or
-	 * -1 once the client is gone (every later call fails too). */
-	int	(*write)(void *ctx, const void *p, size_t n);
-	/* Pushes buffered bytes to the web server now.  0 or -1. */
-	int	(*flush)(void *ctx);
-	/* The response cannot be completed (upstream died mid-body): make the
-	 * client see a truncated transfer, never a complete short one
-	 * (FastCGI: shutdown(2) of the connection before finishing,
-	 * measured per web server at fcgi_out_abort in fcgi/main.c; CGI:
-	 * exit without a clean end). */
-	void	(*abort)(void *ctx);
-	/*
-	 * Optional (NULL: never offered).  relay_splice() from the upstream
-	 * socket fd to the client's connection with the front end's framing,
-	 * after everything written before has gone out: returns the body
-	 * bytes the client side took and *end, or -1 when it cannot start
-	 * (nothing read: the proxy copies on).
-	 */
-	long long (*relay)(void *ctx, int fd, long long n, int timeout_ms,
-		    enum relay_end *end);
-};
-
 struct proxy;			/* one per worker thread: a reused CURL handle */
 
 struct proxy	*proxy_new(const struct gw_config *);
 void		 proxy_free(struct proxy *);
 
 /*
- * Performs the exchange for a request gw_serve() marked resp->proxy, and
- * writes the whole client response through out.  Fills ev->status,
+ * Performs the exchange for a request gw_serve() planned GW_PLAN_PROXY,
+ * and writes the whole client response through out.  Fills ev->status,
  * ev->bytes, ev->proxied and ev->error, and counts upstream failures in
- * ctx->stats.  Dispatches npm documents (ev->type == GW_T_NPM) to
- * npm_doc_serve().
+ * ctx->stats.
  */
 void	 proxy_serve(struct proxy *, const struct gw_ctx *,
 	    const struct gw_request *, struct gw_response *, struct gw_event *,
@@ -169,10 +145,5 @@ enum proxy_redirect proxy_redirect_decide(int status, const char *base,
 
 /* libcurl's message about the last failed transfer, or "". */
 const char *proxy_last_error(const struct proxy *);
-
-/* npm documents (§4.4), in npm_doc.c: fetch, rewrite, cache, answer. */
-void	 npm_doc_serve(struct proxy *, const struct gw_ctx *,
-	    const struct gw_request *, struct gw_response *, struct gw_event *,
-	    struct gw_out *);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include "npm_doc.h"
 #include "proxy_module.h"
 
 /* Declared here, defined here: the one symbol the module exports. */
@@ -29,6 +30,7 @@ const struct proxy_module scarf_gateway_proxy_module = {
 	entry_init,
 	proxy_new,
 	proxy_serve,
+	npm_doc_serve,
 	proxy_free,
 	entry_cleanup
 };

@@ -135,7 +135,7 @@ proxy_module_fail(struct gw_response *resp, struct gw_event *ev,
 	struct buf	 b = BUF_INIT;
 
 	resp_clear(resp);
-	resp->proxy = 0;
+	resp->plan = GW_PLAN_ANSWER;
 	resp_json(resp, 502, ev->type == GW_T_NPM ? fail_npm : fail_docker);
 	buf_printf(&b, "proxy module: %s", why);
 	free(ev->error);

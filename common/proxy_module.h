@@ -36,7 +36,7 @@
 #define PROXY_MODULE_ABI						\
 	PROXY_MODULE_ABI_MIX(PROXY_MODULE_ABI_MIX(PROXY_MODULE_ABI_MIX(	\
 	PROXY_MODULE_ABI_MIX(PROXY_MODULE_ABI_MIX(PROXY_MODULE_ABI_MIX(	\
-	PROXY_MODULE_ABI_MIX(1UL,					\
+	PROXY_MODULE_ABI_MIX(2UL,					\
 	sizeof(struct gw_config)), sizeof(struct gw_stats)),		\
 	sizeof(struct gw_request)), sizeof(struct gw_response)),	\
 	sizeof(struct gw_event)), sizeof(struct gw_ctx)),		\
@@ -52,10 +52,22 @@ struct proxy_module {
 	void		 (*proxy_serve)(struct proxy *, const struct gw_ctx *,
 			    const struct gw_request *, struct gw_response *,
 			    struct gw_event *, struct gw_out *);
+	/* npm_doc.h */
+	void		 (*npm_doc_serve)(struct proxy *,
+			    const struct gw_ctx *, const struct gw_request *,
+			    struct gw_response *, struct gw_event *,
+			    struct gw_out *);
 	void		 (*proxy_free)(struct proxy *);
 	/* curl_global_cleanup() */
 	void		 (*cleanup)(void);
 };
+
+/*
+ * The same functions linked into the program (proxy_linked.c: the FastCGI
+ * program, the tests), init and cleanup NULL: the program starts and ends
+ * libcurl itself.
+ */
+extern const struct proxy_module proxy_linked;
 
 /*
  * Loads the module (once per process; later calls return the first

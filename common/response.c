@@ -29,6 +29,7 @@ gw_response_free(struct gw_response *resp)
 	buf_free(&resp->body);
 	free(resp->upstream);
 	free(resp->upstream_scope);
+	free(resp->npm_name);
 	memset(resp, 0, sizeof(*resp));
 }
 

@@ -12,6 +12,25 @@
 
 #define GW_MAXHDR 24
 
+/*
+ * What the front end does with a response once gw_serve() has built it
+ * (exchange.h carries it out).
+ */
+enum gw_plan {
+	GW_PLAN_ANSWER = 0,	/* status, headers and body are the answer */
+	GW_PLAN_PROXY,		/* stream upstream's answer (docker §3.5):
+				 * proxy_serve(), proxy.h */
+	GW_PLAN_NPM_DOC		/* fetch, rewrite and answer an npm document
+				 * (§4.4): npm_doc_serve(), npm_doc.h */
+};
+
+/* Where an npm document keeps the tarball URLs the rewriter replaces. */
+enum npm_doc_kind {
+	NPM_DOC_PACKUMENT,	/* versions.<v>.dist.tarball */
+	NPM_DOC_VERSION,	/* top-level dist.tarball */
+	NPM_DOC_PLAIN		/* dist-tags: nothing replaced */
+};
+
 struct gw_header {
 	const char	*name;		/* static string */
 	char		*value;		/* owned */
@@ -23,14 +42,18 @@ struct gw_response {
 	struct gw_header hdr[GW_MAXHDR];
 	struct buf	 body;		/* the GET body, also built for HEAD */
 	int		 no_length;	/* do not send Content-Length */
-	/* A proxied answer (docker §3.5, npm §4.4): the front end has
-	 * proxy_serve() (proxy.h) produce the response. */
-	int		 proxy;
-	char		*upstream;	/* owned: the URL to fetch */
+	enum gw_plan	 plan;
+	/* GW_PLAN_PROXY and GW_PLAN_NPM_DOC: the URL to fetch (owned) */
+	char		*upstream;
 	/* owned: "scheme://host[:port]/path" of the registry the rule
 	 * names; the proxy follows only redirects inside it (proxy.c,
 	 * "Redirects"), NULL: none */
 	char		*upstream_scope;
+	/* GW_PLAN_NPM_DOC: the document's kind, and the package name
+	 * (decoded; a scoped name with its literal '/'; owned) whose
+	 * tarball URLs the rewritten document points at */
+	enum npm_doc_kind npm_kind;
+	char		*npm_name;
 };
 
 void	 gw_response_init(struct gw_response *);

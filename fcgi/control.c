@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -15,12 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
 #include "fcgi.h"
 #include "logsink.h"
+#include "metrics.h"
+#include "proxy.h"
 #include "util.h"
+#include "xmalloc.h"
 
 #define DRAIN_EXTRA	10	/* seconds to wait beyond --upstream-timeout */
 
@@ -200,11 +205,100 @@ control_loop(const sigset_t *set)
 		}
 		if (g.config.poll > 0 &&
 		    mono_elapsed_ms(&last) >= g.config.poll * 1000LL) {
-			if (source_changed(&g.src))
+			if (msource_changed(&g.src))
 				manifest_reload("changed", 1);
 			else if (g.src.last_valid)
 				manifest_confirmed();
 			now_mono(&last);
 		}
 	}
+}
+
+/*
+ * Raises the soft limit on open descriptors to the hard one.  Every
+ * connection the web server keeps open now costs a descriptor and no
+ * thread (conn.c), and every proxied transfer three or four more
+ * (transfer.c): a stock soft limit of 1,024 would be the first to run
+ * out.  (libfcgi's lingering close polls with poll(2), not select(2),
+ * so descriptors past FD_SETSIZE are safe with it; the program never
+ * calls libfcgi's accept, which selects.)
+ */
+static void
+nofile_raise(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Serves until a signal says stop (§15). */
+int
+cmd_serve(void)
+{
+	sigset_t	 set;
+	pthread_attr_t	 attr;
+	pthread_t	*tids;
+	struct manifest	*m;
+	const char	*err;
+	int		 i, n, all_joined;
+
+	if (signals_setup(&set) == -1)
+		return 1;
+
+	if ((m = load_startup()) == NULL)
+		return 1;
+	g.cur = state_new(m, NULL);
+	if ((g.log = logsink_open(g.config.log, &err)) == NULL) {
+		fprintf(stderr, PROG ": --log %s: %s\n", g.config.log, err);
+		return 1;
+	}
+	if ((g.listen_fd = listener_open()) == -1)
+		return 1;
+	g.stats = metrics_open(g.config.state_dir, g.listen_fd, &g.own, PROG);
+	nofile_raise();
+	if (conn_loop_start() == -1)
+		return 1;
+
+	n = g.config.threads;
+	tids = xcalloc((size_t)n, sizeof(*tids));
+	g.watch = xcalloc((size_t)n, sizeof(*g.watch));
+	for (i = 0; i < n; i++) {
+		pthread_mutex_init(&g.watch[i].mu, NULL);
+		g.watch[i].fd = -1;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, STACK_SIZE);
+	for (i = 0; i < n; i++) {
+		atomic_fetch_add(&g.alive, 1);
+		if ((errno = pthread_create(&tids[i], &attr, worker_main,
+		    &g.watch[i])) != 0) {
+			fprintf(stderr, PROG ": cannot start a worker: %s\n",
+			    strerror(errno));
+			exit(1);
+		}
+	}
+	pthread_attr_destroy(&attr);
+	fprintf(stderr, PROG " %s: serving %s with %d threads\n", gw_version,
+	    g.src.where, n);
+
+	control_loop(&set);
+	all_joined = drain(&set);
+	metrics_detach();
+	if (g.unix_path != NULL)
+		unlink(g.unix_path);
+	if (!all_joined)
+		exit(0);	/* requests cut short end with the process */
+	conn_loop_join();
+	for (i = 0; i < n; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+	for (i = 0; i < n; i++)
+		pthread_mutex_destroy(&g.watch[i].mu);
+	free(g.watch);
+	pool_free();
+	proxy_free(g.fetcher);
+	return 0;
 }

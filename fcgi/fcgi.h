@@ -1,16 +1,19 @@
 /*
  * scarf-gateway, the FastCGI program: what its files share.
  *
- *	main.c		command line, --check, explain, start and stop
- *	control.c	the main thread: signals, manifest polling, drain
- *	source.c	the manifest's source (file or URL), the published
- *			state and its reloads (§15)
+ *	main.c		command line, start and stop
+ *	control.c	the main thread: serving, signals, manifest
+ *			polling, drain
+ *	source.c	the manifest's source (common/msource.c), the
+ *			published state and its reloads (§15), --check,
+ *			explain
  *	listen.c	the listening socket (--listen, systemd, fd 0)
  *	conn.c		connections: the event loop where idle ones wait
  *	worker.c	worker threads: read a request, serve or hand over
  *	transfer.c	transfer threads: proxied answers (README "Thread
  *			count")
- *	serve.c		one request: gateway in, FastCGI records out
+ *	serve.c		one request: the exchange (common/exchange.h)
+ *			over FastCGI records
  *	record.c	the FastCGI records the program frames itself
  */
 #ifndef FCGI_FCGI_H
@@ -25,7 +28,9 @@
 
 #include <fcgiapp.h>
 
+#include "exchange.h"
 #include "gateway.h"
+#include "msource.h"
 
 #define PROG		"scarf-gateway"
 #define STACK_SIZE	(1024 * 1024)	/* proxying runs libcurl+TLS here */
@@ -35,28 +40,6 @@ struct logsink;
 struct manifest;
 struct manifest_diag;
 struct proxy;
-
-/* Where the manifest comes from, and what it looked like last time. */
-struct msource {
-	const char	*where;		/* path or URL (borrowed) */
-	int		 is_url;
-	/* file: identity at the last load attempt (§15) */
-	int		 have_id;
-	int		 id_ok;		/* stat() succeeded */
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	struct timespec	 mtim;
-	/* URL: validators of the last successful fetch (§15) */
-	char		*etag;
-	char		*last_modified;
-	/* URL: digest of the last 200 body, for servers that never say 304 */
-	int		 have_digest;
-	unsigned char	 digest[32];
-	/* the last load attempt that read the source found a valid
-	 * manifest: an unchanged source then confirms the served one */
-	int		 last_valid;
-};
 
 /*
  * What a request runs with: the manifest and the reload error that
@@ -70,12 +53,6 @@ struct gw_state {
 	char		*reload_error;	/* owned or NULL */
 };
 
-enum load_result {
-	LOAD_OK = 0,		/* same values as manifest_load_file() */
-	LOAD_INVALID = 1,
-	LOAD_UNREADABLE = 2,
-	LOAD_UNCHANGED = 3	/* 304 from a manifest URL */
-};
 
 /*
  * What the main thread watches of a worker reading a request's params
@@ -132,9 +109,8 @@ struct exchange {
 	FCGX_Request		 r;
 	struct conn		*conn;
 	struct timespec		 first;		/* its first byte, seen */
-	struct gw_request	 req;
-	struct gw_response	 resp;
-	struct gw_event		 ev;
+	struct gw_exchange	 x;		/* exchange.h */
+	struct gw_front		 fe;		/* over this exchange */
 	struct gw_ctx		 ctx;
 	struct gw_state		*st;		/* one reference */
 	struct fcgi_body	 body;
@@ -165,8 +141,7 @@ struct fcgi_global {
 extern struct fcgi_global g;
 
 /* source.c */
-int		 is_url(const char *);
-int		 source_changed(const struct msource *);
+void		 source_init(void);
 struct gw_state	*state_new(struct manifest *, char *);
 struct gw_state	*state_get(void);
 void		 state_put(struct gw_state *);
@@ -174,6 +149,7 @@ void		 memory_trim(void);
 void		 manifest_confirmed(void);
 void		 manifest_reload(const char *, int);
 int		 cmd_check(void);
+int		 cmd_explain(char *const *, size_t);
 struct manifest	*load_startup(void);
 
 /* listen.c */
@@ -209,5 +185,6 @@ void		 transfer_wake_all(void);
 int		 signals_setup(sigset_t *);
 void		 control_loop(const sigset_t *);
 int		 drain(const sigset_t *);
+int		 cmd_serve(void);
 
 #endif /* FCGI_FCGI_H */

@@ -4,7 +4,8 @@
  * A thin front end (fcgi.h lists its files): an event loop accepts on
  * the listening socket and holds the idle connections (conn.c); N worker
  * threads read each request with FCGX_Accept_r() (within
- * --request-timeout) and hand it to gw_serve(), proxied answers go on to
+ * --request-timeout) and run it through the exchange every front end
+ * shares (common/exchange.h, serve.c), proxied answers go on to
  * transfer threads (transfer.c); the main thread owns
  * every signal (one sigtimedwait() loop) and the manifest: it polls the
  * file or URL, reloads it on SIGHUP and swaps it in atomically.  Signals
@@ -17,32 +18,20 @@
  */
 #include "config.h"
 
-#include <sys/resource.h>
-
-#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
-#include <fcgiapp.h>
 
-#include "buf.h"
 #include "fcgi.h"
 #include "gateway.h"
 #include "logsink.h"
 #include "image.h"
-#include "manifest.h"
-#include "metrics.h"
-#include "proxy.h"
+#include "msource.h"
 #include "report.h"
-#include "xmalloc.h"
 
 struct fcgi_global g = {
 	.stats = &g.own,
@@ -108,118 +97,6 @@ usage(FILE *f)
 	    " if usable)\n"
 	    "  --check                   validate the manifest and exit\n"
 	    "  --version, --help\n");
-}
-
-/* explain METHOD HOST PATH [NAME:VALUE...]: one JSON object on stdout. */
-static int
-cmd_explain(char *const *av, size_t ac)
-{
-	struct gw_ctx	 ctx;
-	struct manifest	*m;
-	struct buf	 out = BUF_INIT;
-
-	if ((m = load_startup()) == NULL)
-		return 1;
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.manifest = m;
-	ctx.config = &g.config;
-	ctx.stats = g.stats;
-	ctx.now = time(NULL);
-	gw_explain(&ctx, av[0], av[1], av[2], av + 3, ac - 3, &out);
-	fwrite(out.p, 1, out.n, stdout);
-	if (out.n > 0 && out.p[out.n - 1] != '\n')
-		putchar('\n');
-	buf_free(&out);
-	manifest_unref(m);
-	return fflush(stdout) == 0 ? 0 : 1;
-}
-
-/*
- * Raises the soft limit on open descriptors to the hard one.  Every
- * connection the web server keeps open now costs a descriptor and no
- * thread (conn.c), and every proxied transfer three or four more
- * (transfer.c): a stock soft limit of 1,024 would be the first to run
- * out.  (libfcgi's lingering close polls with poll(2), not select(2),
- * so descriptors past FD_SETSIZE are safe with it; the program never
- * calls libfcgi's accept, which selects.)
- */
-static void
-nofile_raise(void)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
-static int
-cmd_serve(void)
-{
-	sigset_t	 set;
-	pthread_attr_t	 attr;
-	pthread_t	*tids;
-	struct manifest	*m;
-	const char	*err;
-	int		 i, n, all_joined;
-
-	if (signals_setup(&set) == -1)
-		return 1;
-
-	if ((m = load_startup()) == NULL)
-		return 1;
-	g.cur = state_new(m, NULL);
-	if ((g.log = logsink_open(g.config.log, &err)) == NULL) {
-		fprintf(stderr, PROG ": --log %s: %s\n", g.config.log, err);
-		return 1;
-	}
-	if ((g.listen_fd = listener_open()) == -1)
-		return 1;
-	g.stats = metrics_open(g.config.state_dir, g.listen_fd, &g.own, PROG);
-	nofile_raise();
-	if (conn_loop_start() == -1)
-		return 1;
-
-	n = g.config.threads;
-	tids = xcalloc((size_t)n, sizeof(*tids));
-	g.watch = xcalloc((size_t)n, sizeof(*g.watch));
-	for (i = 0; i < n; i++) {
-		pthread_mutex_init(&g.watch[i].mu, NULL);
-		g.watch[i].fd = -1;
-	}
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, STACK_SIZE);
-	for (i = 0; i < n; i++) {
-		atomic_fetch_add(&g.alive, 1);
-		if ((errno = pthread_create(&tids[i], &attr, worker_main,
-		    &g.watch[i])) != 0) {
-			fprintf(stderr, PROG ": cannot start a worker: %s\n",
-			    strerror(errno));
-			exit(1);
-		}
-	}
-	pthread_attr_destroy(&attr);
-	fprintf(stderr, PROG " %s: serving %s with %d threads\n", gw_version,
-	    g.src.where, n);
-
-	control_loop(&set);
-	all_joined = drain(&set);
-	metrics_detach();
-	if (g.unix_path != NULL)
-		unlink(g.unix_path);
-	if (!all_joined)
-		exit(0);	/* requests cut short end with the process */
-	conn_loop_join();
-	for (i = 0; i < n; i++)
-		pthread_join(tids[i], NULL);
-	free(tids);
-	for (i = 0; i < n; i++)
-		pthread_mutex_destroy(&g.watch[i].mu);
-	free(g.watch);
-	pool_free();
-	proxy_free(g.fetcher);
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -326,8 +203,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, PROG ": --log-client-ip %s\n", err);
 		return 2;
 	}
-	g.src.where = g.config.manifest;
-	g.src.is_url = is_url(g.src.where);
+	source_init();
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);	/* before any thread */
 	if (!check)		/* --check writes nothing */
@@ -342,8 +218,7 @@ main(int argc, char *argv[])
 	state_put(g.cur);
 	logsink_close(g.log);
 	free(g.unix_path);
-	free(g.src.etag);
-	free(g.src.last_modified);
+	msource_free(&g.src);
 	curl_global_cleanup();
 	return rc;
 }

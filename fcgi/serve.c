@@ -19,18 +19,14 @@
 
 #include <fcgiapp.h>
 
-#include "buf.h"
+#include "exchange.h"
 #include "fcgi.h"
 #include "gateway.h"
-#include "logsink.h"
-#include "metrics.h"
 #include "proxy.h"
+#include "proxy_module.h"
 #include "record.h"
 #include "relay.h"
 #include "util.h"
-
-static void	serve_answer(struct exchange *);
-static void	serve_finish(struct exchange *);
 
 /* SO_RCVTIMEO: a blocking read of fd fails with EAGAIN after ms. */
 void
@@ -172,11 +168,27 @@ fcgi_sndbuf_grow(const FCGX_Request *r)
 	    sizeof(v));
 }
 
-/* The client side of a proxied response (proxy.h), over r->out. */
+/*
+ * The client side of the exchange (gwout.h), over r->out.  Every hook of
+ * the front end (struct gw_front, exchange.h) gets the struct exchange.
+ */
+static struct fcgi_sink *
+sink_of(void *arg)
+{
+	return &((struct exchange *)arg)->sink;
+}
+
+/* gw_out.put: generated answers, through libfcgi's buffer. */
+static size_t
+fcgi_out_put(void *arg, const void *p, size_t n)
+{
+	return fcgi_put(sink_of(arg), p, n);
+}
+
 static int
 fcgi_out_write(void *arg, const void *p, size_t n)
 {
-	struct fcgi_sink	*s = arg;
+	struct fcgi_sink	*s = sink_of(arg);
 
 	if (n < RECORD_RAW_MIN)
 		return fcgi_put(s, p, n) == n ? 0 : -1;
@@ -207,7 +219,7 @@ static long long
 fcgi_out_relay(void *arg, int fd, long long n, int timeout_ms,
     enum relay_end *end)
 {
-	struct fcgi_sink	*s = arg;
+	struct fcgi_sink	*s = sink_of(arg);
 	struct relay_to		 to;
 
 	if (fcgi_flush(s) != 0) {
@@ -224,7 +236,7 @@ fcgi_out_relay(void *arg, int fd, long long n, int timeout_ms,
 static int
 fcgi_out_flush(void *arg)
 {
-	return fcgi_flush(arg);
+	return fcgi_flush(sink_of(arg));
 }
 
 /*
@@ -269,7 +281,7 @@ fcgi_out_abort(void *arg)
 	/* a header of FastCGI version 0: a protocol error to every
 	 * web server */
 	static const FCGI_Header	 bad;
-	struct fcgi_sink		*s = arg;
+	struct fcgi_sink		*s = sink_of(arg);
 	int				 fd = fcgi_conn_fd(s->r);
 
 	if (g.config.abort_end) {
@@ -335,11 +347,73 @@ pool_free(void)
 		proxy_free(pool.idle[--pool.n]);
 }
 
+/* gw_front.begin: the body from the FastCGI stdin stream. */
+static void
+fcgi_begin(void *arg, struct gw_request *req)
+{
+	struct exchange	*ex = arg;
+
+	ex->body.in = ex->r.in;
+	ex->body.fd = fcgi_conn_fd(&ex->r);
+	ex->body.first = ex->first;
+	ex->body.left = req->content_length >= 0 ? req->content_length :
+	    LLONG_MAX;
+	req->read_body = fcgi_read_body;
+	req->body_ctx = &ex->body;
+}
+
+/* gw_front.proxy_get: the linked exchanges, a proxy from the pool, and a
+ * send buffer for a large answer. */
+static const struct proxy_module *
+fcgi_proxy_get(void *arg, struct proxy **px, const char **why)
+{
+	struct exchange	*ex = arg;
+
+	(void)why;
+	*px = pool_get();
+	fcgi_sndbuf_grow(&ex->r);
+	return &proxy_linked;
+}
+
+static void
+fcgi_proxy_put(void *arg, struct proxy *px)
+{
+	(void)arg;
+	pool_put(px);
+}
+
 /*
- * Serves the request ex->r read (worker.c), as far as it can without a
- * proxied transfer.  The response is completed towards the web server
- * (both output streams closed, which sends END_REQUEST) before the event
- * is formatted and logged; FCGX_Finish_r() comes after that
+ * gw_front.finish: ends the response (both output streams closed, which
+ * sends END_REQUEST).  Nothing is held back: the write that ends the
+ * response carries only the end records, and a web server that already
+ * had the whole answer may have closed before them (nginx after a HEAD's
+ * head, lighttpd at Content-Length): delivered, unless the connection
+ * says bytes were lost (relay_peer_took_all).  What libfcgi still held
+ * then never reached the web server.
+ */
+static const char *
+fcgi_finish(void *arg, long long *lost)
+{
+	struct exchange	*ex = arg;
+	FCGX_Request	*r = &ex->r;
+	long long	 held;
+	int		 err;
+
+	held = ex->sink.pending;
+	FCGX_FClose(r->err);	/* err first: no empty stderr record */
+	FCGX_FClose(r->out);
+	*lost = ex->sink.pending;
+	if ((err = FCGX_GetError(r->out)) == 0 || (held == 0 &&
+	    relay_peer_took_all(fcgi_conn_fd(r), err)))
+		return NULL;
+	return err > 0 ? strerror(err) : "FastCGI protocol error";
+}
+
+/*
+ * Serves the request ex->r read (worker.c), through the exchange every
+ * front end shares (exchange.h), as far as it can without a proxied
+ * transfer.  The response is completed towards the web server before the
+ * event is formatted and logged; FCGX_Finish_r() comes after that
  * (exchange_end), because it frees r->envp, which the event line still
  * reads (User-Agent, Referer).  Returns 0 when the request is done (the
  * caller ends the exchange), 1 when the answer is a proxied transfer
@@ -348,128 +422,42 @@ pool_free(void)
 int
 serve_begin(struct exchange *ex)
 {
-	FCGX_Request	*r = &ex->r;
 	struct gw_ctx	*ctx = &ex->ctx;
+	struct gw_front	*fe = &ex->fe;
 
-	metrics_inflight(g.stats, 1);
-	gw_request_init(&ex->req, r->envp, &g.config);
-	ex->body.in = r->in;
-	ex->body.fd = fcgi_conn_fd(r);
-	ex->body.first = ex->first;
-	ex->body.left = ex->req.content_length >= 0 ?
-	    ex->req.content_length : LLONG_MAX;
-	ex->req.read_body = fcgi_read_body;
-	ex->req.body_ctx = &ex->body;
-	ex->sink.r = r;
+	ex->sink.r = &ex->r;
 	ex->sink.pending = 0;
-
 	ex->st = state_get();
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->manifest = ex->st->manifest;
 	ctx->last_reload_error = ex->st->reload_error;
 	ctx->config = &g.config;
 	ctx->stats = g.stats;
-	ctx->now = time(NULL);
 
-	gw_serve(ctx, &ex->req, &ex->resp, &ex->ev);
-	if (ex->resp.proxy)
+	memset(fe, 0, sizeof(*fe));
+	fe->out.ctx = ex;
+	fe->out.write = fcgi_out_write;
+	fe->out.put = fcgi_out_put;
+	fe->out.flush = fcgi_out_flush;
+	fe->out.abort = fcgi_out_abort;
+	fe->out.relay = fcgi_out_relay;
+	fe->log = g.log;
+	fe->begin = fcgi_begin;
+	fe->proxy_get = fcgi_proxy_get;
+	fe->proxy_put = fcgi_proxy_put;
+	fe->finish = fcgi_finish;
+	if (gw_exchange_begin(&ex->x, ctx, ex->r.envp, fe) == 1)
 		return 1;
-	serve_answer(ex);
+	state_put(ex->st);
+	ex->st = NULL;
 	return 0;
 }
 
-/*
- * The proxied answer of a request serve_begin() left (ex->resp.proxy),
- * streamed by proxy_serve() with a proxy from the pool (pool_get).
- */
+/* The proxied answer of a request serve_begin() left. */
 void
 serve_transfer(struct exchange *ex)
 {
-	struct proxy	*px;
-	struct gw_out	 pout;
-
-	/* fills ev.status, ev.bytes and ev.error itself */
-	px = pool_get();
-	fcgi_sndbuf_grow(&ex->r);
-	memset(&pout, 0, sizeof(pout));
-	pout.ctx = &ex->sink;
-	pout.write = fcgi_out_write;
-	pout.flush = fcgi_out_flush;
-	pout.abort = fcgi_out_abort;
-	pout.relay = fcgi_out_relay;
-	proxy_serve(px, &ex->ctx, &ex->req, &ex->resp, &ex->ev, &pout);
-	pool_put(px);
-	serve_finish(ex);
-}
-
-/* Writes an answer made by gw_serve() (not proxied), then finishes. */
-static void
-serve_answer(struct exchange *ex)
-{
-	struct gw_response	*resp = &ex->resp;
-	struct buf		 out = BUF_INIT;
-	size_t			 sent = 0;
-
-	/* `sent` counts what the stream took; a failure at the final
-	 * flush shows up as ev.error in serve_finish() */
-	resp_format_head(resp, &out);
-	if (fcgi_put(&ex->sink, out.p, out.n) == out.n &&
-	    !ex->req.is_head && resp->status != 304 && resp->body.n > 0)
-		sent = fcgi_put(&ex->sink, resp->body.p, resp->body.n);
-	ex->ev.status = resp->status;
-	ex->ev.bytes = (long long)sent;
-	buf_free(&out);
-	serve_finish(ex);
-}
-
-/*
- * Ends the response (END_REQUEST), then logs the event and counts it,
- * and frees what the request held but the FCGX_Request.
- */
-static void
-serve_finish(struct exchange *ex)
-{
-	FCGX_Request	*r = &ex->r;
-	struct gw_event	*ev = &ex->ev;
-	struct buf	 out = BUF_INIT;
-	long long	 held;
-	int		 err;
-
-	/* nothing held back: the write that ends the response carries only
-	 * the end records, and a web server that already had the whole
-	 * answer may have closed before them (nginx after a HEAD's head,
-	 * lighttpd at Content-Length): delivered, unless the connection
-	 * says bytes were lost (relay_peer_took_all) */
-	held = ex->sink.pending;
-	FCGX_FClose(r->err);	/* err first: no empty stderr record */
-	FCGX_FClose(r->out);
-	if ((err = FCGX_GetError(r->out)) != 0 && (held != 0 ||
-	    !relay_peer_took_all(fcgi_conn_fd(r), err))) {
-		/* what libfcgi still held never reached the web server: the
-		 * last bytes written, so the body's last ones */
-		ev->bytes -= ev->bytes < ex->sink.pending ? ev->bytes :
-		    ex->sink.pending;
-		if (ev->error == NULL) {
-			buf_printf(&out, "response not delivered: %s", err > 0 ?
-			    strerror(err) : "FastCGI protocol error");
-			ev->error = buf_steal(&out);
-		}
-	}
-
-	ev->duration_ms = mono_elapsed_ms(&ex->req.mono);
-	buf_reset(&out);
-	event_format(ev, &ex->req, &out);
-	/* counted before it is logged: a request in the log is in
-	 * /-/metrics too (tests/e2e/metrics.sh waits on the log) */
-	gw_stats_count(g.stats, ev->type, ev->status);
-	metrics_observe(g.stats, ev->type, mono_elapsed_us(&ex->req.mono));
-	metrics_inflight(g.stats, -1);
-	logsink_write(g.log, out.p, out.n);
-
+	gw_exchange_transfer(&ex->x);
 	state_put(ex->st);
 	ex->st = NULL;
-	buf_free(&out);
-	gw_event_free(ev);
-	gw_response_free(&ex->resp);
-	gw_request_free(&ex->req);
 }

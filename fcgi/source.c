@@ -6,15 +6,11 @@
  */
 #include "config.h"
 
-#include <sys/types.h>
-#include <sys/stat.h>
-
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #ifdef HAVE_MALLOC_TRIM
@@ -24,180 +20,36 @@
 #include "buf.h"
 #include "fcgi.h"
 #include "gateway.h"
-#include "image.h"
 #include "manifest.h"
 #include "metrics.h"
+#include "mparse.h"
+#include "msource.h"
 #include "proxy.h"
-#include "sha256.h"
 #include "xmalloc.h"
 
-#define MANIFEST_MAX	(256L * 1024 * 1024)	/* a fetched manifest */
-
-
-int
-is_url(const char *s)
-{
-	return strncasecmp(s, "http://", 7) == 0 ||
-	    strncasecmp(s, "https://", 8) == 0;
-}
-
-/* Records the file's identity (§15: modification time, size, inode). */
-static void
-source_stat(struct msource *src)
-{
-	struct stat	 st;
-
-	src->have_id = 1;
-	src->id_ok = stat(src->where, &st) == 0;
-	if (!src->id_ok)
-		return;
-	src->dev = st.st_dev;
-	src->ino = st.st_ino;
-	src->size = st.st_size;
-	src->mtim = st.st_mtim;
-}
 
 /*
- * 1 when the file looks different from the last load attempt.  A file
- * that cannot be stat()ed counts as a change once (the reload reports
- * it), not on every poll.
+ * msource_fetch_fn: the buffered GET of proxy.h with g.fetcher, which the
+ * main thread alone uses (loads and reloads run there).
  */
-int
-source_changed(const struct msource *src)
+static int
+source_fetch(void *arg, const char *url, char *const *headers,
+    size_t max_body, struct upstream_resp *out, const char **why)
 {
-	struct stat	 st;
-	int		 ok;
-
-	if (src->is_url || !src->have_id)
-		return 1;
-	ok = stat(src->where, &st) == 0;
-	if (ok != src->id_ok)
-		return 1;
-	if (!ok)
-		return 0;
-	return st.st_dev != src->dev || st.st_ino != src->ino ||
-	    st.st_size != src->size ||
-	    st.st_mtim.tv_sec != src->mtim.tv_sec ||
-	    st.st_mtim.tv_nsec != src->mtim.tv_nsec;
-}
-
-/*
- * Fetches a manifest URL with the proxy module's buffered GET (its redirect
- * and protocol limits apply).  With `conditional`, sends the validators of
- * the last successful fetch (§15).  Returns LOAD_OK with the text in
- * up->body, LOAD_UNCHANGED on 304, or LOAD_UNREADABLE with a line in
- * d->errors.  Runs on the main thread only, which owns g.fetcher.
- */
-static enum load_result
-source_fetch(struct msource *src, int conditional, struct upstream_resp *up,
-    struct manifest_diag *d)
-{
-	static const char *const why[] = {
-		[UP_OK] = "", [UP_CONNECT] = "cannot connect",
-		[UP_TIMEOUT] = "timed out", [UP_TOO_BIG] = "larger than 256 MiB",
-		[UP_PROTOCOL] = "invalid HTTP response",
-	};
-	struct buf	 inm = BUF_INIT, ims = BUF_INIT;
-	char		*hdrs[3];
-	size_t		 n = 0;
-	enum load_result res = LOAD_UNREADABLE;
-
+	(void)arg;
 	if (g.fetcher == NULL)
 		g.fetcher = proxy_new(&g.config);
-	if (conditional && src->etag != NULL) {
-		buf_printf(&inm, "If-None-Match: %s", src->etag);
-		hdrs[n++] = inm.p;
-	}
-	if (conditional && src->last_modified != NULL) {
-		buf_printf(&ims, "If-Modified-Since: %s", src->last_modified);
-		hdrs[n++] = ims.p;
-	}
-	hdrs[n] = NULL;
-	if (proxy_fetch(g.fetcher, src->where, hdrs, MANIFEST_MAX, up) == -1) {
-		const char *e = proxy_last_error(g.fetcher);
-		buf_printf(&d->errors, "%s: cannot fetch: %s\n", src->where,
-		    up->err != UP_TOO_BIG && *e ? e : why[up->err]);
-	} else if (up->status == 304 && conditional)
-		res = LOAD_UNCHANGED;
-	else if (up->status != 200)
-		buf_printf(&d->errors, "%s: cannot fetch: HTTP status %d\n",
-		    src->where, up->status);
-	else {
-		/* a 200 sets the validators even if the text is invalid:
-		 * a broken manifest is reported once, not on every poll */
-		free(src->etag);
-		free(src->last_modified);
-		src->etag = up->etag;
-		src->last_modified = up->last_modified;
-		up->etag = up->last_modified = NULL;
-		res = LOAD_OK;
-	}
-	buf_free(&inm);
-	buf_free(&ims);
-	return res;
+	if (proxy_fetch(g.fetcher, url, headers, max_body, out) == 0)
+		return 0;
+	*why = proxy_last_error(g.fetcher);
+	return -1;
 }
 
-/*
- * Loads the manifest from its source.  `conditional` only matters for a
- * URL.  Returns a load_result; on LOAD_OK *out holds one reference.
- */
-static enum load_result
-source_load(struct msource *src, int conditional, struct manifest **out,
-    struct manifest_diag *d)
+/* Sets up the manifest's source (g.config.manifest). */
+void
+source_init(void)
 {
-	struct upstream_resp	 f;
-	enum load_result	 res;
-	unsigned char		 digest[32];
-
-	*out = NULL;
-	if (!src->is_url) {
-		/* before reading: a write during the read shows up as one
-		 * more change at the next poll */
-		source_stat(src);
-		res = (enum load_result)manifest_load_file(src->where, out, d);
-		src->last_valid = res == LOAD_OK;
-		return res;
-	}
-	memset(&f, 0, sizeof(f));
-	res = source_fetch(src, conditional, &f, d);
-	if (res == LOAD_OK) {
-		sha256(f.body.p != NULL ? f.body.p : "", f.body.n, digest);
-		if (conditional && src->have_digest &&
-		    memcmp(digest, src->digest, sizeof(digest)) == 0)
-			res = LOAD_UNCHANGED;
-		memcpy(src->digest, digest, sizeof(digest));
-		src->have_digest = 1;
-	}
-	if (res == LOAD_OK && image_parse_cached(src->where, f.body.p ?
-	    f.body.p : "", f.body.n, out, d) == -1)
-		res = LOAD_INVALID;
-	if (res == LOAD_OK || res == LOAD_INVALID)
-		src->last_valid = res == LOAD_OK;
-	upstream_resp_free(&f);
-	return res;
-}
-
-/* Prints a diagnostics buffer (lines) to stderr. */
-static void
-print_lines(const struct buf *b)
-{
-	if (b->n == 0)
-		return;
-	fwrite(b->p, 1, b->n, stderr);
-	if (b->p[b->n - 1] != '\n')
-		fputc('\n', stderr);
-}
-
-/* The first line of the errors, for /-/health; caller frees. */
-static char *
-first_line(const struct buf *b)
-{
-	const char	*nl;
-
-	if (b->n == 0)
-		return xstrdup("manifest could not be loaded");
-	nl = memchr(b->p, '\n', b->n);
-	return xstrndup(b->p, nl != NULL ? (size_t)(nl - b->p) : b->n);
+	msource_init(&g.src, g.config.manifest, source_fetch, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -312,17 +164,17 @@ manifest_reload(const char *why, int conditional)
 	struct manifest_diag	 d;
 	struct manifest		*m, *old;
 	struct gw_state		*cur;
-	enum load_result	 res;
+	enum msource_result	 res;
 
 	memset(&d, 0, sizeof(d));
-	res = source_load(&g.src, conditional, &m, &d);
-	if (res == LOAD_UNCHANGED) {
+	res = msource_load(&g.src, conditional, &m, &d);
+	if (res == MSOURCE_UNCHANGED) {
 		if (g.src.last_valid)
 			manifest_confirmed();
 		goto done;
 	}
-	print_lines(&d.warnings);
-	if (res == LOAD_OK) {
+	msource_print(&d.warnings);
+	if (res == MSOURCE_OK) {
 		fprintf(stderr, PROG ": manifest reloaded (%s): %s, %zu "
 		    "rules\n", why, g.src.where, m->nrules);
 		atomic_fetch_add(&g.stats->reloads_ok, 1);
@@ -331,13 +183,14 @@ manifest_reload(const char *why, int conditional)
 	}
 	fprintf(stderr, PROG ": manifest reload (%s) failed, the previous "
 	    "manifest stays in use:\n", why);
-	print_lines(&d.errors);
+	msource_print(&d.errors);
 	atomic_fetch_add(&g.stats->reloads_error, 1);
 	cur = state_get();
 	old = cur->manifest;
 	manifest_ref(old);
 	state_put(cur);
-	state_publish(state_new(old, first_line(&d.errors)));
+	state_publish(state_new(old, msource_first_line(&d.errors,
+	    "manifest could not be loaded")));
 done:
 	manifest_diag_free(&d);
 }
@@ -348,15 +201,15 @@ cmd_check(void)
 {
 	struct manifest_diag	 d;
 	struct manifest		*m = NULL;
-	enum load_result	 res;
+	enum msource_result	 res;
 
 	memset(&d, 0, sizeof(d));
-	res = source_load(&g.src, 0, &m, &d);
-	print_lines(&d.errors);
-	print_lines(&d.warnings);
+	res = msource_load(&g.src, 0, &m, &d);
+	msource_print(&d.errors);
+	msource_print(&d.warnings);
 	manifest_unref(m);
 	manifest_diag_free(&d);
-	return res == LOAD_OK ? 0 : res == LOAD_INVALID ? 1 : 2;
+	return res == MSOURCE_OK ? 0 : res == MSOURCE_INVALID ? 1 : 2;
 }
 
 /* Loads the manifest at start-up; prints why and returns -1 on failure. */
@@ -367,14 +220,36 @@ load_startup(void)
 	struct manifest		*m = NULL;
 
 	memset(&d, 0, sizeof(d));
-	if (source_load(&g.src, 0, &m, &d) != LOAD_OK) {
-		print_lines(&d.errors);
+	if (msource_load(&g.src, 0, &m, &d) != MSOURCE_OK) {
+		msource_print(&d.errors);
 		manifest_unref(m);
 		m = NULL;
 	}
-	print_lines(&d.warnings);
+	msource_print(&d.warnings);
 	manifest_diag_free(&d);
 	return m;
 }
 
 /* explain METHOD HOST PATH [NAME:VALUE...]: one JSON object on stdout. */
+int
+cmd_explain(char *const *av, size_t ac)
+{
+	struct gw_ctx	 ctx;
+	struct manifest	*m;
+	struct buf	 out = BUF_INIT;
+
+	if ((m = load_startup()) == NULL)
+		return 1;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.manifest = m;
+	ctx.config = &g.config;
+	ctx.stats = g.stats;
+	ctx.now = time(NULL);
+	gw_explain(&ctx, av[0], av[1], av[2], av + 3, ac - 3, &out);
+	fwrite(out.p, 1, out.n, stdout);
+	if (out.n > 0 && out.p[out.n - 1] != '\n')
+		putchar('\n');
+	buf_free(&out);
+	manifest_unref(m);
+	return fflush(stdout) == 0 ? 0 : 1;
+}

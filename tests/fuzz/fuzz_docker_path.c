@@ -245,7 +245,7 @@ check_serve(const char *uri, const char *ua)
 	gw_serve(&ctx, &req, &resp, &ev);
 	if ((loc = resp_get_header(&resp, "Location")) != NULL)
 		check_url(loc);
-	if (resp.proxy)
+	if (resp.plan != GW_PLAN_ANSWER)
 		check_url(resp.upstream);
 	if (resp.status == 400 && ev.type != GW_T_NONE)
 		abort();

@@ -271,8 +271,8 @@ run(struct gw_ctx *ctx, const struct row *r)
 	    r->host, r->uri);
 	is_str_at(r->line, resp_get_header(&resp, "Location"), r->location,
 	    "%s %s%s location", r->method, r->host, r->uri);
-	is_int_at(r->line, resp.proxy, r->proxy, "%s%s proxy", r->host, r->uri);
-	is_str_at(r->line, resp.proxy ? resp.upstream : NULL, r->upstream,
+	is_int_at(r->line, resp.plan != GW_PLAN_ANSWER, r->proxy, "%s%s proxy", r->host, r->uri);
+	is_str_at(r->line, resp.plan != GW_PLAN_ANSWER ? resp.upstream : NULL, r->upstream,
 	    "%s%s upstream", r->host, r->uri);
 	is_str_at(r->line, gw_type_name(ev.type), r->type, "%s%s type",
 	    r->host, r->uri);
@@ -433,7 +433,7 @@ main(void)
 		};
 		for (i = 0; i < sizeof(scopes) / sizeof(*scopes); i++) {
 			serve_one(&ctx, scopes[i].uri, &resp);
-			is_int_at(scopes[i].line, resp.proxy, 1, "%s: proxied",
+			is_int_at(scopes[i].line, resp.plan != GW_PLAN_ANSWER, 1, "%s: proxied",
 			    scopes[i].uri);
 			is_str_at(scopes[i].line, resp.upstream_scope,
 			    scopes[i].scope, "%s: redirect scope",

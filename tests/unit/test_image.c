@@ -237,7 +237,7 @@ answer(struct manifest *m, const char *method, const char *host,
 	params[4] = NULL;
 	gw_request_init(&req, params, &cfg);
 	gw_serve(&ctx, &req, &resp, &ev);
-	if (!resp.proxy && resp.body.n > 0)
+	if (resp.plan == GW_PLAN_ANSWER && resp.body.n > 0)
 		buf_add(out, resp.body.p, resp.body.n);
 	gw_event_free(&ev);
 	gw_response_free(&resp);

@@ -444,74 +444,110 @@ test_big_packument(void)
 
 /* --- request forms and prefixes --------------------------------------- */
 
+static const char forms_manifest[] =
+    "{\"rules\":[{\"type\":\"npm-v1\",\"domain\":\"npm.test\","
+    "\"package-id\":\"np\",\"package-name\":\"*\","
+    "\"registry\":\"http://up.test/reg/\"}]}";
+
+/*
+ * The plan gw_serve() makes of a document request (npm.c): the kind and
+ * the name npm_doc_serve() rewrites for, without reading the path again.
+ */
 static void
 test_forms(void)
 {
 	static const struct {
 		int			 line;
 		const char		*path;
-		int			 rc;
+		int			 doc;	/* GW_PLAN_NPM_DOC */
 		enum npm_doc_kind	 kind;
 		const char		*name;
-		const char		*prefix;
 	} t[] = {
-	{ __LINE__, "/left-pad", 0, NPM_DOC_PACKUMENT, "left-pad",
-	  "https://gw.test/left-pad/-/" },
-	{ __LINE__, "/left-pad/1.3.0", 0, NPM_DOC_VERSION, "left-pad",
-	  "https://gw.test/left-pad/-/" },
-	{ __LINE__, "/left-pad/latest", 0, NPM_DOC_VERSION, "left-pad",
-	  "https://gw.test/left-pad/-/" },
-	{ __LINE__, "/@scope%2fpkg", 0, NPM_DOC_PACKUMENT, "@scope/pkg",
-	  "https://gw.test/@scope/pkg/-/" },
-	{ __LINE__, "/@scope%2Fpkg/2.0.0", 0, NPM_DOC_VERSION, "@scope/pkg",
-	  "https://gw.test/@scope/pkg/-/" },
-	{ __LINE__, "/@scope/pkg", 0, NPM_DOC_PACKUMENT, "@scope/pkg",
-	  "https://gw.test/@scope/pkg/-/" },
-	{ __LINE__, "/@scope/pkg/next", 0, NPM_DOC_VERSION, "@scope/pkg",
-	  "https://gw.test/@scope/pkg/-/" },
-	{ __LINE__, "/%40scope%2fpkg", 0, NPM_DOC_PACKUMENT, "@scope/pkg",
-	  "https://gw.test/@scope/pkg/-/" },
-	/* odd bytes in a name are encoded in the prefix */
-	{ __LINE__, "/a%20b", 0, NPM_DOC_PACKUMENT, "a b",
-	  "https://gw.test/a%20b/-/" },
-	{ __LINE__, "/a%2Fb", 0, NPM_DOC_PACKUMENT, "a/b",
-	  "https://gw.test/a%2Fb/-/" },
-	{ __LINE__, "/@s/a%3Fb", 0, NPM_DOC_PACKUMENT, "@s/a?b",
-	  "https://gw.test/@s/a%3Fb/-/" },
-	{ __LINE__, "/-/package/left-pad/dist-tags", 0, NPM_DOC_PLAIN, "",
+	{ __LINE__, "/left-pad", 1, NPM_DOC_PACKUMENT, "left-pad" },
+	{ __LINE__, "/left-pad/1.3.0", 1, NPM_DOC_VERSION, "left-pad" },
+	{ __LINE__, "/left-pad/latest", 1, NPM_DOC_VERSION, "left-pad" },
+	{ __LINE__, "/@scope%2fpkg", 1, NPM_DOC_PACKUMENT, "@scope/pkg" },
+	{ __LINE__, "/@scope%2Fpkg/2.0.0", 1, NPM_DOC_VERSION, "@scope/pkg" },
+	{ __LINE__, "/@scope/pkg", 1, NPM_DOC_PACKUMENT, "@scope/pkg" },
+	{ __LINE__, "/@scope/pkg/next", 1, NPM_DOC_VERSION, "@scope/pkg" },
+	{ __LINE__, "/%40scope%2fpkg", 1, NPM_DOC_PACKUMENT, "@scope/pkg" },
+	{ __LINE__, "/-/package/left-pad/dist-tags", 1, NPM_DOC_PLAIN,
+	  "left-pad" },
+	{ __LINE__, "/-/package/@s%2fp/dist-tags", 1, NPM_DOC_PLAIN, "@s/p" },
+	/* a tarball is a redirect; the rest no document */
+	{ __LINE__, "/left-pad/-/left-pad-1.3.0.tgz", 0, NPM_DOC_PACKUMENT,
 	  NULL },
-	{ __LINE__, "/-/package/@s%2fp/dist-tags", 0, NPM_DOC_PLAIN, "",
-	  NULL },
-	{ __LINE__, "/", -1, NPM_DOC_PLAIN, "", NULL },
-	{ __LINE__, "/@scope", -1, NPM_DOC_PLAIN, "", NULL },
-	{ __LINE__, "/a/b/c", -1, NPM_DOC_PLAIN, "a", NULL },
-	{ __LINE__, "/a/b/c/d/e", -1, NPM_DOC_PLAIN, "", NULL },
+	{ __LINE__, "/", 0, NPM_DOC_PACKUMENT, NULL },
+	{ __LINE__, "/@scope", 0, NPM_DOC_PACKUMENT, NULL },
+	{ __LINE__, "/a/b/c/d/e", 0, NPM_DOC_PACKUMENT, NULL },
 	};
-	struct buf		 name = BUF_INIT, pre = BUF_INIT;
-	enum npm_doc_kind	 kind;
+	static const struct {
+		int		 line;
+		const char	*name;
+		const char	*prefix;
+	} pre_t[] = {
+	{ __LINE__, "left-pad", "https://gw.test/left-pad/-/" },
+	{ __LINE__, "@scope/pkg", "https://gw.test/@scope/pkg/-/" },
+	/* odd bytes in a name are encoded in the prefix */
+	{ __LINE__, "a b", "https://gw.test/a%20b/-/" },
+	{ __LINE__, "a/b", "https://gw.test/a%2Fb/-/" },
+	{ __LINE__, "@s/a?b", "https://gw.test/@s/a%3Fb/-/" },
+	};
+	struct manifest_diag	 d;
+	struct manifest		*m = NULL;
+	struct gw_config	 cfg;
+	struct gw_ctx		 ctx;
+	struct gw_request	 req;
+	struct gw_response	 resp;
+	struct gw_event		 ev;
+	struct buf		 pre = BUF_INIT, b = BUF_INIT;
+	char			*params[4];
 	size_t			 i;
-	int			 rc;
 
+	memset(&d, 0, sizeof(d));
+	if (!ok(manifest_parse("f.json", forms_manifest,
+	    sizeof(forms_manifest) - 1, &m, &d) == 0, "forms manifest: %s",
+	    buf_cstr(&d.errors)))
+		return;
+	manifest_diag_free(&d);
+	gw_config_defaults(&cfg);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.manifest = m;
+	ctx.config = &cfg;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		buf_reset(&name);
-		rc = npm_doc_form(t[i].path, &kind, &name);
-		is_int_at(t[i].line, rc, t[i].rc, "%s: rc", t[i].path);
-		is_int_at(t[i].line, kind, t[i].kind, "%s: kind", t[i].path);
-		is_str_at(t[i].line, buf_cstr(&name), t[i].name, "%s: name",
-		    t[i].path);
-		if (t[i].prefix == NULL)
-			continue;
+		buf_reset(&b);
+		buf_printf(&b, "REQUEST_URI=%s", t[i].path);
+		params[0] = (char *)(uintptr_t)"REQUEST_METHOD=GET";
+		params[1] = b.p;
+		params[2] = (char *)(uintptr_t)"HTTP_HOST=npm.test";
+		params[3] = NULL;
+		gw_request_init(&req, params, &cfg);
+		gw_serve(&ctx, &req, &resp, &ev);
+		is_int_at(t[i].line, resp.plan == GW_PLAN_NPM_DOC, t[i].doc,
+		    "%s: document plan", t[i].path);
+		if (t[i].doc) {
+			is_int_at(t[i].line, resp.npm_kind, t[i].kind,
+			    "%s: kind", t[i].path);
+			is_str_at(t[i].line, resp.npm_name, t[i].name,
+			    "%s: name", t[i].path);
+		}
+		gw_event_free(&ev);
+		gw_response_free(&resp);
+		gw_request_free(&req);
+	}
+	for (i = 0; i < sizeof(pre_t) / sizeof(pre_t[0]); i++) {
 		buf_reset(&pre);
-		npm_doc_prefix(&pre, "https", "gw.test", name.p);
-		is_str_at(t[i].line, buf_cstr(&pre), t[i].prefix, "%s: prefix",
-		    t[i].path);
+		npm_doc_prefix(&pre, "https", "gw.test", pre_t[i].name);
+		is_str_at(pre_t[i].line, buf_cstr(&pre), pre_t[i].prefix,
+		    "%s: prefix", pre_t[i].name);
 	}
 	buf_reset(&pre);
 	npm_doc_prefix(&pre, "http", "127.0.0.1:8080", "@s/p");
 	is_str(buf_cstr(&pre), "http://127.0.0.1:8080/@s/p/-/",
 	    "prefix keeps scheme and port");
-	buf_free(&name);
 	buf_free(&pre);
+	buf_free(&b);
+	manifest_unref(m);
 }
 
 /* --- the cache ----------------------------------------------------------- */
@@ -820,7 +856,7 @@ serve(struct gw_ctx *ctx, const char *method, const char *host,
 	struct gw_event		 ev;
 	struct sink		 s;
 	struct gw_out		 out = { &s, sink_write, sink_flush,
-				    sink_abort, NULL };
+				    sink_abort, NULL, NULL };
 	struct buf		 b = BUF_INIT;
 	char			*params[16];
 	size_t			 n = 0, i;
@@ -842,7 +878,7 @@ serve(struct gw_ctx *ctx, const char *method, const char *host,
 
 	gw_request_init(&req, params, ctx->config);
 	gw_serve(ctx, &req, &resp, &ev);
-	if (resp.proxy && ev.type == GW_T_NPM)
+	if (resp.plan == GW_PLAN_NPM_DOC)
 		npm_doc_serve(NULL, ctx, &req, &resp, &ev, &out);
 	else
 		printf("# %s%s was not proxied\n", host, uri);
