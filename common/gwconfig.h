@@ -16,7 +16,7 @@ struct gw_config {
 	char		*metrics_allow;		/* CIDR list, or NULL */
 	long		 upstream_timeout;	/* seconds */
 	/* FastCGI: from a request's first byte until its params and body
-	 * have arrived (fcgi/main.c conn_next) */
+	 * have arrived (fcgi/conn.c, conn_watch) */
 	long		 request_timeout;	/* seconds */
 	long		 poll;			/* seconds, 0 = off */
 	/* Docker GET/HEAD proxying handed to the web server with
@@ -26,7 +26,7 @@ struct gw_config {
 	 * 0: every byte copied through libcurl. */
 	int		 splice;
 	/* FastCGI: an answer cut short ends with END_REQUEST (mod_fcgid),
-	 * not with a broken connection (fcgi/main.c fcgi_out_abort). */
+	 * not with a broken connection (fcgi/serve.c fcgi_out_abort). */
 	int		 abort_end;
 	/* What the event log keeps of the client address (README, "Event
 	 * log"): GW_IP_FULL, _TRUNCATE (/24, /48), _HASH (keyed, the key

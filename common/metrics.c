@@ -274,7 +274,7 @@ metrics_detach(void)
 	flock(me.fd, LOCK_UN);
 unmap:
 	/* The mapping stays: a thread of a stopping FastCGI program may
-	 * still count a request into it (fcgi/main.c exits without joining
+	 * still count a request into it (fcgi/control.c exits without joining
 	 * idle workers).  Its in-flight changes then go to the area's unused
 	 * private field, never to a slot someone else may hold. */
 	close(me.fd);

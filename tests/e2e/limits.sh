@@ -102,7 +102,7 @@ out=$(timeout 20 $CLIENT "$A" get reg.test '/-/ping?id=after2')
 is "$(jf "$out" status)" 200 "served again after it"
 
 # a whole request, one byte every 0.5 s: each read is quick, their sum is
-# not (the main thread's watch, fcgi/main.c watch_check)
+# not (the main thread's watch, fcgi/control.c watch_check)
 out=$($CLIENT "$A" slow --every 0.5 --wait 15)
 is "$(jf "$out" closed)" true "one byte every 0.5 s: dropped"
 ok "one byte every 0.5 s: after the 2 s timeout ($(jf "$out" after) s)" \
@@ -148,7 +148,7 @@ is "$?" 0 "the gateway exits 0 on SIGTERM"
 
 # --- 3. descriptors -------------------------------------------------------------
 # 64 requests at once, each held 1 s by the upstream, so that every one of
-# the 64 threads proxies.  Before the pool (fcgi/main.c POOL_IDLE), each
+# the 64 threads proxies.  Before the pool (fcgi/serve.c POOL_IDLE), each
 # thread kept its libcurl handle: 7 descriptors before, 175 after; now the
 # idle proxies are at most 8, about 3 descriptors each.
 SOCK64=$T/gw64.sock
@@ -176,7 +176,7 @@ is "$?" 0 "64 threads: exits 0 on SIGTERM"
 # resident set must come back within 10 % of the small figure plus 4 MiB
 # (the slack covers what serving the two reloads leaves: libfcgi and
 # libcurl state, thread arenas; measured: 10.2 MiB before, 10.7 after).
-# Before malloc_trim (fcgi/main.c memory_trim) it stayed at 413 MiB.
+# Before malloc_trim (fcgi/control.c memory_trim) it stayed at 413 MiB.
 # AddressSanitizer's allocator keeps freed memory in quarantine and does
 # not return it on malloc_trim, nor does ThreadSanitizer's (measured: 331
 # of 582 MiB kept): no figure to check there.

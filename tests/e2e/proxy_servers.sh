@@ -3,7 +3,7 @@
 # has a configuration for.  A body of 1 MiB or more with a Content-Length
 # from an http:// registry is spliced (common/proxy.c splice_rest(),
 # common/relay.c): upstream socket -> pipe -> the web server's connection,
-# as FCGI_STDOUT records (fcgi/main.c fcgi_out_relay) or onto the CGI
+# as FCGI_STDOUT records (fcgi/serve.c fcgi_out_relay) or onto the CGI
 # program's stdout (cgi/main.c cgi_out_relay).  proxy_faults.sh tests that
 # path in depth behind nginx; this script runs a short list of checks
 # through each front end, against fixtures/bad_upstream.py:
@@ -439,7 +439,7 @@ run_apache_proxy_fcgi() {
 	stopped "$n" Apache "$APACHE_PID"
 	stopped "$n" "the program" "$gw"
 	clean "$n" "$T/gateway.err"
-	# (the bad record of the abort, fcgi/main.c fcgi_out_abort())
+	# (the bad record of the abort, fcgi/serve.c fcgi_out_abort())
 	apache_error_log_clean 'AH01068: Got bogus version 0|AH01075: Error dispatching request'
 }
 

@@ -4,7 +4,7 @@
 # event log file and its reopen (§13), SIGTERM with and without a request
 # in flight, and the ways to get a socket: --listen tcp:, --listen unix:,
 # fd 0 from spawn-fcgi and fd 3 from systemd (LISTEN_FDS, as
-# fcgi/main.c's listener_open reads them).
+# fcgi/listen.c's listener_open reads them).
 . "$(dirname "$0")/../lib.sh"
 
 [ -x "$FCGI" ] || skip_all "fcgi/scarf-gateway not built"
