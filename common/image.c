@@ -1041,6 +1041,8 @@ static struct {
 	char	*dir;		/* NULL: images off */
 	int	 dflt;		/* the built-in default: silent when unusable */
 	int	 warned;	/* this load has warned */
+	int	 defer;		/* image_cache_defer(): store nothing */
+	int	 deferred;	/* a store was skipped so */
 } cache;
 
 static const struct manifest_cache img_cache = {
@@ -1061,6 +1063,16 @@ image_cache_set(const char *dir)
 	cache.dir = xstrdup(dir);
 	(void)image_build_id();		/* before any thread */
 	manifest_cache = &img_cache;
+}
+
+int
+image_cache_defer(int on)
+{
+	int	 was = cache.deferred;
+
+	cache.defer = on;
+	cache.deferred = 0;
+	return was;
 }
 
 /* One warning per load on stderr (the web server's error log). */
@@ -1461,6 +1473,12 @@ image_cache_store(const char *path, const struct stat *st, const char *text,
 {
 	unsigned char	 src[32];
 
+	if (cache.defer) {
+		/* only when there is a directory to write it into */
+		cache.deferred = cache_dir_ok() == 0;
+		cache.warned = 0;
+		return -1;
+	}
 	image_source(path, text, len, src);
 	return store_src(path, st, src, m, d);
 }

@@ -30,6 +30,15 @@ struct ruleset;
  * called images are off (--check never calls it).
  */
 void	 image_cache_set(const char *dir);
+/*
+ * With on, loads use an image that is there but write none: a manifest
+ * without one is served parsed, and the image is written by a later
+ * load (the FastCGI program answers its first request without waiting
+ * for the compile, then loads again; README "Compiled manifest image").
+ * Returns whether a load since the last call skipped writing an image.
+ * Single-threaded, like image_cache_set().
+ */
+int	 image_cache_defer(int on);
 
 /*
  * The image of a manifest parsed from text[0..len) under name

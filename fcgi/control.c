@@ -243,12 +243,12 @@ cmd_serve(void)
 	pthread_t	*tids;
 	struct manifest	*m;
 	const char	*err;
-	int		 i, n, all_joined;
+	int		 i, n, all_joined, pending = 0;
 
 	if (signals_setup(&set) == -1)
 		return 1;
 
-	if ((m = load_startup()) == NULL)
+	if ((m = load_startup(&pending)) == NULL)
 		return 1;
 	g.cur = state_new(m, NULL);
 	if ((g.log = logsink_open(g.config.log, &err)) == NULL) {
@@ -283,6 +283,8 @@ cmd_serve(void)
 	pthread_attr_destroy(&attr);
 	fprintf(stderr, PROG " %s: serving %s with %d threads\n", gw_version,
 	    g.src.where, n);
+	if (pending)
+		image_complete();	/* answering meanwhile */
 
 	control_loop(&set);
 	all_joined = drain(&set);

@@ -150,7 +150,8 @@ void		 manifest_confirmed(void);
 void		 manifest_reload(const char *, int);
 int		 cmd_check(void);
 int		 cmd_explain(char *const *, size_t);
-struct manifest	*load_startup(void);
+struct manifest	*load_startup(int *pending);
+void		 image_complete(void);
 
 /* listen.c */
 int		 listener_open(void);

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "fcgi.h"
 #include "gateway.h"
+#include "image.h"
 #include "manifest.h"
 #include "metrics.h"
 #include "mparse.h"
@@ -212,15 +213,26 @@ cmd_check(void)
 	return res == MSOURCE_OK ? 0 : res == MSOURCE_INVALID ? 1 : 2;
 }
 
-/* Loads the manifest at start-up; prints why and returns -1 on failure. */
+/*
+ * Loads the manifest at start-up; prints why and returns -1 on failure.
+ * A file manifest without an image is served parsed: its image is
+ * written afterwards by image_complete(), so that the first answer does
+ * not wait for the compile (*pending set).  pending NULL: no deferring
+ * (explain: a one-off that writes the image as a CGI request does).
+ */
 struct manifest *
-load_startup(void)
+load_startup(int *pending)
 {
 	struct manifest_diag	 d;
 	struct manifest		*m = NULL;
+	enum msource_result	 res_startup;
 
 	memset(&d, 0, sizeof(d));
-	if (msource_load(&g.src, 0, &m, &d) != MSOURCE_OK) {
+	(void)image_cache_defer(pending != NULL && !g.src.is_url);
+	res_startup = msource_load(&g.src, 0, &m, &d);
+	if (image_cache_defer(0) && res_startup == MSOURCE_OK)
+		*pending = 1;
+	if (res_startup != MSOURCE_OK) {
 		msource_print(&d.errors);
 		manifest_unref(m);
 		m = NULL;
@@ -230,6 +242,37 @@ load_startup(void)
 	return m;
 }
 
+/*
+ * Writes the image load_startup() left for later and serves the manifest
+ * from it (its pages shared with the processes that follow, the parsed
+ * rules freed): a load of the same file, on the main thread, after the
+ * workers have started.  Quiet when it succeeds: the manifest and its
+ * warnings were reported at start-up.  A file changed or broken
+ * meanwhile is reported as a reload would be.
+ */
+void
+image_complete(void)
+{
+	struct manifest_diag	 d;
+	struct manifest		*m = NULL;
+	struct gw_state		*cur;
+	int			 same;
+
+	memset(&d, 0, sizeof(d));
+	cur = state_get();
+	same = cur->manifest != NULL && !msource_changed(&g.src);
+	state_put(cur);
+	if (!same)
+		manifest_reload("changed while starting", 0);
+	else if (msource_load(&g.src, 0, &m, &d) == MSOURCE_OK)
+		state_publish(state_new(m, NULL));
+	else {
+		manifest_unref(m);
+		manifest_reload("changed while starting", 0);
+	}
+	manifest_diag_free(&d);
+}
+
 /* explain METHOD HOST PATH [NAME:VALUE...]: one JSON object on stdout. */
 int
 cmd_explain(char *const *av, size_t ac)
@@ -237,8 +280,7 @@ cmd_explain(char *const *av, size_t ac)
 	struct gw_ctx	 ctx;
 	struct manifest	*m;
 	struct buf	 out = BUF_INIT;
-
-	if ((m = load_startup()) == NULL)
+	if ((m = load_startup(NULL)) == NULL)
 		return 1;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.manifest = m;

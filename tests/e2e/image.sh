@@ -143,6 +143,29 @@ like "$(cat explain.out)" '"location":"https://files.example/r/42"' \
 ok "explain (warm): the same" cmp -s explain.out explain2.out
 ok "explain (warm): the same load warnings" cmp -s explain.err explain2.err
 
+# the FastCGI program without an image: it answers from the parsed
+# manifest at once and writes the image after it has started, then
+# serves from it (a restart finds it)
+mkdir -m 700 cache3
+start_bg fcold "$FCGI" --listen "unix:$T/fcold.sock" --manifest \
+    "$T/manifest.json" --cache-dir "$T/cache3" --log none --threads 2
+wait_socket "$T/fcold.sock"
+out=$(timeout 20 python3 "$top_srcdir/tests/e2e/fixtures/fcgi_client.py" \
+    "unix:$T/fcold.sock" get dl.test /r/42)
+like "$out" '"status": 307' "FastCGI, cold: it answers (307)"
+tries=100
+while [ "$tries" -gt 0 ] && ! ls cache3/*.img >/dev/null 2>&1; do
+	tries=$((tries - 1))
+	sleep 0.1
+done
+is "$(ls cache3 | grep -c '\.img$')" 1 "FastCGI, cold: the image is written after the start"
+out=$(timeout 20 python3 "$top_srcdir/tests/e2e/fixtures/fcgi_client.py" \
+    "unix:$T/fcold.sock" get dl.test /r/43)
+like "$out" '"status": 307' "FastCGI, cold: it answers after the image (307)"
+like "$(cat "$T/fcold.err")" 'serving' "FastCGI, cold: it started"
+unlike "$(cat "$T/fcold.err")" 'reload' "FastCGI, cold: no reload reported"
+kill "$(pid_of fcold)"
+
 # a changed manifest: a new image, the old one removed
 old=$(ls cache/*.img)
 sed -i 's/"npm-cache-ttl": 30/"npm-cache-ttl": 31/' manifest.json
