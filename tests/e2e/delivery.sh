@@ -191,6 +191,20 @@ clean() {
 	[ -f "$1" ] && ! grep -Eq 'Sanitizer|runtime error' "$1"
 }
 
+# exercise NAME PORT DIR SERVER_PID GATEWAY_PID: the batch, its events,
+# the client cut short, then both stopped; the gateway must exit 0 with
+# nothing from a sanitizer
+exercise() {
+	local n=$1 port=$2 d=$3
+	batch "$n" "$port"
+	check "$n" "$d/events.log"
+	cut_short "$n" "$port" "$d/events.log"
+	stop_pid "$4" 10
+	stop_pid "$5" 10
+	ok "[$n] the gateway exits 0" test $? -eq 0
+	ok "[$n] nothing from a sanitizer" clean "$T/$n-gateway.err"
+}
+
 # --- nginx ------------------------------------------------------------------------
 run_nginx() {
 	local n=nginx d=$T/nginx port
@@ -198,13 +212,7 @@ run_nginx() {
 	need_nginx_gateway "$n" || return
 	port=$(free_port)
 	start_nginx_gateway "$n" "$d" "$port" : || return
-	batch "$n" "$port"
-	check "$n" "$d/events.log"
-	cut_short "$n" "$port" "$d/events.log"
-	stop_pid "$NGINX_PID" 10
-	stop_pid "$NGINX_GW" 10
-	ok "[$n] the gateway exits 0" test $? -eq 0
-	ok "[$n] nothing from a sanitizer" clean "$T/$n-gateway.err"
+	exercise "$n" "$port" "$d" "$NGINX_PID" "$NGINX_GW"
 }
 
 # --- lighttpd ---------------------------------------------------------------------
@@ -238,13 +246,7 @@ run_lighttpd() {
 		return
 	fi
 	pass "[$n] starts"
-	batch "$n" "$port"
-	check "$n" "$d/events.log"
-	cut_short "$n" "$port" "$d/events.log"
-	stop_pid "$pid" 10
-	stop_pid "$gw" 10
-	ok "[$n] the gateway exits 0" test $? -eq 0
-	ok "[$n] nothing from a sanitizer" clean "$T/$n-gateway.err"
+	exercise "$n" "$port" "$d" "$pid" "$gw"
 }
 
 # --- nginx, the gateway on a TCP socket -----------------------------------------
@@ -275,13 +277,7 @@ run_nginx_tcp() {
 		return
 	fi
 	pass "[$n] starts"
-	batch "$n" "$port"
-	check "$n" "$d/events.log"
-	cut_short "$n" "$port" "$d/events.log"
-	stop_pid "$pid" 10
-	stop_pid "$gw" 10
-	ok "[$n] the gateway exits 0" test $? -eq 0
-	ok "[$n] nothing from a sanitizer" clean "$T/$n-gateway.err"
+	exercise "$n" "$port" "$d" "$pid" "$gw"
 }
 
 run_nginx
