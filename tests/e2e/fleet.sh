@@ -154,10 +154,10 @@ http {
     }
 }
 EOF
-start_bg nginx "$NGINX" -c "$T/nginx.conf"
+start_bg nginx-master "$NGINX" -c "$T/nginx.conf"
 if ! wait_port "$NPORT"; then
 	fail "nginx listens"
-	diag "$(cat nginx.err nginx-error.log 2>/dev/null)"
+	diag "$(cat nginx-master.err nginx-error.log 2>/dev/null)"
 	done_testing
 fi
 pass "nginx listens"

@@ -288,11 +288,15 @@ lighttpd_start() {
 # point when it does; "nginx listens" fails and ends the test when it does
 # not); sets NG
 nginx_start() {
-	start_bg nginx "$NGINX" -c "$T/nginx.conf"
-	NG=$(pid_of nginx)
+	# not "nginx": start_bg's $T/nginx.pid is the path nginx-standalone.conf
+	# gives nginx for its own pid file, which nginx truncates and rewrites
+	# while starting (NG was once read empty)
+	start_bg nginx-master "$NGINX" -c "$T/nginx.conf"
+	NG=$(pid_of nginx-master)
 	if ! wait_port "$1"; then
 		fail "nginx listens"
-		diag "$(cat "$T/nginx.err" "$T/nginx-error.log" 2>/dev/null)"
+		diag "$(cat "$T/nginx-master.err" "$T/nginx-error.log" \
+		    2>/dev/null)"
 		done_testing
 	fi
 }

@@ -70,8 +70,8 @@ if [ -x "$NGINX" ] && [ -f /etc/nginx/fastcgi_params ]; then
 	    render "$DEPLOY/nginx-standalone.conf" "$T/nginx.conf" \
 	    STATEDIR="$T" && cp /etc/nginx/fastcgi_params "$T/"
 	ok "nginx configuration rendered" test $? -eq 0
-	start_bg nginx "$NGINX" -c "$T/nginx.conf"
-	NG=$(pid_of nginx)
+	start_bg nginx-master "$NGINX" -c "$T/nginx.conf"
+	NG=$(pid_of nginx-master)
 	if wait_port "$PORT"; then
 		WORKERS=$(child_pids "$NG")
 		# the probe connections of wait_port above logged nothing
@@ -82,7 +82,7 @@ if [ -x "$NGINX" ] && [ -f /etc/nginx/fastcgi_params ]; then
 		ok "nginx's workers are gone" none_alive $WORKERS
 	else
 		fail "nginx listens"
-		diag "$(cat "$T/nginx.err" "$T/nginx-error.log" 2>/dev/null)"
+		diag "$(cat "$T/nginx-master.err" "$T/nginx-error.log" 2>/dev/null)"
 	fi
 else
 	# the subset possible without a web server
