@@ -66,6 +66,29 @@ load_manifest(const struct gw_config *cfg, char **why)
 	return m;
 }
 
+/*
+ * The image the manifest was opened from failed a check after it was
+ * opened (image.h, image_open_lazy()): one warning, the image removed,
+ * and the answer made again from the manifest's JSON, which writes a new
+ * image for the next request.
+ */
+static struct manifest *fresh;
+
+static struct manifest *
+cgi_damaged(void *ctx, struct manifest *m)
+{
+	const struct cgi_out	*o = ctx;
+	char			*why = NULL;
+
+	fprintf(stderr, PROG ": the manifest image of %s is damaged; "
+	    "answering from the manifest and rebuilding the image\n",
+	    o->cfg->manifest);
+	image_discard(m);
+	fresh = load_manifest(o->cfg, &why);
+	free(why);
+	return fresh;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -126,6 +149,8 @@ main(int argc, char *argv[])
 	}
 	if (why == NULL) {
 		image_cache_set(cfg.cache_dir);
+		/* one request reads little of the image: check that */
+		image_cache_lazy(1);
 		m = load_manifest(&cfg, &why);
 	}
 
@@ -137,10 +162,12 @@ main(int argc, char *argv[])
 	ctx.stats = metrics_open(cfg.state_dir, -1, &own, PROG);
 
 	cgi_front_init(&fe, &cout, PROG, &cfg, log);
+	fe.damaged = cgi_damaged;
 	gw_exchange_run(&ctx, environ, &fe);
 	metrics_detach();
 
 	manifest_unref(m);
+	manifest_unref(fresh);
 	free(why);
 	logsink_close(log);
 	if (cout.px != NULL) {

@@ -10,6 +10,7 @@
 #include "event.h"
 #include "exchange.h"
 #include "logsink.h"
+#include "manifest.h"
 #include "metrics.h"
 #include "xmalloc.h"
 
@@ -18,6 +19,9 @@ gw_plan_run(const struct proxy_module *pm, struct proxy *px,
     const struct gw_ctx *ctx, const struct gw_request *req,
     struct gw_response *resp, struct gw_event *ev, struct gw_out *out)
 {
+	const char	*body;
+	size_t		 n;
+
 	switch (resp->plan) {
 	case GW_PLAN_PROXY:
 		/* fills ev->status, ev->bytes and ev->error itself */
@@ -31,8 +35,8 @@ gw_plan_run(const struct proxy_module *pm, struct proxy *px,
 		/* no flush: the front end sends the answer with its end
 		 * (finish); a failed write shows up there, or in the
 		 * front end's own record of it */
-		(void)gw_out_response(out, req, resp, resp->body.p,
-		    resp->body.n, 0, ev);
+		body = resp_body(resp, &n);
+		(void)gw_out_response(out, req, resp, body, n, 0, ev);
 		break;
 	}
 }
@@ -78,6 +82,7 @@ gw_exchange_begin(struct gw_exchange *x, struct gw_ctx *ctx,
     char *const *params, const struct gw_front *fe)
 {
 	struct gw_out	 out = fe->out;
+	struct manifest	*m;
 
 	x->ctx = ctx;
 	x->fe = fe;
@@ -87,6 +92,13 @@ gw_exchange_begin(struct gw_exchange *x, struct gw_ctx *ctx,
 		fe->begin(out.ctx, &x->req);
 	ctx->now = time(NULL);
 	gw_serve(ctx, &x->req, &x->resp, &x->ev);
+	if (fe->damaged != NULL && manifest_damaged(ctx->manifest) &&
+	    (m = fe->damaged(out.ctx, ctx->manifest)) != NULL) {
+		ctx->manifest = m;
+		gw_response_free(&x->resp);
+		gw_event_free(&x->ev);
+		gw_serve(ctx, &x->req, &x->resp, &x->ev);
+	}
 	if (fe->served != NULL)
 		fe->served(out.ctx, &x->resp);
 	if (x->resp.plan != GW_PLAN_ANSWER)

@@ -32,6 +32,13 @@ struct gw_front {
 	/* Optional: after gw_serve(), before anything is written. */
 	void		 (*served)(void *ctx, const struct gw_response *);
 	/*
+	 * Optional: after gw_serve(), when manifest_damaged() says the
+	 * lazily opened image of the manifest failed a check (image.h):
+	 * another manifest to answer from (the front end keeps it), or
+	 * NULL to send the answer as it is.
+	 */
+	struct manifest	*(*damaged)(void *ctx, struct manifest *);
+	/*
 	 * For a proxied plan (GW_PLAN_PROXY, GW_PLAN_NPM_DOC): the upstream
 	 * exchanges (the proxy module's table, or one of the program's own
 	 * functions) and in *px a proxy for this request, given back with

@@ -103,7 +103,9 @@ no_match(const struct gw_request *req, struct gw_response *resp,
 
 /*
  * Tries the rule set's types in precedence order (§2.3 step 4), each on
- * its own rules, until one answers.
+ * its own rules, until one answers.  A partial set (ruletype.h) is
+ * traded for the complete one at the type that needs its rules, which
+ * then tries again; -1 when that cannot be made (a damaged image).
  */
 static int
 route(const struct gw_ctx *ctx, const struct ruleset *rs,
@@ -112,7 +114,9 @@ route(const struct gw_ctx *ctx, const struct ruleset *rs,
 {
 	struct rule_match	 m;
 	const struct rule_span	*sp;
-	size_t			 i;
+	const struct ruleset	*whole;
+	size_t			 i, k;
+	int			 rc;
 
 	m.manifest = ctx->manifest;
 	m.req = req;
@@ -121,11 +125,24 @@ route(const struct gw_ctx *ctx, const struct ruleset *rs,
 	m.nsegs = nsegs;
 	for (i = 0; i < rs->nspans; i++) {
 		sp = &rs->spans[i];
-		m.rules = rs->rules + sp->first;
-		m.nrules = sp->count;
+		m.rules = rs->partial ? NULL : rs->rules + sp->first;
+		m.nrules = rs->partial ? 0 : sp->count;
 		m.index = sp->index;
-		if (sp->type->answer(&m, resp, ev))
+		rc = sp->type->answer(&m, resp, ev);
+		if (rc == 1)
 			return 1;
+		if (rc == -1 && rs->partial) {
+			whole = manifest_whole_set(ctx->manifest, rs);
+			if (whole == NULL)
+				return -1;
+			/* its spans: the same types, but for one whose
+			 * rules all failed to compile here */
+			for (k = 0; k < whole->nspans &&
+			    whole->spans[k].type != sp->type; k++)
+				;
+			rs = whole;
+			i = k - 1;	/* k == nspans: none left to try */
+		}
 	}
 	return 0;
 }
@@ -137,6 +154,7 @@ gw_serve(const struct gw_ctx *ctx, struct gw_request *req,
 	const struct ruleset	*rs;
 	char			**segs = NULL;
 	size_t			 *lens = NULL, nsegs = 0;
+	int			 rc;
 
 	gw_response_init(resp);
 	gw_event_init(ev);
@@ -163,7 +181,14 @@ gw_serve(const struct gw_ctx *ctx, struct gw_request *req,
 		return;
 	}
 	nsegs = gw_split_path(req->raw_path, &segs, &lens);
-	if (!route(ctx, rs, req, segs, lens, nsegs, resp, ev)) {
+	rc = route(ctx, rs, req, segs, lens, nsegs, resp, ev);
+	if (rc == -1) {
+		gw_response_free(resp);
+		gw_response_init(resp);
+		resp_plain(resp, 500);
+		free(ev->error);
+		ev->error = xstrdup("the manifest image is damaged");
+	} else if (rc == 0) {
 		struct buf w = ev->warnings;
 
 		ev->warnings = (struct buf)BUF_INIT;	/* they stay */

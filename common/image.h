@@ -18,7 +18,7 @@ struct manifest_diag;
 struct ruleset;
 
 /* Bumped whenever the layout or the meaning of a field changes. */
-#define IMAGE_VERSION		1
+#define IMAGE_VERSION		2
 /* The default cache directory (FHS 3.0 §5.5, /var/cache). */
 #define IMAGE_CACHE_DEFAULT	"/var/cache/scarf-gateway"
 
@@ -62,6 +62,26 @@ void	*image_compile(const struct manifest *, const char *name,
  */
 int	 image_open(void *p, size_t len, int mapped, struct manifest **out,
 	    const char **why, struct manifest_diag *d);
+/*
+ * The same, checking at open only the header, the chunk checksums'
+ * checksum and the bounds of the sections; each chunk of the rest is
+ * checked against its checksum when something in it is first read, each
+ * record and offset when its rule set is made (README, "Compiled
+ * manifest image").  A check that fails then marks the manifest
+ * damaged (manifest_damaged(), manifest.h): the host looks absent, or
+ * the answer is 500.  For a process that answers one request.
+ */
+int	 image_open_lazy(void *p, size_t len, int mapped,
+	    struct manifest **out, const char **why, struct manifest_diag *d);
+/* With on, the cache opens the images it finds with image_open_lazy()
+ * (the CGI program); single-threaded, like image_cache_set(). */
+void	 image_cache_lazy(int on);
+/*
+ * Removes the cache's image m was opened from, when the file there is
+ * still that one (a damaged image: the next load rebuilds it, without a
+ * second warning).  Nothing for any other manifest.
+ */
+void	 image_discard(struct manifest *m);
 
 /*
  * What names an image and its header records: SHA-256 of the manifest's

@@ -32,6 +32,8 @@ struct img_hdr {
 	uint32_t	 nstr;
 	uint32_t	 uas;		/* word index, IMG_NONE: default list */
 	uint32_t	 warnings;	/* string, IMG_NONE: none */
+	uint32_t	 chunks_off;	/* bytes: the chunk checksums */
+	uint32_t	 nchunks;
 	uint32_t	 pad;
 };
 
@@ -43,12 +45,16 @@ struct img_set {
 	uint32_t	 pages;		/* word index of its types' index
 					 * data (rendered pages), or IMG_NONE
 					 * (image.c) */
+	uint32_t	 pwords;	/* words of that data */
+	uint32_t	 types;		/* bit r: a rule of rule_types[r] */
 };
 
 #define REC_HDR		5	/* type, index, length, domain, package-id */
+/* The bytes after the header are checked in chunks of this size. */
+#define IMG_CHUNK	16384
 
 _Static_assert(sizeof(struct img_hdr) % 8 == 0, "header keeps alignment");
-_Static_assert(sizeof(struct img_set) == 20, "no padding in img_set");
+_Static_assert(sizeof(struct img_set) == 28, "no padding in img_set");
 
 
 /*
@@ -58,6 +64,7 @@ _Static_assert(sizeof(struct img_set) == 20, "no padding in img_set");
  * rule type.
  */
 struct arena;
+struct image;
 struct img_writer;
 /* Appends one word, or the offset of s (interned; NULL: IMG_NONE). */
 void	 iw_word(struct img_writer *, uint32_t);
@@ -79,6 +86,7 @@ struct img_reader {
 	uint32_t	 nstr;		/* its length; str[nstr - 1] == '\0' */
 	int		 bad;
 	struct arena	*arena;
+	const struct image *im;		/* checks what it reads, lazily */
 };
 uint32_t ir_word(struct img_reader *);
 /* A word that must be at most max. */
@@ -90,5 +98,17 @@ const char *ir_str(struct img_reader *);
 const char *ir_str_req(struct img_reader *);
 /* n and n strings (none NULL): an array from rd->arena (NULL for 0). */
 const char **ir_strv(struct img_reader *, size_t *n);
+/*
+ * A string of *len bytes, written as iw_str() then iw_word(length),
+ * whose bytes are NOT checked yet (a rendered page, large and seldom
+ * all read): whoever uses them calls image_bytes_ok() first.
+ */
+const char *ir_blob(struct img_reader *, size_t *len);
+/*
+ * 0 when p[0..n), inside image im (rd->im of the reader that gave p),
+ * passes its checksums; -1 when not (the image is then damaged:
+ * manifest_damaged(), manifest.h).  Cheap once checked; thread-safe.
+ */
+int	 image_bytes_ok(const struct image *im, const void *p, size_t n);
 
 #endif

@@ -861,6 +861,20 @@ set_find(const struct manifest *m, const char *pfx, const char *s)
  * suffix ends the host with at least one label before it.  No allocation.
  */
 const struct ruleset *
+manifest_whole_set(const struct manifest *m, const struct ruleset *set)
+{
+	if (set == NULL || !set->partial)
+		return set;
+	return m->backing->whole(m, set);
+}
+
+int
+manifest_damaged(const struct manifest *m)
+{
+	return m != NULL && m->backing != NULL && m->backing->damaged(m);
+}
+
+const struct ruleset *
 manifest_lookup(const struct manifest *m, const char *host)
 {
 	const struct ruleset	*set;

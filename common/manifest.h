@@ -45,6 +45,9 @@ struct manifest {
 struct manifest_backing {
 	const struct ruleset *(*lookup)(const struct manifest *,
 		    const char *host);
+	const struct ruleset *(*whole)(const struct manifest *,
+		    const struct ruleset *);
+	int	(*damaged)(const struct manifest *);
 	void	(*release)(struct manifest *);
 };
 
@@ -88,6 +91,19 @@ void	 manifest_unref(struct manifest *);	/* frees at zero */
 /* The rule set for a normalised host (§2.2), or NULL. */
 const struct ruleset *manifest_lookup(const struct manifest *,
 	    const char *host);
+/*
+ * The complete rule set of a partial one (ruletype.h), made on first use
+ * (thread-safe); set itself when it is complete.  NULL when the image it
+ * comes from is damaged (manifest_damaged()).
+ */
+const struct ruleset *manifest_whole_set(const struct manifest *,
+	    const struct ruleset *set);
+/*
+ * 1 when a lazily opened image behind m failed a check after it was
+ * opened (image.h): what it answered since may be wrong, and the CGI
+ * program answers again from the JSON.  0 for any other manifest.
+ */
+int	 manifest_damaged(const struct manifest *);
 /*
  * strcmp(pfx + s, dom) without building the concatenation: the order of
  * the host index, in a parsed manifest and in its image (image.c).

@@ -42,9 +42,12 @@
 #define PY_MAXVALS	16
 
 struct pypage {
-	char		*body;		/* owned */
+	char		*body;		/* owned, unless the index borrows */
 	size_t		 len;
 	char		 etag[PY_ETAGLEN];
+	/* the lazily checked image the body is in (image_bytes_ok()), or
+	 * NULL */
+	const struct image *im;
 };
 
 struct pyfile {
@@ -55,7 +58,9 @@ struct pyfile {
 };
 
 struct pyproject {
-	const struct rule *first;	/* display name and package-id */
+	const struct rule *first;	/* display name; NULL: light index */
+	int		 first_index;	/* its rule-index and package-id, */
+	const char	*first_pkgid;	/* for the event */
 	size_t		 pos;		/* position of the first rule */
 	const char	*norm;		/* borrowed: first->py_norm */
 	size_t		 normlen;
@@ -70,10 +75,14 @@ struct pyindex {
 	struct pyproject *projects;	/* sorted by norm (strcmp) */
 	size_t		 nprojects;
 	struct pyproject **order;	/* the same in manifest order */
-	const struct rule *first;	/* first python-v1 rule, or NULL */
-	const struct rule *index_rule;	/* first with backend_index, or NULL */
+	int		 first_index;	/* rule-index of the first rule */
+	int		 ix_index;	/* of the first with backend_index */
+	const char	*backend_index;	/* its backend-index, or NULL */
 	struct pypage	 html, json;	/* the root page */
 	int		 borrowed;	/* the page bodies are not ours */
+	/* read from an image without the rules (index_load_alone): the
+	 * projects have no files, their paths are borrowed too */
+	int		 light;
 };
 
 /* A rule and its position, for the sorts of the build. */
@@ -460,6 +469,8 @@ py_project_init(struct pyproject *p, const struct pyent *ents, size_t n)
 	size_t		 i, k;
 
 	p->first = ents[0].r;
+	p->first_index = p->first->index;
+	p->first_pkgid = p->first->package_id;
 	p->pos = ents[0].pos;
 	p->norm = PYRULE(p->first)->py_norm;
 	p->normlen = strlen(p->norm);
@@ -515,15 +526,17 @@ py_build(struct rule *const *rules, size_t nrules)
 	size_t		 i, a, np;
 
 	idx = xcalloc(1, sizeof(*idx));
+	idx->first_index = nrules > 0 ? rules[0]->index : -1;
+	idx->ix_index = -1;
 	ents = xcalloc(nrules ? nrules : 1, sizeof(*ents));
 	for (i = 0; i < nrules; i++) {
 		ents[i].r = rules[i];
 		ents[i].pos = i;
-		if (idx->first == NULL)
-			idx->first = rules[i];
-		if (idx->index_rule == NULL &&
-		    PYRULE(rules[i])->backend_index != NULL)
-			idx->index_rule = rules[i];
+		if (idx->backend_index == NULL &&
+		    PYRULE(rules[i])->backend_index != NULL) {
+			idx->backend_index = PYRULE(rules[i])->backend_index;
+			idx->ix_index = rules[i]->index;
+		}
 	}
 	qsort(ents, nrules, sizeof(*ents), py_ent_cmp_norm);
 
@@ -574,6 +587,7 @@ struct pypage_src {
 	const char	*body;
 	size_t		 len;
 	const char	*etag;
+	const struct image *im;
 };
 
 /* Page i of the order pyindex_npages() documents. */
@@ -624,6 +638,7 @@ pyindex_build_ready(struct rule *const *rules, size_t nrules,
 		pg = py_page_at(idx, i);
 		pg->body = (char *)(uintptr_t)pages[i].body;
 		pg->len = pages[i].len;
+		pg->im = pages[i].im;
 		snprintf(pg->etag, sizeof(pg->etag), "%s", pages[i].etag);
 	}
 	return idx;
@@ -643,7 +658,8 @@ pyindex_free(struct pyindex *idx)
 			free(p->files[k].md_url);
 		free(p->files);
 		free(p->byname);
-		free(p->path);
+		if (!idx->light)
+			free(p->path);
 		if (!idx->borrowed) {
 			free(p->html.body);
 			free(p->json.body);
@@ -984,16 +1000,16 @@ py_values(const struct gw_request *req, const char *name,
 }
 
 /*
- * The common python event fields (§7.8, §13): rule r (NULL: none) gives
- * rule-index; pkgid the package-id (NULL: null); package[0..plen) the
- * project (NULL: null); f the file (NULL: version and file-name null).
+ * The common python event fields (§7.8, §13): rule-index ri (-1: none);
+ * pkgid the package-id (NULL: null); package[0..plen) the project (NULL:
+ * null); f the file (NULL: version and file-name null).
  */
 static void
-py_event(struct gw_event *ev, const struct rule *r, const char *pkgid,
+py_event(struct gw_event *ev, int ri, const char *pkgid,
     const char *package, size_t plen, const struct rule *f)
 {
 	ev->type = GW_T_PYTHON;
-	event_rule(ev, r != NULL ? r->index : -1, pkgid, NULL);
+	event_rule(ev, ri, pkgid, NULL);
 	if (package != NULL)
 		event_strn(ev, "package", package, plen);
 	else
@@ -1051,7 +1067,8 @@ py_redirect_canonical(const struct gw_request *req,
  */
 static void
 py_serve_page(const struct gw_request *req, const struct pypage *html,
-    const struct pypage *json, struct gw_response *resp)
+    const struct pypage *json, struct gw_response *resp,
+    struct gw_event *ev)
 {
 	const char		*v[PY_MAXVALS];
 	const struct pypage	*pg;
@@ -1069,11 +1086,19 @@ py_serve_page(const struct gw_request *req, const struct pypage *html,
 		resp_header(resp, "Vary", "Accept");
 		return;
 	}
+	if (image_bytes_ok(pg->im, pg->body, pg->len) == -1) {
+		/* the CGI program answers again from the JSON */
+		resp_plain(resp, 500);
+		free(ev->error);
+		ev->error = xstrdup("the manifest image is damaged");
+		return;
+	}
 	resp->status = 200;
 	resp_header(resp, "Content-Type", is_json ? PY_CT_JSON : PY_CT_HTML);
 	resp_header(resp, "Vary", "Accept");
 	resp_header(resp, "ETag", pg->etag);
-	buf_add(&resp->body, pg->body, pg->len);
+	/* the index outlives the exchange (response.h) */
+	resp_body_ref(resp, pg->body, pg->len);
 }
 
 /*
@@ -1091,16 +1116,16 @@ py_handle_file(const struct pyproject *p, const char *name, size_t n,
 
 	if ((f = py_find_file(p, name, n)) != NULL) {
 		py_redirect(resp, ev, 307, PYRULE(f->rule)->backend_url);
-		py_event(ev, f->rule, f->rule->package_id, p->norm, p->normlen,
-		    f->rule);
+		py_event(ev, f->rule->index, f->rule->package_id, p->norm,
+		    p->normlen, f->rule);
 		return 1;
 	}
 	if (n > sl && memcmp(name + n - sl, sfx, sl) == 0 &&
 	    (f = py_find_file(p, name, n - sl)) != NULL &&
 	    f->md_url != NULL) {
 		py_redirect(resp, ev, 307, f->md_url);
-		py_event(ev, f->rule, f->rule->package_id, p->norm, p->normlen,
-		    f->rule);
+		py_event(ev, f->rule->index, f->rule->package_id, p->norm,
+		    p->normlen, f->rule);
 		return 1;
 	}
 	return 0;
@@ -1115,7 +1140,7 @@ py_handle_upstream(const struct pyindex *idx, const char *raw, size_t n,
     struct gw_response *resp, struct gw_event *ev)
 {
 	struct buf	 norm = BUF_INIT, loc = BUF_INIT;
-	const char	*base = PYRULE(idx->index_rule)->backend_index;
+	const char	*base = idx->backend_index;
 	size_t		 bl = strlen(base);
 
 	py_normalise(&norm, raw, n);
@@ -1125,7 +1150,7 @@ py_handle_upstream(const struct pyindex *idx, const char *raw, size_t n,
 	py_enc_segment(&loc, norm.p, norm.n);
 	buf_addc(&loc, '/');
 	py_redirect(resp, ev, 307, buf_cstr(&loc));
-	py_event(ev, idx->index_rule, NULL, buf_cstr(&norm), norm.n, NULL);
+	py_event(ev, idx->ix_index, NULL, buf_cstr(&norm), norm.n, NULL);
 	buf_free(&norm);
 	buf_free(&loc);
 }
@@ -1141,7 +1166,6 @@ python_handle(const struct pyindex *idx, const struct gw_request *req,
     struct gw_response *resp, struct gw_event *ev)
 {
 	const struct pyproject *p;
-	const struct rule *first;
 
 	if (idx == NULL || req->method == NULL ||
 	    (strcmp(req->method, "GET") != 0 &&
@@ -1150,39 +1174,40 @@ python_handle(const struct pyindex *idx, const struct gw_request *req,
 	if (nsegs < 1 || nsegs > 3 || lens[0] != 6 ||
 	    memcmp(segs[0], "simple", 6) != 0)
 		return 0;
-	first = idx->first;
-
 	if (nsegs == 1) {
 		py_redirect_canonical(req, resp, ev, "/simple/");
-		py_event(ev, first, NULL, NULL, 0, NULL);
+		py_event(ev, idx->first_index, NULL, NULL, 0, NULL);
 		return 1;
 	}
 	if (nsegs == 2 && lens[1] == 0) {
-		py_serve_page(req, &idx->html, &idx->json, resp);
-		py_event(ev, first, NULL, NULL, 0, NULL);
+		py_serve_page(req, &idx->html, &idx->json, resp, ev);
+		py_event(ev, idx->first_index, NULL, NULL, 0, NULL);
 		return 1;
 	}
 	if (lens[1] == 0)
 		return 0;	/* /simple//…: no project has an empty name */
 	p = py_find_project(idx, segs[1], lens[1]);
 
-	if (nsegs == 3 && lens[2] > 0)
+	if (nsegs == 3 && lens[2] > 0) {
+		if (p != NULL && idx->light)
+			return -1;	/* the files are in the rules */
 		return p != NULL &&
 		    py_handle_file(p, segs[2], lens[2], resp, ev);
+	}
 
 	/* /simple/<N>/ or /simple/<N> */
 	if (p == NULL) {
-		if (idx->index_rule == NULL)
+		if (idx->backend_index == NULL)
 			return 0;
 		py_handle_upstream(idx, segs[1], lens[1], resp, ev);
 		return 1;
 	}
 	if (nsegs == 3 && lens[1] == p->normlen &&
 	    memcmp(segs[1], p->norm, p->normlen) == 0)
-		py_serve_page(req, &p->html, &p->json, resp);
+		py_serve_page(req, &p->html, &p->json, resp, ev);
 	else
 		py_redirect_canonical(req, resp, ev, p->path);
-	py_event(ev, p->first, p->first->package_id, p->norm, p->normlen,
+	py_event(ev, p->first_index, p->first_pkgid, p->norm, p->normlen,
 	    NULL);
 	return 1;
 }
@@ -1359,10 +1384,14 @@ python_answer(const struct rule_match *m, struct gw_response *resp,
 
 /*
  * The compiled image (ruletype.h).  A record: the fields of struct
- * py_rule in order (gpg_sig + 1).  The index: the rendered pages, count,
- * then body (a string of the table: a page has no NUL), length and ETag
- * for each, in pyindex_page() order; a CGI request for a project then
- * copies a ready page.
+ * py_rule in order (gpg_sig + 1).  The index: the rule-index of the
+ * first rule, and of the first with a backend-index and that URL; the
+ * rendered pages: count, then body (a string of the table: a page has no
+ * NUL), length and ETag for each, in pyindex_page() order; then for each
+ * project in that order its normalised name, path, and the rule-index
+ * and package-id of its first rule.  A CGI request for a project page
+ * reads only that (index_load_alone) and sends a ready page from the
+ * mapping.
  */
 static void
 python_save(struct img_writer *w, const struct rule *rule)
@@ -1416,9 +1445,15 @@ python_load(struct img_reader *rd, struct rule *rule)
 static void
 python_index_save(struct img_writer *w, const void *ix)
 {
-	const char	*body, *etag;
-	size_t		 n = pyindex_npages(ix), i, len;
+	const struct pyindex	*idx = ix;
+	const struct pyproject	*p;
+	const char		*body, *etag;
+	size_t			 n = pyindex_npages(ix), i, len;
 
+	iw_word(w, idx->first_index < 0 ? IMG_NONE :
+	    (uint32_t)idx->first_index);
+	iw_word(w, idx->ix_index < 0 ? IMG_NONE : (uint32_t)idx->ix_index);
+	iw_str(w, idx->backend_index);
 	iw_word(w, (uint32_t)n);
 	for (i = 0; i < n; i++) {
 		pyindex_page(ix, i, &body, &len, &etag);
@@ -1426,35 +1461,101 @@ python_index_save(struct img_writer *w, const void *ix)
 		iw_word(w, (uint32_t)len);
 		iw_str(w, etag);
 	}
+	for (i = 0; i < idx->nprojects; i++) {
+		p = &idx->projects[i];
+		iw_str(w, p->norm);
+		iw_str(w, p->path);
+		iw_word(w, (uint32_t)p->first_index);
+		iw_str(w, p->first_pkgid);
+	}
+}
+
+/* A rule-index of the index data: IMG_NONE is -1. */
+static int
+py_ir_index(struct img_reader *rd)
+{
+	uint32_t	 v = ir_word(rd);
+
+	if (v == IMG_NONE)
+		return -1;
+	if (v > INT32_MAX)
+		rd->bad = 1;
+	return (int)(v & INT32_MAX);
+}
+
+/* A page of the index data into pg; its body is checked when sent. */
+static void
+py_ir_page(struct img_reader *rd, struct pypage_src *pg)
+{
+	pg->body = ir_blob(rd, &pg->len);
+	pg->etag = ir_str_req(rd);
+	pg->im = rd->im;
+	if (!rd->bad && strlen(pg->etag) >= PY_ETAGLEN)
+		rd->bad = 1;
+}
+
+/*
+ * The index data up to the projects: the rule-indexes into idx, the
+ * number of pages into *npages (even, at least 2 when rd is not bad),
+ * the pages into *pages (allocated; pages NULL: only checked).
+ */
+static void
+py_ir_head(struct img_reader *rd, struct pyindex *idx,
+    struct pypage_src **pages, size_t *npages)
+{
+	struct pypage_src	 pg, *v = NULL;
+	uint32_t		 n, i;
+
+	*npages = 0;
+	idx->first_index = py_ir_index(rd);
+	idx->ix_index = py_ir_index(rd);
+	idx->backend_index = ir_str(rd);
+	n = ir_count(rd, 4);
+	/* a root page, HTML and JSON, then two per project */
+	if (n < 2 || n % 2 != 0 || (idx->backend_index == NULL) !=
+	    (idx->ix_index == -1))
+		rd->bad = 1;
+	if (rd->bad)
+		return;
+	if (pages != NULL)
+		v = xcalloc(n, sizeof(*v));
+	for (i = 0; i < n && !rd->bad; i++)
+		py_ir_page(rd, v != NULL ? &v[i] : &pg);
+	if (pages != NULL)
+		*pages = v;
+	*npages = n;
+}
+
+/* One project of the index data (pr NULL: only checked). */
+static void
+py_ir_project(struct img_reader *rd, struct pyproject *pr)
+{
+	struct pyproject	 tmp;
+
+	if (pr == NULL)
+		pr = &tmp;
+	pr->norm = ir_str_req(rd);
+	pr->path = (char *)(uintptr_t)ir_str_req(rd);
+	pr->first_index = py_ir_index(rd);
+	pr->first_pkgid = ir_str(rd);
+	if (!rd->bad && (pr->first_index < 0 || pr->norm[0] == '\0'))
+		rd->bad = 1;
+	if (!rd->bad)
+		pr->normlen = strlen(pr->norm);
 }
 
 static int
 python_index_load(struct img_reader *rd, struct rule *const *rules,
     size_t nrules, void **out)
 {
+	struct pyindex		 head;
 	struct pypage_src	*v = NULL;
-	const char		*b, *e;
-	uint32_t		 n, i, len;
+	size_t			 n = 0, i;
 
-	n = ir_count(rd, 3);
-	if (rd->bad)
-		return -1;
-	if (out != NULL)
-		v = xcalloc(n ? n : 1, sizeof(*v));
-	for (i = 0; i < n && !rd->bad; i++) {
-		b = ir_str_req(rd);
-		len = ir_word(rd);
-		e = ir_str_req(rd);
-		/* the body its length inside the table; an ETag that fits */
-		if (rd->bad || len >= rd->nstr - (uint32_t)(b - rd->str) ||
-		    b[len] != '\0' || strlen(e) >= 48)
-			rd->bad = 1;
-		else if (v != NULL) {
-			v[i].body = b;
-			v[i].len = len;
-			v[i].etag = e;
-		}
-	}
+	memset(&head, 0, sizeof(head));
+	py_ir_head(rd, &head, out != NULL ? &v : NULL, &n);
+	for (i = 0; !rd->bad && i + 1 < n / 2; i++)
+		py_ir_project(rd, NULL);
 	if (rd->bad) {
 		free(v);
 		return -1;
@@ -1463,6 +1564,46 @@ python_index_load(struct img_reader *rd, struct rule *const *rules,
 		*out = pyindex_build_ready(rules, nrules, v, n);
 		free(v);
 	}
+	return 0;
+}
+
+static int
+python_index_load_alone(struct img_reader *rd, void **out)
+{
+	struct pyindex		*idx;
+	struct pypage_src	*v = NULL;
+	struct pypage		*pg;
+	size_t			 n = 0, i;
+
+	idx = xcalloc(1, sizeof(*idx));
+	idx->light = 1;
+	idx->borrowed = 1;
+	py_ir_head(rd, idx, &v, &n);
+	if (!rd->bad && n >= 2) {
+		idx->nprojects = n / 2 - 1;
+		idx->projects = xcalloc(idx->nprojects ? idx->nprojects : 1,
+		    sizeof(*idx->projects));
+	}
+	for (i = 0; !rd->bad && i < idx->nprojects; i++)
+		py_ir_project(rd, &idx->projects[i]);
+	/* sorted by name, as py_find_project() searches them */
+	for (i = 1; !rd->bad && i < idx->nprojects; i++)
+		if (strcmp(idx->projects[i - 1].norm,
+		    idx->projects[i].norm) >= 0)
+			rd->bad = 1;
+	for (i = 0; !rd->bad && i < n; i++) {
+		pg = py_page_at(idx, i);
+		pg->body = (char *)(uintptr_t)v[i].body;
+		pg->len = v[i].len;
+		pg->im = v[i].im;
+		snprintf(pg->etag, sizeof(pg->etag), "%s", v[i].etag);
+	}
+	free(v);
+	if (rd->bad) {
+		pyindex_free(idx);
+		return -1;
+	}
+	*out = idx;
 	return 0;
 }
 
@@ -1479,4 +1620,5 @@ const struct rule_type python_v1_type = {
 	.load = python_load,
 	.index_save = python_index_save,
 	.index_load = python_index_load,
+	.index_load_alone = python_index_load_alone,
 };

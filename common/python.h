@@ -39,7 +39,10 @@ struct pyindex *pyindex_build(struct rule *const *rules, size_t nrules);
 void	 pyindex_free(struct pyindex *);
 
 /* Handles a request for the python part of a rule set.  segs are the
- * decoded path segments (§0).  Returns 1 when it answered. */
+ * decoded path segments (§0).  Returns 1 when it answered, 0 when the
+ * request is not for it, -1 (resp and ev untouched) when the index is
+ * one read from an image without the rules (ruletype.h,
+ * index_load_alone) and the request is for a file. */
 int	 python_handle(const struct pyindex *, const struct gw_request *,
 	    char *const *segs, const size_t *lens, size_t nsegs,
 	    struct gw_response *, struct gw_event *);

@@ -75,6 +75,8 @@ resp_plain(struct gw_response *resp, int status)
 	resp->status = status;
 	resp_header(resp, "Content-Type", "text/plain");
 	buf_reset(&resp->body);
+	resp->ref = NULL;
+	resp->refn = 0;
 	buf_adds(&resp->body, http_reason(status));
 	if (status == 405)
 		resp_header(resp, "Allow", "GET, HEAD");
@@ -90,6 +92,8 @@ resp_clear(struct gw_response *resp)
 		free(resp->hdr[i].value);
 	resp->nhdr = 0;
 	buf_reset(&resp->body);
+	resp->ref = NULL;
+	resp->refn = 0;
 	resp->no_length = 0;
 	resp->status = 0;
 }
@@ -100,6 +104,8 @@ resp_json(struct gw_response *resp, int status, const char *body)
 	resp->status = status;
 	resp_header(resp, "Content-Type", "application/json");
 	buf_reset(&resp->body);
+	resp->ref = NULL;
+	resp->refn = 0;
 	buf_adds(&resp->body, body);
 }
 
@@ -112,6 +118,27 @@ resp_redirect(struct gw_response *resp, int status, const char *location)
 	resp_header(resp, "Location", loc);
 	free(loc);
 	buf_reset(&resp->body);
+	resp->ref = NULL;
+	resp->refn = 0;
+}
+
+void
+resp_body_ref(struct gw_response *resp, const void *p, size_t n)
+{
+	buf_reset(&resp->body);
+	resp->ref = p;
+	resp->refn = n;
+}
+
+const char *
+resp_body(const struct gw_response *resp, size_t *n)
+{
+	if (resp->ref != NULL) {
+		*n = resp->refn;
+		return resp->ref;
+	}
+	*n = resp->body.n;
+	return resp->body.p != NULL ? resp->body.p : "";
 }
 
 void
@@ -128,6 +155,7 @@ resp_format_head(const struct gw_response *resp, struct buf *out)
 	if (!resp->no_length && resp->status != 304 &&
 	    resp_get_header(resp, "Content-Length") == NULL)
 		buf_printf(out, "Content-Length: %lu\r\n",
-		    (unsigned long)resp->body.n);
+		    (unsigned long)(resp->ref != NULL ? resp->refn :
+		    resp->body.n));
 	buf_adds(out, "\r\n");
 }

@@ -41,6 +41,10 @@ struct gw_response {
 	size_t		 nhdr;
 	struct gw_header hdr[GW_MAXHDR];
 	struct buf	 body;		/* the GET body, also built for HEAD */
+	/* or, when ref is set, the body is ref[0..refn), borrowed from the
+	 * manifest (a rendered page), which outlives the exchange */
+	const char	*ref;
+	size_t		 refn;
 	int		 no_length;	/* do not send Content-Length */
 	enum gw_plan	 plan;
 	/* GW_PLAN_PROXY and GW_PLAN_NPM_DOC: the URL to fetch (owned) */
@@ -66,6 +70,10 @@ void	 resp_plain(struct gw_response *, int status);
 void	 resp_redirect(struct gw_response *, int status, const char *location);
 /* Sets status, Content-Type: application/json and the given body. */
 void	 resp_json(struct gw_response *, int status, const char *body);
+/* Sets the body to p[0..n), borrowed: p must outlive the exchange. */
+void	 resp_body_ref(struct gw_response *, const void *p, size_t n);
+/* The body, whichever way it is held ("" when there is none). */
+const char *resp_body(const struct gw_response *, size_t *n);
 /* Drops what gw_serve may have put into resp (status, headers, body). */
 void	 resp_clear(struct gw_response *);
 const char *resp_get_header(const struct gw_response *, const char *name);

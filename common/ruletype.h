@@ -56,13 +56,20 @@ struct rule_span {
 	void			*index;
 };
 
-/* The rules of one domain (§2.2), in precedence order (§2.5). */
+/*
+ * The rules of one domain (§2.2), in precedence order (§2.5).  A
+ * partial set (made from a lazily opened image, image.h) has no rules:
+ * each span holds only its type's index_load_alone index, and an
+ * answer that needs the rules returns -1 for the router to ask
+ * manifest_whole_set() (manifest.h) for the complete set.
+ */
 struct ruleset {
 	const char	*domain;	/* "host" or "*.suffix"; in the arena */
-	struct rule    **rules;		/* precedence order */
+	struct rule    **rules;		/* precedence order; NULL: partial */
 	size_t		 nrules;
 	struct rule_span *spans;	/* one per type present, in order */
 	size_t		 nspans;
+	int		 partial;
 };
 
 /* The span of type t in a rule set, or NULL when the set has none. */
@@ -137,7 +144,9 @@ struct rule_type {
 	 * type's fields), 0 to let the next type try; it may have recorded
 	 * warnings in ev (event_warn) either way.  Called only when the set
 	 * has rules of the type.  Thread-safe: rules are shared by threads.
-	 * gw_explain (SPEC §14.1) goes through it too.
+	 * gw_explain (SPEC §14.1) goes through it too.  In a partial set
+	 * (m->rules NULL, m->index from index_load_alone) it returns -1,
+	 * having touched neither resp nor ev, when it needs the rules.
 	 */
 	int		 (*answer)(const struct rule_match *m,
 			    struct gw_response *resp, struct gw_event *ev);
@@ -192,6 +201,16 @@ struct rule_type {
 	void		 (*index_save)(struct img_writer *, const void *ix);
 	int		 (*index_load)(struct img_reader *rd,
 			    struct rule *const *rules, size_t n, void **out);
+
+	/*
+	 * Reads the same data as index_load into an index that answer can
+	 * use without the rules (a partial set, above), freed with
+	 * index_free; -1 when malformed.  Strings it reads are checked as
+	 * read (ir_str); large ones it may take with ir_blob and check when
+	 * used.  NULL: a host with rules of this type is always made
+	 * complete.
+	 */
+	int		 (*index_load_alone)(struct img_reader *rd, void **out);
 };
 
 /* The types in precedence order (ruletypes.c); rule_ntypes of them. */

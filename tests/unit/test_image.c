@@ -218,7 +218,8 @@ answer(struct manifest *m, const char *method, const char *host,
 	struct gw_event		 ev;
 	char			*params[5];
 	struct buf		 t = BUF_INIT;
-	size_t			 i;
+	const char		*b;
+	size_t			 i, bn;
 
 	gw_config_defaults(&cfg);
 	memset(&ctx, 0, sizeof(ctx));
@@ -237,8 +238,10 @@ answer(struct manifest *m, const char *method, const char *host,
 	params[4] = NULL;
 	gw_request_init(&req, params, &cfg);
 	gw_serve(&ctx, &req, &resp, &ev);
-	if (resp.plan == GW_PLAN_ANSWER && resp.body.n > 0)
-		buf_add(out, resp.body.p, resp.body.n);
+	if (resp.plan == GW_PLAN_ANSWER) {
+		b = resp_body(&resp, &bn);
+		buf_add(out, b, bn);
+	}
 	gw_event_free(&ev);
 	gw_response_free(&resp);
 	gw_request_free(&req);
@@ -280,9 +283,17 @@ targets_of(const struct rule *r, struct buf *out)
 		}
 		buf_adds(out, "\n/x/y\n");
 	} else if (IS(r, "python-v1"))
-		buf_printf(out, "/simple/\n/simple/%s/\n/simple/%s\n",
+		/* the pages first: a lazily opened image answers them from
+		 * a partial set, then a file makes the whole one */
+		buf_printf(out, "/simple/\n/simple/%s/\n/simple/%s\n"
+		    "/simple/zz-unknown/\n/simple/%s/%s\n"
+		    "/simple/%s/%s.metadata\n",
 		    ((const struct py_rule *)r->priv)->py_norm,
-		    ((const struct py_rule *)r->priv)->py_name);
+		    ((const struct py_rule *)r->priv)->py_name,
+		    ((const struct py_rule *)r->priv)->py_norm,
+		    ((const struct py_rule *)r->priv)->file_name,
+		    ((const struct py_rule *)r->priv)->py_norm,
+		    ((const struct py_rule *)r->priv)->file_name);
 	else if (IS(r, "pixel-v1"))
 		buf_printf(out, "%s\n%s?a=b\n",
 		    ((const struct pixel_rule *)r->priv)->path,
@@ -298,18 +309,21 @@ targets_of(const struct rule *r, struct buf *out)
 /*
  * One manifest both ways: every rule set of the JSON manifest is found
  * in the image with the same rules, and answers the same requests the
- * same.  Returns the number of requests compared.
+ * same, from the image opened completely and lazily (image_open_lazy(),
+ * which must not find it damaged).  Returns the number of requests
+ * compared.
  */
 static int
 roundtrip(const char *name, const char *text, size_t len, char *const *hdrs,
     size_t nh, const char *extra_host, const char *extra_target)
 {
-	struct manifest		*jm = NULL, *im = NULL;
+	struct manifest		*jm = NULL, *im = NULL, *lm = NULL;
 	const struct ruleset	*js, *is;
 	struct buf		 a = BUF_INIT, b = BUF_INIT, t = BUF_INIT;
+	struct buf		 c = BUF_INIT;
 	const char		*why = "", *p, *e;
 	char			*tg, host[300];
-	void			*img;
+	void			*img, *limg;
 	size_t			 n, i, k;
 	int			 bad = 0, nreq = 0;
 
@@ -317,9 +331,15 @@ roundtrip(const char *name, const char *text, size_t len, char *const *hdrs,
 		manifest_unref(jm);
 		return 0;		/* an invalid manifest: no image */
 	}
-	if (image_open(img, n, 0, &im, &why, NULL) == -1) {
+	limg = xmalloc(n);
+	memcpy(limg, img, n);
+	if (image_open(img, n, 0, &im, &why, NULL) == -1 ||
+	    image_open_lazy(limg, n, 0, &lm, &why, NULL) == -1) {
 		ok(0, "%s: image opens (%s)", name, why);
-		free(img);
+		if (im == NULL)
+			free(img);
+		free(limg);
+		manifest_unref(im);
 		manifest_unref(jm);
 		return 0;
 	}
@@ -358,11 +378,14 @@ roundtrip(const char *name, const char *text, size_t len, char *const *hdrs,
 				tg = xstrndup(p, (size_t)(e - p));
 				answer(jm, "GET", host, tg, hdrs, nh, &a);
 				answer(im, "GET", host, tg, hdrs, nh, &b);
+				answer(lm, "GET", host, tg, hdrs, nh, &c);
 				nreq++;
-				if (a.n != b.n || memcmp(a.p, b.p, a.n) != 0) {
+				if (a.n != b.n || memcmp(a.p, b.p, a.n) != 0 ||
+				    a.n != c.n || memcmp(a.p, c.p, a.n) != 0) {
 					printf("# %s: GET %s %s:\n#  %s\n"
-					    "#  %s\n", name, host, tg,
-					    buf_cstr(&a), buf_cstr(&b));
+					    "#  %s\n#  lazily: %s\n", name,
+					    host, tg, buf_cstr(&a),
+					    buf_cstr(&b), buf_cstr(&c));
 					bad++;
 				}
 				free(tg);
@@ -380,11 +403,17 @@ roundtrip(const char *name, const char *text, size_t len, char *const *hdrs,
 			bad++;
 		}
 	}
-	ok(bad == 0, "%s: the same from JSON and from the image (%d "
-	    "requests)", name, nreq);
+	if (manifest_damaged(lm)) {
+		printf("# %s: the lazily opened image is damaged\n", name);
+		bad++;
+	}
+	ok(bad == 0, "%s: the same from JSON and from the image, opened "
+	    "completely and lazily (%d requests)", name, nreq);
 	buf_free(&a);
 	buf_free(&b);
+	buf_free(&c);
 	buf_free(&t);
+	manifest_unref(lm);
 	manifest_unref(im);
 	manifest_unref(jm);
 	return nreq;
@@ -546,7 +575,9 @@ test_open_checks(void)
 	p = xmalloc(n);
 	memcpy(p, img, n);
 	memset(&d, 0, sizeof(d));
-	ok(image_open(p, n, 0, &m, &why, &d) == 0, "intact image opens");
+	rejected = image_open(p, n, 0, &m, &why, &d);
+	ok(rejected == 0, "intact image opens%s%s", rejected ? ": " : "",
+	    rejected ? why : "");
 	ok(m != NULL && m->nrules == 7 && m->npm_cache_ttl == 60 &&
 	    m->redirect_uas != NULL && m->redirect_uas->n == 1,
 	    "its settings and count");
@@ -1042,6 +1073,199 @@ test_threads(void)
 	manifest_unref(jm);
 }
 
+/* ------------------------------------------------------------------ */
+/* image_open_lazy(): what is checked when				*/
+/* ------------------------------------------------------------------ */
+
+/* The status of GET host target from m (the explain line's). */
+static int
+status_of(struct manifest *m, const char *host, const char *target)
+{
+	struct buf	 out = BUF_INIT;
+	const char	*p;
+	int		 st = -1;
+
+	answer(m, "GET", host, target, NULL, 0, &out);
+	if ((p = strstr(buf_cstr(&out), "\"status\":")) != NULL)
+		st = atoi(p + 9);
+	buf_free(&out);
+	return st;
+}
+
+/* A lazily opened copy of img with byte at flipped (at 0: none), sealed
+ * again when seal (the checksums then pass; what is left is bounds). */
+static struct manifest *
+lazy_mutated(const void *img, size_t n, size_t at, const void *val,
+    size_t vlen, int seal, const char **why)
+{
+	struct manifest	*m = NULL;
+	void		*p;
+
+	p = xmalloc(n);
+	memcpy(p, img, n);
+	if (val != NULL)
+		memcpy((char *)p + at, val, vlen);
+	else if (at != 0)
+		((unsigned char *)p)[at] ^= 0x20;
+	if (seal)
+		image_seal(p, n);
+	*why = NULL;
+	if (image_open_lazy(p, n, 0, &m, why, NULL) == -1) {
+		free(p);
+		return NULL;
+	}
+	return m;
+}
+
+/* The offset of the first s in p[0..n) at or after from, or 0. */
+static size_t
+find_in(const void *p, size_t n, size_t from, const char *s)
+{
+	const char	*q = memmem((const char *)p + from, n - from, s,
+			    strlen(s));
+
+	return q != NULL ? (size_t)(q - (const char *)p) : 0;
+}
+
+/*
+ * The sample with 300 more files of its python project: an image of
+ * several chunks (IMG_CHUNK), the rule records of dl.example, the UA
+ * list and the project page each in another.
+ */
+static char *
+lazy_sample(void)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*end = strrchr(sample, ']');
+	int		 i;
+
+	buf_add(&b, sample, (size_t)(end - sample));
+	for (i = 0; i < 300; i++)
+		buf_printf(&b, ",\n  {\"type\": \"python-v1\", \"domain\": "
+		    "\"py.example\", \"package-id\": \"p\", \"package-name\": "
+		    "\"Foo_Bar\", \"file-name\": \"foo_bar-1.%d-py3-none-any."
+		    "whl\", \"version\": \"1.%d\", \"backend-url\": "
+		    "\"https://files.example/packages/%04d/foo_bar-1.%d-py3-"
+		    "none-any.whl\"}", i, i, i, i);
+	buf_adds(&b, end);
+	return buf_steal(&b);
+}
+
+static void
+test_lazy_checks(void)
+{
+	struct manifest		*jm = NULL, *m;
+	const struct ruleset	*rs;
+	struct img_hdr		 h;
+	const char		*why;
+	char			*text;
+	void			*img;
+	size_t			 n, at, seta;
+	uint32_t		 v;
+	int			 st;
+
+	text = lazy_sample();
+	img = compile(text, strlen(text), &n, &jm);
+	free(text);
+	if (img == NULL) {
+		ok(0, "sample compiles");
+		return;
+	}
+	memcpy(&h, img, sizeof(h));
+	ok(h.nchunks >= 4 && h.words_off + h.uas * 4 > sizeof(h) + IMG_CHUNK,
+	    "a sample of %u chunks, the UA list past the first", h.nchunks);
+
+	m = lazy_mutated(img, n, 0, NULL, 0, 0, &why);
+	rs = m != NULL ? manifest_lookup(m, "py.example") : NULL;
+	ok(rs != NULL && rs->partial && rs->rules == NULL,
+	    "lazily: a python-only host gets a partial set");
+	ok(m != NULL && status_of(m, "py.example", "/simple/foo-bar/") ==
+	    200 && status_of(m, "py.example", "/simple/foo-bar/f-1.whl") ==
+	    307 && !manifest_damaged(m),
+	    "lazily: its page from the index data, its file from the rules");
+	ok(m != NULL && manifest_whole_set(m, rs) != rs &&
+	    manifest_whole_set(m, rs) == manifest_whole_set(m, rs) &&
+	    !manifest_whole_set(m, rs)->partial,
+	    "lazily: the whole set is made once");
+	ok(m != NULL && status_of(m, "dl.example", "/t/1") == 307 &&
+	    !manifest_lookup(m, "dl.example")->partial,
+	    "lazily: a host with other types gets its whole set");
+	manifest_unref(m);
+
+	/* a byte in the middle of the project page (45 KB): in a chunk of
+	 * its own, read only to send it */
+	at = find_in(img, n, h.str_off, "<h1>Foo_Bar</h1>");
+	at = at == 0 ? 0 : (at + find_in(img, n, at, "</body>")) / 2;
+	ok(at != 0, "the project page is in the string table");
+	m = lazy_mutated(img, n, at + 4, NULL, 0, 0, &why);
+	ok(m != NULL, "lazily: a damaged page does not stop the open");
+	ok(m != NULL && status_of(m, "dl.example", "/t/1") == 307 &&
+	    !manifest_damaged(m), "lazily: another host still answers");
+	st = m != NULL ? status_of(m, "py.example", "/simple/foo-bar/") : -1;
+	ok(st == 500 && manifest_damaged(m),
+	    "lazily: the damaged page answers 500 and marks it damaged");
+	manifest_unref(m);
+	is_str(open_mutated(img, n, 0, at + 4, "X", 1, 0),
+	    "checksum mismatch", "completely: the damaged page, at open");
+
+	/* a word of a rule record */
+	m = lazy_mutated(img, n, h.words_off + 8, NULL, 0, 0, &why);
+	ok(m != NULL && manifest_lookup(m, "dl.example") == NULL &&
+	    manifest_damaged(m),
+	    "lazily: a damaged record: no set, marked damaged");
+	manifest_unref(m);
+
+	/* the host index */
+	m = lazy_mutated(img, n, h.sets_off + 1, NULL, 0, 0, &why);
+	ok(m != NULL && manifest_lookup(m, "py.example") == NULL &&
+	    manifest_lookup(m, "dl.example") == NULL && manifest_damaged(m),
+	    "lazily: a damaged host index: no set, marked damaged");
+	manifest_unref(m);
+
+	/* the chunk checksums, the header: at open */
+	m = lazy_mutated(img, n, h.chunks_off + 3, NULL, 0, 0, &why);
+	ok(m == NULL && why != NULL && strcmp(why, "checksum mismatch") == 0,
+	    "lazily: a damaged chunk checksum: refused at open");
+	manifest_unref(m);
+	m = lazy_mutated(img, n, offsetof(struct img_hdr, nsets), NULL, 0, 0,
+	    &why);
+	ok(m == NULL && why != NULL && strcmp(why, "checksum mismatch") == 0,
+	    "lazily: a damaged header: refused at open");
+	manifest_unref(m);
+
+	/* offsets out of range, the checksums made right: the bounds */
+	for (seta = 0; seta < h.nsets; seta++) {
+		struct img_set	 s;
+
+		memcpy(&s, (char *)img + h.sets_off + seta * sizeof(s),
+		    sizeof(s));
+		if (strcmp((char *)img + h.str_off + s.domain, "dl.example")
+		    == 0)
+			break;
+	}
+	at = h.sets_off + seta * sizeof(struct img_set);
+	v = h.nwords + 5;
+	m = lazy_mutated(img, n, at + offsetof(struct img_set, rec), &v, 4,
+	    1, &why);
+	ok(m != NULL && manifest_lookup(m, "dl.example") == NULL &&
+	    manifest_damaged(m), "lazily: records out of range");
+	manifest_unref(m);
+	v = h.nstr + 1;
+	m = lazy_mutated(img, n, at + offsetof(struct img_set, domain), &v,
+	    4, 1, &why);
+	ok(m != NULL && manifest_lookup(m, "dl.example") == NULL &&
+	    manifest_damaged(m), "lazily: a domain out of range");
+	manifest_unref(m);
+	v = 0x7f;
+	m = lazy_mutated(img, n, at + offsetof(struct img_set, types), &v,
+	    4, 1, &why);
+	ok(m != NULL && manifest_lookup(m, "dl.example") == NULL &&
+	    manifest_damaged(m), "lazily: rule types that do not match");
+	manifest_unref(m);
+	free(img);
+	manifest_unref(jm);
+}
+
 /*
  * Every rule type can be kept in an image (ruletype.h: without save and
  * load, image_compile() declines and every manifest is served parsed).
@@ -1074,6 +1298,7 @@ main(void)
 	}
 	test_types();
 	test_open_checks();
+	test_lazy_checks();
 	test_threads();
 	test_cache();
 	test_roundtrip();

@@ -519,6 +519,15 @@ exch_run(struct exch *x, const struct pyindex *idx, const char *method,
 		}
 	x->handled = python_handle(idx, &x->req, segs, lens, nsegs, &x->resp,
 	    &x->ev);
+	/* a page is borrowed from the index (resp_body_ref()): the checks
+	 * below read what a front end would send, in resp.body */
+	if (x->resp.ref != NULL) {
+		size_t		 n;
+		const char	*b = resp_body(&x->resp, &n);
+
+		x->resp.ref = NULL;
+		buf_add(&x->resp.body, b, n);
+	}
 	for (i = 0; i < nsegs; i++)
 		free(segs[i]);
 	free(segs);
