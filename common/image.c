@@ -16,6 +16,8 @@
  *				is "", and the last byte is NUL, so that any
  *				offset inside the table is a terminated
  *				string inside the table
+ *	uint64_t[nchunks]	(8-aligned) the checksum of each IMG_CHUNK
+ *				bytes from the end of the header to here
  *
  * A rule record: type, manifest index, length in words, domain,
  * package-id, then its type's fields (its save and load operations,
@@ -24,12 +26,16 @@
  * what spares a process building the index, such as rendered pages).
  * The UA list: count, then kind, string, min, below for each.
  *
- * Trust.  image_open() checks everything before anything is used: the
- * header, a 64-bit checksum of every other byte, the bounds of every
- * section, the order of the host index, and every record of every set
- * decoded once (its strings in the table, its numbers in range).  The
- * checksum is not cryptographic: it catches a torn or damaged file;
- * the cache's owner and mode checks keep out files somebody else wrote.
+ * Trust.  The header's checksum covers the header and the chunk
+ * checksums.  image_open() checks everything before anything is used:
+ * the header, every chunk, the bounds of every section, the order of the
+ * host index, and every record of every set decoded once (its strings
+ * in the table, its numbers in range).  image_open_lazy() checks the
+ * header, the chunk table and the sections' bounds, then each chunk when
+ * something in it is first read (img_need()) and each set's records when
+ * the set is made; a failed check marks the image damaged.  The checksum
+ * is not cryptographic: it catches a torn or damaged file; the cache's
+ * owner and mode checks keep out files somebody else wrote.
  * Measured cost: README.
  */
 #include "config.h"
