@@ -1510,7 +1510,7 @@ py_ir_head(struct img_reader *rd, struct pyindex *idx,
 	idx->first_index = py_ir_index(rd);
 	idx->ix_index = py_ir_index(rd);
 	idx->backend_index = ir_str(rd);
-	n = ir_count(rd, 4);
+	n = ir_count(rd, 3);
 	/* a root page, HTML and JSON, then two per project */
 	if (n < 2 || n % 2 != 0 || (idx->backend_index == NULL) !=
 	    (idx->ix_index == -1))
