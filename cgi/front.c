@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -90,6 +91,42 @@ cgi_out_put(void *arg, const void *p, size_t n)
 		return 0;
 	if ((done = cgi_put(p, n)) < n && o->werr == 0)
 		o->werr = errno;
+	return done;
+}
+
+/*
+ * gw_out.put_file: a page of the mapped manifest image, sent from the
+ * image file with sendfile(2), so that the program does not copy it
+ * into the pipe (or mod_cgid's socket) itself; write(2) of p for what
+ * sendfile cannot take (an old kernel, an odd stdout).
+ */
+static size_t
+cgi_out_put_file(void *arg, const void *p, size_t n, int fd, long long off)
+{
+	struct cgi_out	*o = arg;
+	off_t		 at = (off_t)off;
+	size_t		 done = 0;
+	ssize_t		 w;
+
+	if (o->aborted)
+		return 0;
+	while (done < n) {
+		w = sendfile(STDOUT_FILENO, fd, &at, n - done);
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && (errno == EINVAL || errno == ENOSYS) &&
+		    done == 0)
+			return cgi_out_put(arg, p, n);
+		if (w == 0)
+			errno = EIO;	/* the file is shorter than said */
+		if (o->werr == 0)
+			o->werr = errno;
+		break;
+	}
 	return done;
 }
 
@@ -220,6 +257,7 @@ cgi_front_init(struct gw_front *fe, struct cgi_out *o, const char *prog,
 	fe->out.ctx = o;
 	fe->out.write = cgi_out_write;
 	fe->out.put = cgi_out_put;
+	fe->out.put_file = cgi_out_put_file;
 	fe->out.flush = cgi_out_flush;
 	fe->out.abort = cgi_out_abort;
 	fe->out.relay = cgi_out_relay;

@@ -30,8 +30,16 @@ gw_out_response(struct gw_out *out, const struct gw_request *req,
 	resp_format_head(resp, &head);
 	if (out_put(out, head.p, head.n) < head.n)
 		rc = -1;
-	else if (!req->is_head && resp->status != 304 && len > 0 &&
-	    (sent = out_put(out, body, len)) < len)
+	else if (req->is_head || resp->status == 304 || len == 0)
+		;
+	else if (resp->ref_file && body == resp->ref && out->put_file != NULL) {
+		/* the head first: put_file writes past any buffer */
+		if (out->flush != NULL && out->flush(out->ctx) == -1)
+			rc = -1;
+		else if ((sent = out->put_file(out->ctx, body, len,
+		    resp->ref_fd, resp->ref_off)) < len)
+			rc = -1;
+	} else if ((sent = out_put(out, body, len)) < len)
 		rc = -1;
 	if (rc == 0 && flush && out->flush != NULL)
 		rc = out->flush(out->ctx);

@@ -43,11 +43,20 @@ struct gw_out {
 	 * did): the event's bytes of a generated answer (exchange.c).
 	 */
 	size_t	(*put)(void *ctx, const void *p, size_t n);
+	/*
+	 * Optional (NULL: put or write).  The same as put for p[0..n),
+	 * which are also the bytes of file fd at off: the front end may
+	 * send them from the file (sendfile(2), no copy through the
+	 * program), else writes p.
+	 */
+	size_t	(*put_file)(void *ctx, const void *p, size_t n, int fd,
+		    long long off);
 };
 
 /*
  * Writes resp as a whole response: its head (resp_format_head) and,
- * unless the request is a HEAD or the status 304, body[0..len).  Sets
+ * unless the request is a HEAD or the status 304, body[0..len) (through
+ * put_file when that is resp's borrowed body in a file).  Sets
  * ev->status to resp->status and ev->bytes to the body bytes the stream
  * took.  Flushes only with `flush`.  Returns 0, or -1 when the client is
  * gone.

@@ -102,8 +102,10 @@ struct image {
 	_Atomic(struct img_ruleset *) *made;	/* nsets slots */
 	_Atomic(struct img_ruleset *) *whole;	/* lazy: for partial sets */
 	struct ua_list		 uas;
-	/* where the cache mapped it from (image_discard()) */
+	/* where the cache mapped it from (image_discard()), and the file
+	 * kept open when lazy (image_bytes_file()), else -1 */
 	char			*path;
+	int			 fd;
 	dev_t			 dev;
 	ino_t			 ino;
 };
@@ -638,6 +640,17 @@ img_need_str(const struct image *im, const char *s)
 }
 
 int
+image_bytes_file(const struct image *im, const void *p, int *fd,
+    long long *off)
+{
+	if (im == NULL || im->fd == -1)
+		return -1;
+	*fd = im->fd;
+	*off = (long long)((const char *)p - (const char *)im->base);
+	return 0;
+}
+
+int
 image_bytes_ok(const struct image *im, const void *p, size_t n)
 {
 	if (im == NULL || !im->lazy)
@@ -1067,6 +1080,7 @@ img_open(void *p, size_t len, int mapped, int lazy, struct manifest **out,
 		return -1;
 	}
 	im = xcalloc(1, sizeof(*im));
+	im->fd = -1;
 	im->base = p;
 	im->len = len;
 	im->mapped = mapped;
@@ -1434,6 +1448,8 @@ img_release(struct manifest *m)
 	free((void *)(uintptr_t)im->ok);
 	free(im->damaged);
 	free(im->path);
+	if (im->fd != -1)
+		close(im->fd);
 	if (im->mapped)
 		munmap(im->base, im->len);
 	else
@@ -1679,26 +1695,33 @@ img_map(const char *path, const char *shex, struct manifest **out,
 		return -1;
 	}
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
 	if (p == MAP_FAILED) {
 		*why = strerror(errno);
+		close(fd);
 		return -1;
 	}
 	hex(((const struct img_hdr *)p)->source, 32, s);
 	if (strcmp(s, shex) != 0) {
 		*why = "not the image of this manifest";
 		munmap(p, (size_t)st.st_size);
+		close(fd);
 		return -1;
 	}
 	if (img_open(p, (size_t)st.st_size, 1, cache.lazy, out, why, d) ==
 	    -1) {
 		munmap(p, (size_t)st.st_size);
+		close(fd);
 		return -1;
 	}
 	im = (*out)->backing_data;
 	im->path = xstrdup(path);
 	im->dev = st.st_dev;
 	im->ino = st.st_ino;
+	/* the CGI program sends pages from the file (image_bytes_file()) */
+	if (cache.lazy)
+		im->fd = fd;
+	else
+		close(fd);
 	return 0;
 }
 

@@ -110,5 +110,11 @@ const char *ir_blob(struct img_reader *, size_t *len);
  * manifest_damaged(), manifest.h).  Cheap once checked; thread-safe.
  */
 int	 image_bytes_ok(const struct image *im, const void *p, size_t n);
+/*
+ * 0 with the open file im was mapped from (a lazily opened image keeps
+ * it) and the offset of p in it; -1 when there is none.
+ */
+int	 image_bytes_file(const struct image *im, const void *p, int *fd,
+	    long long *off);
 
 #endif

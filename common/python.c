@@ -1073,7 +1073,8 @@ py_serve_page(const struct gw_request *req, const struct pypage *html,
 	const char		*v[PY_MAXVALS];
 	const struct pypage	*pg;
 	size_t			 n;
-	int			 is_json;
+	long long		 off;
+	int			 is_json, fd;
 
 	n = py_values(req, "HTTP_ACCEPT", v, PY_MAXVALS);
 	is_json = python_negotiate_json(v, n);
@@ -1099,6 +1100,8 @@ py_serve_page(const struct gw_request *req, const struct pypage *html,
 	resp_header(resp, "ETag", pg->etag);
 	/* the index outlives the exchange (response.h) */
 	resp_body_ref(resp, pg->body, pg->len);
+	if (image_bytes_file(pg->im, pg->body, &fd, &off) == 0)
+		resp_body_file(resp, fd, off);
 }
 
 /*

@@ -77,6 +77,7 @@ resp_plain(struct gw_response *resp, int status)
 	buf_reset(&resp->body);
 	resp->ref = NULL;
 	resp->refn = 0;
+	resp->ref_file = 0;
 	buf_adds(&resp->body, http_reason(status));
 	if (status == 405)
 		resp_header(resp, "Allow", "GET, HEAD");
@@ -94,6 +95,7 @@ resp_clear(struct gw_response *resp)
 	buf_reset(&resp->body);
 	resp->ref = NULL;
 	resp->refn = 0;
+	resp->ref_file = 0;
 	resp->no_length = 0;
 	resp->status = 0;
 }
@@ -106,6 +108,7 @@ resp_json(struct gw_response *resp, int status, const char *body)
 	buf_reset(&resp->body);
 	resp->ref = NULL;
 	resp->refn = 0;
+	resp->ref_file = 0;
 	buf_adds(&resp->body, body);
 }
 
@@ -120,6 +123,7 @@ resp_redirect(struct gw_response *resp, int status, const char *location)
 	buf_reset(&resp->body);
 	resp->ref = NULL;
 	resp->refn = 0;
+	resp->ref_file = 0;
 }
 
 void
@@ -128,6 +132,15 @@ resp_body_ref(struct gw_response *resp, const void *p, size_t n)
 	buf_reset(&resp->body);
 	resp->ref = p;
 	resp->refn = n;
+	resp->ref_file = 0;
+}
+
+void
+resp_body_file(struct gw_response *resp, int fd, long long off)
+{
+	resp->ref_file = 1;
+	resp->ref_fd = fd;
+	resp->ref_off = off;
 }
 
 const char *

@@ -42,9 +42,14 @@ struct gw_response {
 	struct gw_header hdr[GW_MAXHDR];
 	struct buf	 body;		/* the GET body, also built for HEAD */
 	/* or, when ref is set, the body is ref[0..refn), borrowed from the
-	 * manifest (a rendered page), which outlives the exchange */
+	 * manifest (a rendered page), which outlives the exchange; with
+	 * ref_file, the same bytes are those of file ref_fd at ref_off
+	 * (a mapped image), which a front end may send with sendfile(2) */
 	const char	*ref;
 	size_t		 refn;
+	int		 ref_file;
+	int		 ref_fd;
+	long long	 ref_off;
 	int		 no_length;	/* do not send Content-Length */
 	enum gw_plan	 plan;
 	/* GW_PLAN_PROXY and GW_PLAN_NPM_DOC: the URL to fetch (owned) */
@@ -72,6 +77,8 @@ void	 resp_redirect(struct gw_response *, int status, const char *location);
 void	 resp_json(struct gw_response *, int status, const char *body);
 /* Sets the body to p[0..n), borrowed: p must outlive the exchange. */
 void	 resp_body_ref(struct gw_response *, const void *p, size_t n);
+/* The borrowed body is also bytes off.. of file fd (resp_body_ref first). */
+void	 resp_body_file(struct gw_response *, int fd, long long off);
 /* The body, whichever way it is held ("" when there is none). */
 const char *resp_body(const struct gw_response *, size_t *n);
 /* Drops what gw_serve may have put into resp (status, headers, body). */
