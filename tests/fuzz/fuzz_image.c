@@ -4,7 +4,8 @@
  * every record, the docker patterns and regexes compiled, the python
  * indexes built), a request answered on each host, and freeing.  Seeds:
  * tests/fuzz/corpus/image/ (images the gateway wrote for the e2e and
- * conformance manifests).
+ * conformance manifests: tests/fuzz/image_seeds.sh, run again when the
+ * format version changes).
  *
  * Each input is sealed first (image_seal(): this build's identity and
  * the checksums made right), or mutations would stop at the checksum;
