@@ -1358,6 +1358,28 @@ m_item(struct mctx *m, size_t i)
 	return r;
 }
 
+/*
+ * The template's first element is a literal whose head (up to a '%' or a
+ * non-ASCII byte, which lit_match_raw() compares otherwise) is matched
+ * byte for byte at the start of the subject in every query mode: the path
+ * part starts with it (it stops before a '?'), and a Q_INLINE subject
+ * "path?query" starts with it only if the path does, as it holds no '?'.
+ */
+int
+tmpl_head_may_match(const char *src, const char *path, size_t pathlen)
+{
+	size_t		 i;
+	unsigned char	 c;
+
+	for (i = 0; (c = (unsigned char)src[i]) != '\0'; i++) {
+		if (c == '{' || c == '%' || c == '?' || c <= 0x20 || c >= 0x7f)
+			break;
+		if (i >= pathlen || (unsigned char)path[i] != c)
+			return 0;
+	}
+	return 1;
+}
+
 /* First parameter whose decoded key is key[0..len), or NULL. */
 static const struct qparam *
 q_first(const struct query *q, const char *key, size_t len)
