@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -382,6 +383,46 @@ test_utc_fields(void)
 	    "utc_fields: 16:00:00");
 }
 
+/* buf_addll, buf_addzd and buf_printf against snprintf(3) */
+static void
+test_buf_numbers(void)
+{
+	static const long long v[] = { 0, 1, -1, 9, 10, -10, 99, 100, 307,
+	    1000000, -2147483648LL, 2147483647, 9223372036854775807LL,
+	    -9223372036854775807LL - 1 };
+	struct buf	 b = BUF_INIT, w = BUF_INIT;
+	char		 s[64], big[300];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		buf_addll(&b, v[i]);
+		buf_addc(&b, ' ');
+		snprintf(s, sizeof(s), "%lld ", v[i]);
+		buf_adds(&w, s);
+	}
+	is_str(buf_cstr(&b), buf_cstr(&w), "buf_addll writes %%lld");
+	buf_reset(&b);
+	buf_addzd(&b, 7, 3);
+	buf_addzd(&b, 2026, 4);
+	buf_addzd(&b, 0, 2);
+	buf_addzd(&b, 5, 1);
+	is_str(buf_cstr(&b), "0072026005", "buf_addzd pads with zeros");
+	/* a text longer than the room buf_printf tries first */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_reset(&b);
+	buf_adds(&b, "ab");
+	buf_printf(&b, "<%s|%d>", big, 42);
+	ok(b.n == 2 + 1 + 299 + 4 && strncmp(b.p, "ab<xxx", 6) == 0 &&
+	    strcmp(b.p + b.n - 4, "|42>") == 0 && b.p[b.n] == '\0',
+	    "buf_printf: a long text whole");
+	buf_printf(&b, "%s", "");
+	is_int((long long)b.n, 2 + 1 + 299 + 4, "buf_printf: an empty text "
+	    "adds nothing");
+	buf_free(&b);
+	buf_free(&w);
+}
+
 int
 main(void)
 {
@@ -467,5 +508,6 @@ main(void)
 			break;
 	is_int(i, 600, "every code from 100 to 599 has a phrase");
 	test_utc_fields();
+	test_buf_numbers();
 	return done_testing();
 }
