@@ -19,11 +19,22 @@
 #include "sha256.h"
 #include "xmalloc.h"
 
+/* 1 when s starts with the lower-case ASCII p, in any case */
+static int
+prefix_ci(const char *s, const char *p)
+{
+	for (; *p != '\0'; s++, p++)
+		if ((*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s) != *p)
+			return 0;
+	return 1;
+}
+
+/* Not strncasecmp(3): its locale table is one more page of libc for
+ * every CGI request to fault in. */
 int
 msource_is_url(const char *s)
 {
-	return strncasecmp(s, "http://", 7) == 0 ||
-	    strncasecmp(s, "https://", 8) == 0;
+	return prefix_ci(s, "http://") || prefix_ci(s, "https://");
 }
 
 void
