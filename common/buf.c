@@ -100,19 +100,24 @@ buf_addzd(struct buf *b, unsigned long long v, int width)
 }
 
 void
-buf_addll(struct buf *b, long long v)
+buf_addull(struct buf *b, unsigned long long v)
 {
-	unsigned long long	 u, t;
+	unsigned long long	 t;
 	int			 w;
 
+	for (w = 1, t = v; t >= 10; t /= 10)
+		w++;
+	buf_addzd(b, v, w);
+}
+
+void
+buf_addll(struct buf *b, long long v)
+{
 	if (v < 0) {
 		buf_addc(b, '-');
-		u = 0ULL - (unsigned long long)v;
+		buf_addull(b, 0ULL - (unsigned long long)v);
 	} else
-		u = (unsigned long long)v;
-	for (w = 1, t = u; t >= 10; t /= 10)
-		w++;
-	buf_addzd(b, u, w);
+		buf_addull(b, (unsigned long long)v);
 }
 
 const char *

@@ -402,6 +402,12 @@ test_buf_numbers(void)
 	}
 	is_str(buf_cstr(&b), buf_cstr(&w), "buf_addll writes %%lld");
 	buf_reset(&b);
+	buf_addull(&b, 18446744073709551615ULL);
+	buf_addc(&b, ' ');
+	buf_addull(&b, 0);
+	is_str(buf_cstr(&b), "18446744073709551615 0", "buf_addull writes "
+	    "%%llu");
+	buf_reset(&b);
 	buf_addzd(&b, 7, 3);
 	buf_addzd(&b, 2026, 4);
 	buf_addzd(&b, 0, 2);
