@@ -17,24 +17,14 @@
 #include "msource.h"
 #include "proxy.h"
 #include "sha256.h"
+#include "util.h"
 #include "xmalloc.h"
 
-/* 1 when s starts with the lower-case ASCII p, in any case */
-static int
-prefix_ci(const char *s, const char *p)
-{
-	for (; *p != '\0'; s++, p++)
-		if ((*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s) != *p)
-			return 0;
-	return 1;
-}
-
-/* Not strncasecmp(3): its locale table is one more page of libc for
- * every CGI request to fault in. */
+/* not strncasecmp(3): util.h, strcaseprefix */
 int
 msource_is_url(const char *s)
 {
-	return prefix_ci(s, "http://") || prefix_ci(s, "https://");
+	return strcaseprefix(s, "http://") || strcaseprefix(s, "https://");
 }
 
 void

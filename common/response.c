@@ -64,7 +64,7 @@ resp_get_header(const struct gw_response *resp, const char *name)
 	size_t	 i;
 
 	for (i = 0; i < resp->nhdr; i++)
-		if (strcasecmp(resp->hdr[i].name, name) == 0)
+		if (strcaseeq(resp->hdr[i].name, name))	/* util.h */
 			return resp->hdr[i].value;
 	return NULL;
 }

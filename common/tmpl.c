@@ -1652,9 +1652,9 @@ ldh_host(const char *s, size_t n)
 static size_t
 scheme_len(const char *s, size_t n)
 {
-	if (n >= 7 && strncasecmp(s, "http://", 7) == 0)
+	if (n >= 7 && strcaseprefix(s, "http://"))
 		return 7;
-	if (n >= 8 && strncasecmp(s, "https://", 8) == 0)
+	if (n >= 8 && strcaseprefix(s, "https://"))
 		return 8;
 	return 0;
 }

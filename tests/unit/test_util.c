@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../tap.h"
@@ -429,6 +430,34 @@ test_buf_numbers(void)
 	buf_free(&w);
 }
 
+/* the ASCII case folding of util.h, against strncasecmp(3) and
+ * strcasecmp(3) in the C locale, every byte pair */
+static void
+test_case_fold(void)
+{
+	char	 a[2], b[2];
+	int	 x, y, bad = 0;
+
+	a[1] = b[1] = '\0';
+	for (x = 1; x < 256; x++)
+		for (y = 1; y < 256; y++) {
+			a[0] = (char)x;
+			b[0] = (char)y;
+			if (strcaseprefix(a, b) != (strncasecmp(a, b, 1) == 0) ||
+			    strcaseeq(a, b) != (strcasecmp(a, b) == 0))
+				bad++;
+		}
+	is_int(bad, 0, "strcaseprefix and strcaseeq agree with the C library");
+	ok(strcaseprefix("HTTPS://x", "https://") &&
+	    !strcaseprefix("http", "https://") && strcaseprefix("x", ""),
+	    "strcaseprefix");
+	ok(strcaseeq("Content-Length", "content-length") &&
+	    !strcaseeq("Content-Length", "Content-Lengt") &&
+	    !strcaseeq("a", "ab") && strcaseeq("", ""), "strcaseeq");
+	ok(host_chars_ok("Ab-9_.x:[::1]") && !host_chars_ok("a b") &&
+	    !host_chars_ok("caf\xc3\xa9"), "host_chars_ok: ASCII only");
+}
+
 int
 main(void)
 {
@@ -515,5 +544,6 @@ main(void)
 	is_int(i, 600, "every code from 100 to 599 has a phrase");
 	test_utc_fields();
 	test_buf_numbers();
+	test_case_fold();
 	return done_testing();
 }
