@@ -92,7 +92,7 @@ const char *http_reason(int status);
  * host_normalise and host_chars_ok likewise do without <ctype.h>.
  */
 int	 strcaseprefix(const char *s, const char *prefix);
-int	 strcaseeq(const char *a, const char *b);	/* the same, whole */
+int	 strcaseeq(const char *a, const char *b);	/* whole strings */
 
 /* Microseconds and milliseconds since a CLOCK_MONOTONIC time. */
 long long	 mono_elapsed_us(const struct timespec *since);

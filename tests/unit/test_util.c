@@ -443,7 +443,8 @@ test_case_fold(void)
 		for (y = 1; y < 256; y++) {
 			a[0] = (char)x;
 			b[0] = (char)y;
-			if (strcaseprefix(a, b) != (strncasecmp(a, b, 1) == 0) ||
+			if (strcaseprefix(a, b) !=
+			    (strncasecmp(a, b, 1) == 0) ||
 			    strcaseeq(a, b) != (strcasecmp(a, b) == 0))
 				bad++;
 		}
