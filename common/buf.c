@@ -69,16 +69,55 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	va_list	 ap;
 	int	 len;
 
+	/* formatted once into the room there is (at least 64 bytes), a
+	 * second time only when it did not fit */
+	buf_reserve(b, 63);
 	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
+	len = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
 	va_end(ap);
-	if (len <= 0)
+	if (len <= 0) {
+		b->p[b->n] = '\0';
 		return;
-	buf_reserve(b, (size_t)len);
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->n, (size_t)len + 1, fmt, ap);
-	va_end(ap);
+	}
+	if ((size_t)len >= b->cap - b->n) {
+		buf_reserve(b, (size_t)len);
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->n, (size_t)len + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->n += (size_t)len;
+}
+
+void
+buf_addzd(struct buf *b, unsigned long long v, int width)
+{
+	char	 d[20];
+	int	 i;
+
+	for (i = width; i-- > 0; v /= 10)
+		d[i] = (char)('0' + v % 10);
+	buf_add(b, d, (size_t)width);
+}
+
+void
+buf_addull(struct buf *b, unsigned long long v)
+{
+	unsigned long long	 t;
+	int			 w;
+
+	for (w = 1, t = v; t >= 10; t /= 10)
+		w++;
+	buf_addzd(b, v, w);
+}
+
+void
+buf_addll(struct buf *b, long long v)
+{
+	if (v < 0) {
+		buf_addc(b, '-');
+		buf_addull(b, 0ULL - (unsigned long long)v);
+	} else
+		buf_addull(b, (unsigned long long)v);
 }
 
 const char *

@@ -25,6 +25,12 @@ void	 buf_adds(struct buf *, const char *);
 void	 buf_addc(struct buf *, int);
 void	 buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* The decimal digits of v (with a '-' when negative): "%lld", without
+ * stdio, which event lines and response heads use on every request. */
+void	 buf_addll(struct buf *, long long v);
+void	 buf_addull(struct buf *, unsigned long long v);	/* "%llu" */
+/* v in exactly width digits, zero-padded (v >= 0, width <= 20). */
+void	 buf_addzd(struct buf *, unsigned long long v, int width);
 /* Returns a C string (never NULL, "" for an empty buffer); borrowed. */
 const char *buf_cstr(struct buf *);
 /* Hands the memory to the caller (caller frees); the buffer is emptied. */

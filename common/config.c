@@ -48,31 +48,31 @@ static const char *const env_names[] = {
 };
 
 /*
- * The CPUs this process may run on (its affinity mask: taskset, cgroup
- * cpusets), or -1.  One system call, where sysconf(_SC_NPROCESSORS_ONLN)
- * reads a file under /sys: every CGI request sets its defaults.
+ * One thread per CPU this process may run on (its affinity mask: taskset,
+ * cgroup cpusets), from 1 to THREADS_MAX.  One system call, where
+ * sysconf(_SC_NPROCESSORS_ONLN) reads a file under /sys; asked only by
+ * the FastCGI program when it starts its workers, not by the defaults
+ * every CGI request sets.
  */
-static long
-cpus_usable(void)
+int
+gw_config_threads(void)
 {
 	cpu_set_t	 set;
+	long		 ncpu;
 
 	if (sched_getaffinity(0, sizeof(set), &set) == -1)
-		return -1;
-	return CPU_COUNT(&set);
+		return 1;
+	ncpu = CPU_COUNT(&set);
+	return ncpu < 1 ? 1 : ncpu > THREADS_MAX ? THREADS_MAX : (int)ncpu;
 }
 
 void
 gw_config_defaults(struct gw_config *cfg)
 {
-	long	 ncpu;
-
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->manifest = SYSCONFDIR "/" PACKAGE_DIR "/manifest.json";
 	cfg->listen = NULL;
-	ncpu = cpus_usable();
-	cfg->threads = ncpu < 1 ? 1 : ncpu > THREADS_MAX ? THREADS_MAX :
-	    (int)ncpu;
+	cfg->threads = 0;	/* gw_config_threads() */
 	cfg->log = "stderr";
 	cfg->trust_forwarded = 0;
 	cfg->public_scheme = SCHEME_HTTPS;

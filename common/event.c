@@ -303,9 +303,25 @@ event_format(const struct gw_event *ev, const struct gw_request *req,
 	 * (/etc/localtime), a cost every CGI request would pay for a UTC
 	 * stamp (util.h, utc_fields) */
 	utc_fields(t, &tm);
-	buf_printf(out, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, req->start.tv_nsec / 1000000L);
+	/* "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", without stdio (buf.h) */
+	buf_adds(out, "{\"time\":\"");
+	if (tm.tm_year + 1900 >= 0 && tm.tm_year + 1900 <= 9999)
+		buf_addzd(out, (unsigned)(tm.tm_year + 1900), 4);
+	else
+		buf_addll(out, tm.tm_year + 1900L);
+	buf_addc(out, '-');
+	buf_addzd(out, (unsigned)(tm.tm_mon + 1), 2);
+	buf_addc(out, '-');
+	buf_addzd(out, (unsigned)tm.tm_mday, 2);
+	buf_addc(out, 'T');
+	buf_addzd(out, (unsigned)tm.tm_hour, 2);
+	buf_addc(out, ':');
+	buf_addzd(out, (unsigned)tm.tm_min, 2);
+	buf_addc(out, ':');
+	buf_addzd(out, (unsigned)tm.tm_sec, 2);
+	buf_addc(out, '.');
+	buf_addzd(out, (unsigned long)(req->start.tv_nsec / 1000000L), 3);
+	buf_adds(out, "Z\"");
 	field_strz(out, "host", req->host ? req->host : "");
 	field_strz(out, "method", req->method ? req->method : "");
 	field_strz(out, "path", req->raw_path ? req->raw_path : "");
@@ -317,23 +333,23 @@ event_format(const struct gw_event *ev, const struct gw_request *req,
 	} else
 		field_strz(out, "query", req->raw_query ? req->raw_query : "");
 	key(out, "status");
-	buf_printf(out, "%d", ev->status);
+	buf_addll(out, ev->status);
 	key(out, "type");
 	buf_add_jstrz(out, gw_type_name(ev->type));
 	key(out, "rule-index");
 	if (ev->rule_index < 0)
 		buf_adds(out, "null");
 	else
-		buf_printf(out, "%d", ev->rule_index);
+		buf_addll(out, ev->rule_index);
 	field_strz(out, "package-id", ev->package_id);
 	field_strz(out, "rule-id", ev->rule_id);
 	field_strz(out, "location", ev->location);
 	key(out, "proxied");
 	buf_adds(out, ev->proxied ? "true" : "false");
 	key(out, "bytes");
-	buf_printf(out, "%lld", ev->bytes);
+	buf_addll(out, ev->bytes);
 	key(out, "duration_ms");
-	buf_printf(out, "%lld", ev->duration_ms);
+	buf_addll(out, ev->duration_ms);
 	field_strz(out, "user-agent", gw_param(req, "HTTP_USER_AGENT"));
 	field_strz(out, "referer", gw_param(req, "HTTP_REFERER"));
 	if (ip_mode == GW_IP_FULL)

@@ -168,12 +168,13 @@ static int
 file_target(const struct rule *r, const struct tmpl_vars *vars,
     const char *raw_query, struct buf *loc, struct gw_event *ev)
 {
+	const struct tmpl *out;
 	const char	*why;
 	struct buf	 msg = BUF_INIT;
 
-	if (FILERULE(r)->out_never)
+	if (FILERULE(r)->out_never || (out = rule_out_tmpl(r)) == NULL)
 		return -1;
-	switch (tmpl_expand_url(rule_out_tmpl(r), vars, loc, &why)) {
+	switch (tmpl_expand_url(out, vars, loc, &why)) {
 	case -1:
 		return -1;
 	case -2:
@@ -252,11 +253,15 @@ file_v1_one(const struct rule *r, const struct gw_request *req,
 	struct buf	 loc = BUF_INIT, events = BUF_INIT;
 	char		 body[BODY_EVENTS_BYTES];
 	size_t		 nbody;
+	size_t		 pathlen = strlen(req->raw_path);
 	int		 ret = 0;
 
-	if ((in = rule_in_tmpl(r)) == NULL || !tmpl_match(in, req->raw_path,
-	    strlen(req->raw_path), req->raw_query, strlen(req->raw_query),
-	    &vars))
+	/* most rules of a host differ from the path in their first bytes:
+	 * those are not parsed at all */
+	if ((fl->in_src != NULL &&
+	    !tmpl_head_may_match(fl->in_src, req->raw_path, pathlen)) ||
+	    (in = rule_in_tmpl(r)) == NULL || !tmpl_match(in, req->raw_path,
+	    pathlen, req->raw_query, strlen(req->raw_query), &vars))
 		return 0;
 	if (fl->out_src != NULL &&
 	    file_target(r, &vars, req->raw_query, &loc, ev) == -1)
@@ -602,8 +607,13 @@ file_free(struct rule *r)
  * The compiled image (ruletype.h).  The file-v1 specificity list is not
  * kept: only the sort of a load uses it, and an image is in precedence
  * order already.  The templates are compiled on a rule's first use, as
- * those of a parsed manifest; compile only checks that they parse
- * (compiled and kept, they took 3 KB a rule).
+ * those of a parsed manifest (compiled and kept, they took 3 KB a rule).
+ * file-v1 has no compile: the image was written by this very program
+ * (its build identity), whose parse accepted the templates, and a
+ * template that did not parse would only make its rule match nothing
+ * (rule_in_tmpl() and rule_out_tmpl() return NULL), as leaving the rule
+ * out of its set does.  Checking them anyway parsed every template of the
+ * host on its first lookup: 30 % of the CPU of a CGI redirect.
  */
 static void
 file_save(struct img_writer *w, const struct rule *r)
@@ -624,30 +634,7 @@ file_load(struct img_reader *rd, struct rule *r)
 	fl->out_never = (int)ir_uint(rd, 1);
 }
 
-/* 1 when src is a template rule_tmpl() can make */
-static int
-tmpl_ok(const char *src)
-{
-	struct tmpl	*t;
-	char		 err[256];
-
-	if (tmpl_parse(src, &t, err, sizeof(err)) == -1)
-		return 0;
-	tmpl_free(t);
-	return 1;
-}
-
-static int
-file_v1_compile(struct rule *r)
-{
-	const struct file_rule	*fl = FILERULE(r);
-
-	if (!tmpl_ok(fl->in_src) ||
-	    (fl->out_src != NULL && !tmpl_ok(fl->out_src)))
-		return -1;
-	return 0;
-}
-
+/* file-v2: the regular expression, which another PCRE2 may refuse */
 static int
 file_v2_compile_rule(struct rule *r)
 {
@@ -656,8 +643,6 @@ file_v2_compile_rule(struct rule *r)
 
 	if ((fl->re = file_v2_compile(fl->in_src, msg, sizeof(msg))) == NULL)
 		return -1;
-	if (fl->out_src != NULL && !tmpl_ok(fl->out_src))
-		return -1;	/* free releases re */
 	return 0;
 }
 
@@ -671,7 +656,6 @@ const struct rule_type file_v1_type = {
 	.free = file_free,
 	.save = file_save,
 	.load = file_load,
-	.compile = file_v1_compile,
 };
 
 const struct rule_type file_v2_type = {
@@ -689,7 +673,8 @@ const struct rule_type file_v2_type = {
  * A template slot of a rule, compiled from src on first use.  Two threads
  * may both compile it: the first to store it wins, the other frees its
  * copy.  The manifest is immutable otherwise; this is a cache of what
- * the load already checked (tmpl_parse cannot fail here).
+ * the load already checked (tmpl_parse does not fail here, short of an
+ * image from another build: see file_save; NULL then).
  */
 static const struct tmpl *
 rule_tmpl(_Atomic(struct tmpl *) *slot, const char *src)

@@ -9,7 +9,7 @@
 struct gw_config {
 	const char	*manifest;		/* path or URL */
 	const char	*listen;		/* fcgi only */
-	int		 threads;
+	int		 threads;		/* 0: gw_config_threads() */
 	const char	*log;			/* file path, stderr, syslog, none */
 	int		 trust_forwarded;
 	enum { SCHEME_HTTPS, SCHEME_HTTP, SCHEME_AUTO } public_scheme;
@@ -42,6 +42,8 @@ struct gw_config {
 	const char	*cache_dir;
 };
 void	 gw_config_defaults(struct gw_config *);
+/* The default thread count: one per CPU the process may run on. */
+int	 gw_config_threads(void);
 /* Reads GATEWAY_* from the environment. Returns -1 with *err on a bad value. */
 int	 gw_config_from_env(struct gw_config *, const char **err);
 /*

@@ -82,7 +82,10 @@ logsink_open(const char *dest, const char **err)
 	ls->kind = kind;
 	ls->fd = fd;
 	ls->path = kind == LOGSINK_FILE ? xstrdup(dest) : NULL;
-	pthread_rwlock_init(&ls->lock, NULL);
+	/* the initializer, not pthread_rwlock_init(): that reads its
+	 * default attributes from a page of libc a CGI request need not
+	 * fault in */
+	ls->lock = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
 	if (kind == LOGSINK_SYSLOG)
 		openlog("scarf-gateway", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	return ls;

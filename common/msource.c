@@ -17,13 +17,14 @@
 #include "msource.h"
 #include "proxy.h"
 #include "sha256.h"
+#include "util.h"
 #include "xmalloc.h"
 
+/* not strncasecmp(3): util.h, strcaseprefix */
 int
 msource_is_url(const char *s)
 {
-	return strncasecmp(s, "http://", 7) == 0 ||
-	    strncasecmp(s, "https://", 8) == 0;
+	return strcaseprefix(s, "http://") || strcaseprefix(s, "https://");
 }
 
 void

@@ -64,7 +64,7 @@ resp_get_header(const struct gw_response *resp, const char *name)
 	size_t	 i;
 
 	for (i = 0; i < resp->nhdr; i++)
-		if (strcasecmp(resp->hdr[i].name, name) == 0)
+		if (strcaseeq(resp->hdr[i].name, name))	/* util.h */
 			return resp->hdr[i].value;
 	return NULL;
 }
@@ -159,16 +159,25 @@ resp_format_head(const struct gw_response *resp, struct buf *out)
 {
 	size_t	 i;
 
-	buf_printf(out, "Status: %d %s\r\n", resp->status,
-	    http_reason(resp->status));
-	for (i = 0; i < resp->nhdr; i++)
-		buf_printf(out, "%s: %s\r\n", resp->hdr[i].name,
-		    resp->hdr[i].value);
+	/* without stdio (buf.h) */
+	buf_adds(out, "Status: ");
+	buf_addll(out, resp->status);
+	buf_addc(out, ' ');
+	buf_adds(out, http_reason(resp->status));
+	buf_adds(out, "\r\n");
+	for (i = 0; i < resp->nhdr; i++) {
+		buf_adds(out, resp->hdr[i].name);
+		buf_adds(out, ": ");
+		buf_adds(out, resp->hdr[i].value);
+		buf_adds(out, "\r\n");
+	}
 	/* 304 has no body and no length of its own (RFC 9110 §15.4.5). */
 	if (!resp->no_length && resp->status != 304 &&
-	    resp_get_header(resp, "Content-Length") == NULL)
-		buf_printf(out, "Content-Length: %lu\r\n",
-		    (unsigned long)(resp->ref != NULL ? resp->refn :
+	    resp_get_header(resp, "Content-Length") == NULL) {
+		buf_adds(out, "Content-Length: ");
+		buf_addll(out, (long long)(resp->ref != NULL ? resp->refn :
 		    resp->body.n));
+		buf_adds(out, "\r\n");
+	}
 	buf_adds(out, "\r\n");
 }

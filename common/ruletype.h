@@ -178,10 +178,12 @@ struct rule_type {
 	 * the arena (a refused record is not freed).
 	 *
 	 * compile makes, in the process that uses a loaded rule, what parse
-	 * would have built (patterns, PCRE2 codes) and checks what answer
-	 * takes for granted (that its templates parse).  Returns -1 when it
-	 * cannot (another PCRE2 release, say): the rule is then left out of
-	 * its set, and free is called.  NULL: nothing to do.
+	 * would have built (patterns, PCRE2 codes) and answer needs.
+	 * Returns -1 when it cannot (another PCRE2 release, say): the rule
+	 * is then left out of its set, and free is called.  NULL: nothing to
+	 * do.  It runs for every rule of a host on the host's first lookup,
+	 * so the rule of each CGI request: what answer can do lazily (file
+	 * templates) it leaves out.
 	 */
 	void		 (*save)(struct img_writer *, const struct rule *r);
 	void		 (*load)(struct img_reader *rd, struct rule *r);

@@ -241,6 +241,22 @@ tmpl_vars_set(struct tmpl_vars *vs, const char *name, const char *value,
 /* ------------------------------------------------------------------ */
 /* Parsing (§5.1) */
 
+/*
+ * Array p of n elements of size bytes, with room for one more: its
+ * capacity doubles (4, 8, 16, ...), so parsing a template reallocates
+ * each array once or twice, not once per element.  n back at 0 starts
+ * again from 4.
+ */
+static void *
+grow(void *p, size_t n, size_t size)
+{
+	if (n == 0)
+		return xreallocarray(p, 4, size);
+	if (n < 4 || (n & (n - 1)) != 0)
+		return p;
+	return xreallocarray(p, n * 2, size);
+}
+
 static int
 is_varchar(int c)
 {
@@ -296,7 +312,7 @@ add_var(struct tmpl *t, const char *name, size_t namelen, int maxlen,
 		perr(err, errlen, "too many variables (max %d)", TMPL_MAXOCC);
 		return -1;
 	}
-	t->vars = xreallocarray(t->vars, t->nvar + 1, sizeof(*t->vars));
+	t->vars = grow(t->vars, t->nvar, sizeof(*t->vars));
 	v = &t->vars[t->nvar];
 	v->name = xstrndup(name, namelen);
 	v->namelen = namelen;
@@ -349,7 +365,7 @@ parse_expr(struct tmpl *t, const char *src, size_t n, size_t start,
 		    src[i], i);
 		return -1;
 	}
-	t->exprs = xreallocarray(t->exprs, t->nexpr + 1, sizeof(*t->exprs));
+	t->exprs = grow(t->exprs, t->nexpr, sizeof(*t->exprs));
 	e = &t->exprs[t->nexpr];
 	e->op = op;
 	e->var0 = t->nvar;
@@ -437,7 +453,7 @@ add_elem(struct tmpl *t, enum tel_kind kind, size_t off, size_t len,
 {
 	struct telem	*el;
 
-	t->el = xreallocarray(t->el, t->nel + 1, sizeof(*t->el));
+	t->el = grow(t->el, t->nel, sizeof(*t->el));
 	el = &t->el[t->nel++];
 	el->kind = kind;
 	el->off = off;
@@ -505,7 +521,7 @@ push_node(struct mnode **v, size_t *n, enum mnode_kind kind, const char *lit,
 {
 	struct mnode	*nd;
 
-	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	*v = grow(*v, *n, sizeof(**v));
 	nd = &(*v)[(*n)++];
 	nd->kind = kind;
 	nd->lit = lit;
@@ -587,7 +603,7 @@ plan_piece(struct tmpl *t, const struct qpiece *pc, size_t npc)
 	for (j = 0; j < npc && j <= i; j++)
 		klen += pct_decode(&t->qtext, pc[j].s,
 		    j < i ? pc[j].len : (size_t)(eq - pc[j].s), 1);
-	t->items = xreallocarray(t->items, t->nitems + 1, sizeof(*t->items));
+	t->items = grow(t->items, t->nitems, sizeof(*t->items));
 	it = &t->items[t->nitems++];
 	memset(it, 0, sizeof(*it));
 	it->kind = QI_REQ;
@@ -654,8 +670,8 @@ plan_query(struct tmpl *t, size_t qel, size_t qoff)
 				/* optional items; the expression is removed
 				 * from the text around it */
 				for (k = 0; k < e->nvar; k++) {
-					t->items = xreallocarray(t->items,
-					    t->nitems + 1, sizeof(*t->items));
+					t->items = grow(t->items, t->nitems,
+					    sizeof(*t->items));
 					it = &t->items[t->nitems++];
 					memset(it, 0, sizeof(*it));
 					it->kind = QI_OPT;
@@ -663,7 +679,7 @@ plan_query(struct tmpl *t, size_t qel, size_t qoff)
 				}
 				continue;
 			}
-			pc = xreallocarray(pc, npc + 1, sizeof(*pc));
+			pc = grow(pc, npc, sizeof(*pc));
 			pc[npc].is_expr = 1;
 			pc[npc].s = NULL;
 			pc[npc].len = 0;
@@ -677,7 +693,7 @@ plan_query(struct tmpl *t, size_t qel, size_t qoff)
 
 			amp = a ? (size_t)(a - s) : el->len;
 			if (amp > pos) {
-				pc = xreallocarray(pc, npc + 1, sizeof(*pc));
+				pc = grow(pc, npc, sizeof(*pc));
 				pc[npc].is_expr = 0;
 				pc[npc].s = s + pos;
 				pc[npc].len = amp - pos;
@@ -1358,6 +1374,28 @@ m_item(struct mctx *m, size_t i)
 	return r;
 }
 
+/*
+ * The template's first element is a literal whose head (up to a '%' or a
+ * non-ASCII byte, which lit_match_raw() compares otherwise) is matched
+ * byte for byte at the start of the subject in every query mode: the path
+ * part starts with it (it stops before a '?'), and a Q_INLINE subject
+ * "path?query" starts with it only if the path does, as it holds no '?'.
+ */
+int
+tmpl_head_may_match(const char *src, const char *path, size_t pathlen)
+{
+	size_t		 i;
+	unsigned char	 c;
+
+	for (i = 0; (c = (unsigned char)src[i]) != '\0'; i++) {
+		if (c == '{' || c == '%' || c == '?' || c <= 0x20 || c >= 0x7f)
+			break;
+		if (i >= pathlen || (unsigned char)path[i] != c)
+			return 0;
+	}
+	return 1;
+}
+
 /* First parameter whose decoded key is key[0..len), or NULL. */
 static const struct qparam *
 q_first(const struct query *q, const char *key, size_t len)
@@ -1614,9 +1652,9 @@ ldh_host(const char *s, size_t n)
 static size_t
 scheme_len(const char *s, size_t n)
 {
-	if (n >= 7 && strncasecmp(s, "http://", 7) == 0)
+	if (n >= 7 && strcaseprefix(s, "http://"))
 		return 7;
-	if (n >= 8 && strncasecmp(s, "https://", 8) == 0)
+	if (n >= 8 && strcaseprefix(s, "https://"))
 		return 8;
 	return 0;
 }

@@ -58,6 +58,16 @@ int	 tmpl_match(const struct tmpl *, const char *path, size_t pathlen,
 	    const char *query, size_t querylen, struct tmpl_vars *vars);
 
 /*
+ * 0 when a template written src cannot match the raw path whatever the
+ * query (tmpl_match() would return 0): the plain ASCII text src begins
+ * with, up to its first '{', '%', '?' or other byte, is not a prefix of
+ * path.  1 otherwise.  Reads src only, so a caller can rule a template out
+ * before it parses it.
+ */
+int	 tmpl_head_may_match(const char *src, const char *path,
+	    size_t pathlen);
+
+/*
  * Expands the template with vars (§5.4), appending to out.  Returns 0, or
  * -1 when a variable the template uses is undefined (out is then left with
  * partial content that the caller discards).

@@ -187,6 +187,13 @@ query_get(const struct query *q, const char *key)
 	return NULL;
 }
 
+/* tolower(3) of the C locale (util.h, strcaseprefix) */
+static int
+ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
 char *
 host_normalise(char *out, const char *in)
 {
@@ -195,7 +202,7 @@ host_normalise(char *out, const char *in)
 
 	n = strlen(in);
 	for (i = 0; i < n; i++)
-		out[i] = (char)tolower((unsigned char)in[i]);
+		out[i] = (char)ascii_lower((unsigned char)in[i]);
 	out[n] = '\0';
 	if (out[0] == '[') {
 		if ((close = strchr(out, ']')) != NULL)
@@ -218,8 +225,9 @@ host_chars_ok(const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (!isalnum(c) && c != '-' && c != '_' && c != '.' &&
-		    c != ':' && c != '[' && c != ']')
+		if (!(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'z') &&
+		    !(c >= 'A' && c <= 'Z') && c != '-' && c != '_' &&
+		    c != '.' && c != ':' && c != '[' && c != ']')
 			return 0;
 	}
 	return 1;
@@ -277,7 +285,7 @@ host_authority(const char *in)
 
 	out = xstrdup(in);
 	for (i = 0; out[i]; i++)
-		out[i] = (char)tolower((unsigned char)out[i]);
+		out[i] = (char)ascii_lower((unsigned char)out[i]);
 	/* find the port separator (after a ']' for IPv6 literals) */
 	if (out[0] == '[') {
 		port = strchr(out, ']');
@@ -315,9 +323,9 @@ url_authority(const char *url, size_t *off, size_t *len)
 {
 	size_t	 start, i;
 
-	if (strncasecmp(url, "http://", 7) == 0)
+	if (strcaseprefix(url, "http://"))
 		start = 7;
-	else if (strncasecmp(url, "https://", 8) == 0)
+	else if (strcaseprefix(url, "https://"))
 		start = 8;
 	else
 		return -1;
@@ -404,7 +412,21 @@ http_reason(int status)
 int
 strcaseprefix(const char *s, const char *prefix)
 {
-	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+	for (; *prefix != '\0'; s++, prefix++)
+		if (ascii_lower((unsigned char)*s) !=
+		    ascii_lower((unsigned char)*prefix))
+			return 0;
+	return 1;
+}
+
+int
+strcaseeq(const char *a, const char *b)
+{
+	for (; ascii_lower((unsigned char)*a) ==
+	    ascii_lower((unsigned char)*b); a++, b++)
+		if (*a == '\0')
+			return 1;
+	return 0;
 }
 
 long long

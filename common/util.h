@@ -85,7 +85,14 @@ int	 url_authority(const char *url, size_t *off, size_t *len);
  */
 const char *http_reason(int status);
 
-int	 strcaseprefix(const char *s, const char *prefix);  /* ASCII */
+/*
+ * 1 when s starts with prefix, ASCII letters in any case.  As
+ * strncasecmp(3) in the C locale (the programs set no other), without its
+ * locale table, one more page of libc for every CGI request to fault in;
+ * host_normalise and host_chars_ok likewise do without <ctype.h>.
+ */
+int	 strcaseprefix(const char *s, const char *prefix);
+int	 strcaseeq(const char *a, const char *b);	/* whole strings */
 
 /* Microseconds and milliseconds since a CLOCK_MONOTONIC time. */
 long long	 mono_elapsed_us(const struct timespec *since);

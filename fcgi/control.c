@@ -262,6 +262,8 @@ cmd_serve(void)
 	if (conn_loop_start() == -1)
 		return 1;
 
+	if (g.config.threads == 0)
+		g.config.threads = gw_config_threads();
 	n = g.config.threads;
 	tids = xcalloc((size_t)n, sizeof(*tids));
 	g.watch = xcalloc((size_t)n, sizeof(*g.watch));

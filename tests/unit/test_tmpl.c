@@ -336,6 +336,67 @@ test_match(void)
 	buf_free(&got);
 }
 
+/*
+ * tmpl_head_may_match() never rules out a path the template matches:
+ * every template of match_rows against every path and query there; and
+ * it rules out a path that differs in the literal head.
+ */
+static void
+test_head(void)
+{
+	static const struct {
+		int		 line;
+		const char	*tmpl, *path;
+		int		 may;
+	} rows[] = {
+		{ __LINE__, "/t1/{v}/x", "/t10/1/x", 0 },
+		{ __LINE__, "/t1/{v}/x", "/t1/1/x", 1 },
+		{ __LINE__, "/t1/{v}/x", "/t", 0 },
+		{ __LINE__, "/abc", "/ab", 0 },
+		{ __LINE__, "/abc", "/abcd", 1 },
+		{ __LINE__, "{v}/abc", "/x", 1 },
+		{ __LINE__, "/a%41{v}", "/aB", 1 },	/* stops at '%' */
+		{ __LINE__, "/a%41{v}", "/b", 0 },
+		{ __LINE__, "/a?x={v}", "/a", 1 },	/* stops at '?' */
+		{ __LINE__, "/a?x={v}", "/b", 0 },
+		{ __LINE__, "/\xc3\xa9{v}", "/%C3%A9x", 1 },
+		{ __LINE__, "", "/x", 1 },
+	};
+	struct tmpl	*t;
+	struct tmpl_vars vs;
+	char		 err[128];
+	size_t		 i, j, nmatch = 0, bad = 0;
+	const char	*path;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		is_int_at(rows[i].line, tmpl_head_may_match(rows[i].tmpl,
+		    rows[i].path, strlen(rows[i].path)), rows[i].may,
+		    "head of '%s' on '%s'", rows[i].tmpl, rows[i].path);
+	for (i = 0; i < sizeof(match_rows) / sizeof(match_rows[0]); i++) {
+		if (tmpl_parse(match_rows[i].tmpl, &t, err, sizeof(err)) == -1)
+			continue;
+		for (j = 0; j < sizeof(match_rows) / sizeof(match_rows[0]);
+		    j++) {
+			path = match_rows[j].path;
+			if (!tmpl_match(t, path, strlen(path),
+			    match_rows[j].query, strlen(match_rows[j].query),
+			    &vs))
+				continue;
+			tmpl_vars_free(&vs);
+			nmatch++;
+			if (!tmpl_head_may_match(match_rows[i].tmpl, path,
+			    strlen(path))) {
+				printf("# '%s' matches '%s' but its head does "
+				    "not\n", match_rows[i].tmpl, path);
+				bad++;
+			}
+		}
+		tmpl_free(t);
+	}
+	ok(nmatch > 50 && bad == 0, "the head rules out none of %zu matches "
+	    "of match_rows' templates and paths", nmatch);
+}
+
 /* Captured values are decoded text, NUL included. */
 static void
 test_match_nul(void)
@@ -1521,6 +1582,7 @@ main(void)
 	test_parse();
 	test_limits();
 	test_match();
+	test_head();
 	test_match_nul();
 	test_match_bounds();
 	test_vars();

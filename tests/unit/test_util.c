@@ -4,8 +4,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../tap.h"
@@ -382,6 +384,81 @@ test_utc_fields(void)
 	    "utc_fields: 16:00:00");
 }
 
+/* buf_addll, buf_addzd and buf_printf against snprintf(3) */
+static void
+test_buf_numbers(void)
+{
+	static const long long v[] = { 0, 1, -1, 9, 10, -10, 99, 100, 307,
+	    1000000, -2147483648LL, 2147483647, 9223372036854775807LL,
+	    -9223372036854775807LL - 1 };
+	struct buf	 b = BUF_INIT, w = BUF_INIT;
+	char		 s[64], big[300];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		buf_addll(&b, v[i]);
+		buf_addc(&b, ' ');
+		snprintf(s, sizeof(s), "%lld ", v[i]);
+		buf_adds(&w, s);
+	}
+	is_str(buf_cstr(&b), buf_cstr(&w), "buf_addll writes %%lld");
+	buf_reset(&b);
+	buf_addull(&b, 18446744073709551615ULL);
+	buf_addc(&b, ' ');
+	buf_addull(&b, 0);
+	is_str(buf_cstr(&b), "18446744073709551615 0", "buf_addull writes "
+	    "%%llu");
+	buf_reset(&b);
+	buf_addzd(&b, 7, 3);
+	buf_addzd(&b, 2026, 4);
+	buf_addzd(&b, 0, 2);
+	buf_addzd(&b, 5, 1);
+	is_str(buf_cstr(&b), "0072026005", "buf_addzd pads with zeros");
+	/* a text longer than the room buf_printf tries first */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_reset(&b);
+	buf_adds(&b, "ab");
+	buf_printf(&b, "<%s|%d>", big, 42);
+	ok(b.n == 2 + 1 + 299 + 4 && strncmp(b.p, "ab<xxx", 6) == 0 &&
+	    strcmp(b.p + b.n - 4, "|42>") == 0 && b.p[b.n] == '\0',
+	    "buf_printf: a long text whole");
+	buf_printf(&b, "%s", "");
+	is_int((long long)b.n, 2 + 1 + 299 + 4, "buf_printf: an empty text "
+	    "adds nothing");
+	buf_free(&b);
+	buf_free(&w);
+}
+
+/* the ASCII case folding of util.h, against strncasecmp(3) and
+ * strcasecmp(3) in the C locale, every byte pair */
+static void
+test_case_fold(void)
+{
+	char	 a[2], b[2];
+	int	 x, y, bad = 0;
+
+	a[1] = b[1] = '\0';
+	for (x = 1; x < 256; x++)
+		for (y = 1; y < 256; y++) {
+			a[0] = (char)x;
+			b[0] = (char)y;
+			if (strcaseprefix(a, b) !=
+			    (strncasecmp(a, b, 1) == 0) ||
+			    strcaseeq(a, b) != (strcasecmp(a, b) == 0))
+				bad++;
+		}
+	is_int(bad, 0, "strcaseprefix and strcaseeq agree with the C library");
+	ok(strcaseprefix("HTTPS://x", "https://") &&
+	    !strcaseprefix("http", "https://") && strcaseprefix("x", ""),
+	    "strcaseprefix");
+	ok(strcaseeq("Content-Length", "content-length") &&
+	    !strcaseeq("Content-Length", "Content-Lengt") &&
+	    !strcaseeq("a", "ab") && strcaseeq("", ""), "strcaseeq");
+	ok(host_chars_ok("Ab-9_.x:[::1]") && !host_chars_ok("a b") &&
+	    !host_chars_ok("caf\xc3\xa9"), "host_chars_ok: ASCII only");
+}
+
 int
 main(void)
 {
@@ -467,5 +544,7 @@ main(void)
 			break;
 	is_int(i, 600, "every code from 100 to 599 has a phrase");
 	test_utc_fields();
+	test_buf_numbers();
+	test_case_fold();
 	return done_testing();
 }
