@@ -1655,8 +1655,14 @@ img_path(const char *shex, struct buf *out)
 	char	 b[17];
 
 	hex(image_build_id(), 8, b);
+	/* no stdio on the warm path (buf_addll) */
 	buf_reset(out);
-	buf_printf(out, "%s/%s-%s.img", cache.dir, shex, b);
+	buf_adds(out, cache.dir);
+	buf_addc(out, '/');
+	buf_adds(out, shex);
+	buf_addc(out, '-');
+	buf_adds(out, b);
+	buf_adds(out, ".img");
 }
 
 static void
@@ -1669,7 +1675,12 @@ idx_path(const char *name, struct buf *out)
 	hex(image_build_id(), 8, b);
 	hex(d, 16, p);
 	buf_reset(out);
-	buf_printf(out, "%s/%s-%s.idx", cache.dir, b, p);
+	buf_adds(out, cache.dir);
+	buf_addc(out, '/');
+	buf_adds(out, b);
+	buf_addc(out, '-');
+	buf_adds(out, p);
+	buf_adds(out, ".idx");
 }
 
 /*
@@ -1734,11 +1745,34 @@ idx_identity(const struct stat *st, struct buf *out)
 		buf_adds(out, IDX_MAGIC " url");
 		return;
 	}
-	buf_printf(out, IDX_MAGIC " %ju %ju %jd %jd %ld %jd %ld",
-	    (uintmax_t)st->st_dev, (uintmax_t)st->st_ino,
-	    (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec,
-	    st->st_mtim.tv_nsec, (intmax_t)st->st_ctim.tv_sec,
-	    st->st_ctim.tv_nsec);
+	/* IDX_MAGIC " %ju %ju %jd %jd %ld %jd %ld" */
+	buf_adds(out, IDX_MAGIC " ");
+	buf_addull(out, (unsigned long long)st->st_dev);
+	buf_addc(out, ' ');
+	buf_addull(out, (unsigned long long)st->st_ino);
+	buf_addc(out, ' ');
+	buf_addll(out, (long long)st->st_size);
+	buf_addc(out, ' ');
+	buf_addll(out, (long long)st->st_mtim.tv_sec);
+	buf_addc(out, ' ');
+	buf_addll(out, (long long)st->st_mtim.tv_nsec);
+	buf_addc(out, ' ');
+	buf_addll(out, (long long)st->st_ctim.tv_sec);
+	buf_addc(out, ' ');
+	buf_addll(out, (long long)st->st_ctim.tv_nsec);
+}
+
+/* 1 when s[0..n) are lower-case hex digits */
+static int
+lower_hex(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
 }
 
 /*
@@ -1768,8 +1802,7 @@ idx_read(const char *name, struct buf *id, char *shex, const char **why)
 	}
 	line[n - 1] = '\0';
 	sp = strrchr(line, ' ');
-	if (sp == NULL || strlen(sp + 1) != 64 ||
-	    strspn(sp + 1, "0123456789abcdef") != 64) {
+	if (sp == NULL || strlen(sp + 1) != 64 || !lower_hex(sp + 1, 64)) {
 		*why = "malformed index";
 		return -1;
 	}
