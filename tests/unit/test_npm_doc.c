@@ -856,7 +856,7 @@ serve(struct gw_ctx *ctx, const char *method, const char *host,
 	struct gw_event		 ev;
 	struct sink		 s;
 	struct gw_out		 out = { &s, sink_write, sink_flush,
-				    sink_abort, NULL, NULL };
+				    sink_abort, NULL, NULL, NULL };
 	struct buf		 b = BUF_INIT;
 	char			*params[16];
 	size_t			 n = 0, i;
