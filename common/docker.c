@@ -522,18 +522,6 @@ docker_tag_valid(const char *s, size_t n)
 	return 1;
 }
 
-static int
-is_lower_hex(const char *s, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 int
 docker_digest_valid(const char *s, size_t n)
 {
@@ -566,9 +554,9 @@ docker_digest_valid(const char *s, size_t n)
 	}
 	if ((alen == 6 && memcmp(s, "sha256", 6) == 0) ||
 	    (alen == 6 && memcmp(s, "blake3", 6) == 0))
-		return elen == 64 && is_lower_hex(enc, elen);
+		return elen == 64 && lower_hex(enc, elen);
 	if (alen == 6 && memcmp(s, "sha512", 6) == 0)
-		return elen == 128 && is_lower_hex(enc, elen);
+		return elen == 128 && lower_hex(enc, elen);
 	return 1;
 }
 

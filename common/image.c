@@ -65,6 +65,7 @@
 #include "ruletype.h"
 #include "sha256.h"
 #include "ua.h"
+#include "util.h"
 #include "xmalloc.h"
 
 
@@ -1760,19 +1761,6 @@ idx_identity(const struct stat *st, struct buf *out)
 	buf_addll(out, (long long)st->st_ctim.tv_sec);
 	buf_addc(out, ' ');
 	buf_addll(out, (long long)st->st_ctim.tv_nsec);
-}
-
-/* 1 when s[0..n) are lower-case hex digits */
-static int
-lower_hex(const char *s, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
 }
 
 /*

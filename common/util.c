@@ -35,6 +35,18 @@ hexval(int c)
 	return -1;
 }
 
+int
+lower_hex(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 size_t
 pct_decode(struct buf *out, const char *s, size_t n, int plus_space)
 {

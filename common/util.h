@@ -15,6 +15,8 @@
 int	 is_unreserved(int c);	/* A-Z a-z 0-9 - . _ ~ */
 int	 is_reserved(int c);	/* : / ? # [ ] @ ! $ & ' ( ) * + , ; = */
 int	 hexval(int c);		/* 0..15, or -1 */
+/* 1 when s[0..n) are all lower-case hex digits (0-9, a-f). */
+int	 lower_hex(const char *s, size_t n);
 
 /*
  * Percent-decodes s[0..n) into out (appended).  With plus_space, '+' becomes
