@@ -1193,6 +1193,17 @@ set_free(struct img_ruleset *s)
 	free(s);
 }
 
+/* img_need() of the index data of s (not IMG_NONE), in range first. */
+static int
+pages_need(const struct image *im, const struct img_set *s)
+{
+	if (s->pages >= im->nwords || s->pwords > im->nwords - s->pages) {
+		atomic_store(im->damaged, 1);
+		return -1;
+	}
+	return img_need(im, word_off(im, s->pages), (size_t)s->pwords * 4);
+}
+
 /* The types of mask (bit r: rule_types[r]) into types[], in order. */
 static size_t
 mask_types(uint32_t mask, const struct rule_type **types)
@@ -1226,9 +1237,7 @@ set_make_partial(const struct image *im, uint32_t i, int *bad)
 	for (k = 0; k < nt; k++)
 		if (types[k]->index_load_alone == NULL)
 			return NULL;
-	if (s->pages >= im->nwords || s->pwords > im->nwords - s->pages ||
-	    img_need(im, word_off(im, s->pages), (size_t)s->pwords * 4) ==
-	    -1) {
+	if (pages_need(im, s) == -1) {
 		*bad = 1;
 		return NULL;
 	}
@@ -1271,9 +1280,7 @@ set_make(const struct image *im, uint32_t i)
 	if (im->lazy && (s->nrules > im->nwords / REC_HDR ||
 	    s->rec > im->nwords || s->nwords > im->nwords - s->rec ||
 	    img_need(im, word_off(im, s->rec), (size_t)s->nwords * 4) == -1 ||
-	    (s->pages != IMG_NONE && (s->pages >= im->nwords ||
-	    s->pwords > im->nwords - s->pages || img_need(im,
-	    word_off(im, s->pages), (size_t)s->pwords * 4) == -1))))
+	    (s->pages != IMG_NONE && pages_need(im, s) == -1)))
 		goto damaged;
 	rs = xcalloc(1, sizeof(*rs));
 	rs->at = i;
@@ -1333,14 +1340,14 @@ damaged:
 	return NULL;
 }
 
-/* The set slot i of v, made by make on first use (thread-safe). */
+/* Slot i of v, set to rs unless another thread set it first: the set
+ * that stays there (rs freed if not it), or NULL when rs is. */
 static struct img_ruleset *
-slot_get(const struct image *im, _Atomic(struct img_ruleset *) *v,
-    uint32_t i, struct img_ruleset *rs)
+slot_get(_Atomic(struct img_ruleset *) *v, uint32_t i,
+    struct img_ruleset *rs)
 {
 	struct img_ruleset	*none = NULL;
 
-	(void)im;
 	if (rs == NULL)
 		return NULL;
 	if (!atomic_compare_exchange_strong(&v[i], &none, rs)) {
@@ -1383,7 +1390,7 @@ img_find(struct image *im, const char *pfx, const char *s)
 				rs = set_make_partial(im, mid, &bad);
 			if (rs == NULL && !bad)
 				rs = set_make(im, mid);
-			rs = slot_get(im, im->made, mid, rs);
+			rs = slot_get(im->made, mid, rs);
 			return rs != NULL ? &rs->set : NULL;
 		}
 	}
@@ -1420,7 +1427,7 @@ img_whole(const struct manifest *m, const struct ruleset *set)
 		return set;
 	if ((rs = atomic_load(&im->whole[part->at])) != NULL)
 		return &rs->set;
-	rs = slot_get(im, im->whole, part->at, set_make(im, part->at));
+	rs = slot_get(im->whole, part->at, set_make(im, part->at));
 	return rs != NULL ? &rs->set : NULL;
 }
 

@@ -620,27 +620,36 @@ pyindex_page(const struct pyindex *idx, size_t i, const char **body,
 	*etag = pg->etag;
 }
 
-static struct pyindex *
-pyindex_build_ready(struct rule *const *rules, size_t nrules,
-    const struct pypage_src *pages, size_t npages)
+/* Points the pages of idx (pyindex_npages() of them) at pages[]. */
+static void
+py_pages_borrow(struct pyindex *idx, const struct pypage_src *pages,
+    size_t n)
 {
-	struct pyindex	*idx;
 	struct pypage	*pg;
 	size_t		 i;
 
-	idx = py_build(rules, nrules);
-	if (npages != pyindex_npages(idx)) {
-		pyindex_free(idx);
-		return pyindex_build(rules, nrules);
-	}
 	idx->borrowed = 1;
-	for (i = 0; i < npages; i++) {
+	for (i = 0; i < n; i++) {
 		pg = py_page_at(idx, i);
 		pg->body = (char *)(uintptr_t)pages[i].body;
 		pg->len = pages[i].len;
 		pg->im = pages[i].im;
 		snprintf(pg->etag, sizeof(pg->etag), "%s", pages[i].etag);
 	}
+}
+
+static struct pyindex *
+pyindex_build_ready(struct rule *const *rules, size_t nrules,
+    const struct pypage_src *pages, size_t npages)
+{
+	struct pyindex	*idx;
+
+	idx = py_build(rules, nrules);
+	if (npages != pyindex_npages(idx)) {
+		pyindex_free(idx);
+		return pyindex_build(rules, nrules);
+	}
+	py_pages_borrow(idx, pages, npages);
 	return idx;
 }
 
@@ -1575,7 +1584,6 @@ python_index_load_alone(struct img_reader *rd, void **out)
 {
 	struct pyindex		*idx;
 	struct pypage_src	*v = NULL;
-	struct pypage		*pg;
 	size_t			 n = 0, i;
 
 	idx = xcalloc(1, sizeof(*idx));
@@ -1594,13 +1602,8 @@ python_index_load_alone(struct img_reader *rd, void **out)
 		if (strcmp(idx->projects[i - 1].norm,
 		    idx->projects[i].norm) >= 0)
 			rd->bad = 1;
-	for (i = 0; !rd->bad && i < n; i++) {
-		pg = py_page_at(idx, i);
-		pg->body = (char *)(uintptr_t)v[i].body;
-		pg->len = v[i].len;
-		pg->im = v[i].im;
-		snprintf(pg->etag, sizeof(pg->etag), "%s", v[i].etag);
-	}
+	if (!rd->bad)
+		py_pages_borrow(idx, v, n);
 	free(v);
 	if (rd->bad) {
 		pyindex_free(idx);
